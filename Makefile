@@ -1,0 +1,36 @@
+# peerwell — `make demo` runs the model on its defaults, `make test` runs the test suite.
+# Both create .venv on a fresh machine first (with a Python >= 3.12 found by scripts/find-python.sh).
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+PYTHON  ?=
+
+.PHONY: demo test lint format bench clean venv
+
+$(STAMP): pyproject.toml scripts/find-python.sh
+	@set -e; py=$$(PYTHON="$(PYTHON)" sh scripts/find-python.sh); \
+	  if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,dashboard]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/peerwell run output_dir=$(CURDIR)/outputs/demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_model.py
+
+clean:
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache

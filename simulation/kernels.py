@@ -1,0 +1,437 @@
+"""Numba kernels: one per mechanism of the conceptual model (Naslund et al. 2016, Fig. 1).
+
+Each kernel loops over people (``prange``), reads day t (and what earlier kernels wrote today)
+and writes day t+1. Random draws come from ``rng.uniform(key, person, draw)``, so a person's draws
+do not depend on threads or visiting order. The plain-Python twin of every kernel is in
+``reference.py``; ``tests/test_reference.py`` holds the two equal to 1e-9.
+
+Notation in the comments: S support signal, H hostile comment today (0/1), λ expected posts met.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import theta as T
+from .rng import uniform
+
+
+@njit(parallel=True, cache=True)
+def membership_kernel(
+    th, key, community, ever_online, belonging, hostile_recent, use, home, n_comm,
+    community_out, ever_online_out, joined, left,
+):  # fmt: skip
+    """Entry (the critical point) and leaving.
+
+    Offline: join with probability ``join_rate * use``; pick the home community with probability
+    ``home_bias``, else any community uniformly. Online: leave with probability
+    ``leave_rate * (1 + leave_after_hostility * hostile_recent) * (1 - belonging_retention * belonging)``.
+    """
+    n = community.shape[0]
+    for i in prange(n):
+        c = community[i]
+        j = 0
+        lv = 0
+        if c < 0:
+            if th[T.SW_ENTRY] > 0.0 and uniform(key, i, 0) < th[T.JOIN_RATE] * use[i]:
+                if uniform(key, i, 1) < th[T.HOME_BIAS]:
+                    c = home[i]
+                else:
+                    c = min(int(uniform(key, i, 2) * n_comm), n_comm - 1)
+                j = 1
+        else:
+            p = (
+                th[T.LEAVE_RATE]
+                * (1.0 + th[T.LEAVE_HOSTILITY] * hostile_recent[i])
+                * (1.0 - th[T.BELONGING_RETENTION] * belonging[i])
+            )
+            if uniform(key, i, 0) < p:
+                c = -1
+                lv = 1
+        community_out[i] = c
+        ever_online_out[i] = 1 if (ever_online[i] == 1 or c >= 0) else 0
+        joined[i] = j
+        left[i] = lv
+
+
+@njit(parallel=True, cache=True)
+def posting_kernel(
+    th, key, community, post_rate, misinfo, ever_posted, posts,
+    posted, post_misinfo, post_accurate, ever_posted_out, posts_out,
+):  # fmt: skip
+    """Lurk or post. A member posts with their role's daily rate; a share ``health_post_share`` of
+    posts carries health information, misleading if the poster holds a misleading belief."""
+    n = community.shape[0]
+    for i in prange(n):
+        p = 0
+        pm = 0
+        pa = 0
+        if community[i] >= 0 and uniform(key, i, 0) < post_rate[i]:
+            p = 1
+            if uniform(key, i, 1) < th[T.HEALTH_POST_SHARE]:
+                if misinfo[i] == 1 and th[T.SW_MISINFO] > 0.0:
+                    pm = 1
+                else:
+                    pa = 1
+        posted[i] = p
+        post_misinfo[i] = pm
+        post_accurate[i] = pa
+        ever_posted_out[i] = 1 if (ever_posted[i] == 1 or p == 1) else 0
+        posts_out[i] = posts[i] + p
+
+
+@njit(cache=True)
+def feed_kernel(
+    th, community, posted, post_misinfo, post_accurate,
+    moderation, misinfo_prevalence, supporters, members, volume, feed_misinfo, feed_accurate,
+):  # fmt: skip
+    """Each community's feed today: its volume (member posts plus peer supporters' posts) and the
+    shares of it that are misleading (external sources plus members, less what moderators remove)
+    and accurate health information. Serial: a few additions per person, in a fixed order."""
+    nc = members.shape[0]
+    posts = np.zeros(nc)
+    mis = np.zeros(nc)
+    acc = np.zeros(nc)
+    for c in range(nc):
+        members[c] = 0
+    for i in range(community.shape[0]):
+        c = community[i]
+        if c >= 0:
+            members[c] += 1
+            posts[c] += posted[i]
+            mis[c] += post_misinfo[i]
+            acc[c] += post_accurate[i]
+    for c in range(nc):
+        sup = supporters[c] * th[T.SUPPORTER_POST_RATE] if members[c] > 0 else 0.0
+        v = posts[c] + sup
+        volume[c] = v
+        prev = th[T.SW_MISINFO] * misinfo_prevalence[c]
+        if v > 0.0:
+            keep = 1.0 - moderation[c] * th[T.MODERATION_EFFICACY]
+            feed_misinfo[c] = th[T.SW_MISINFO] * keep * (prev + (1.0 - prev) * mis[c] / v)
+            feed_accurate[c] = (1.0 - prev) * (acc[c] + sup * th[T.HEALTH_POST_SHARE]) / v
+        else:
+            feed_misinfo[c] = 0.0
+            feed_accurate[c] = 0.0
+
+
+@njit(parallel=True, cache=True)
+def exchange_kernel(
+    th, key, indptr, indices, community, posted, post_misinfo, post_accurate, use, diagnosis,
+    c_moderation, c_hostility, c_anti, volume, feed_misinfo, feed_accurate,
+    reads, support, lam_misinfo, lam_accurate, anti, hostile,
+):  # fmt: skip
+    """What each member meets today: posts of tied co-members (replies, follows) and a read of the
+    community feed. Sets the support signal S = 1 - exp(-support_per_post * posts met), the
+    expected misleading and accurate posts met, anti-stigma posts read, and whether a hostile or
+    derogatory comment arrives (on one's own post, or read), less what moderation removes."""
+    n = community.shape[0]
+    for i in prange(n):
+        c = community[i]
+        if c < 0:
+            reads[i] = 0.0
+            support[i] = 0.0
+            lam_misinfo[i] = 0.0
+            lam_accurate[i] = 0.0
+            anti[i] = 0.0
+            hostile[i] = 0
+            continue
+        tp = 0.0
+        tm = 0.0
+        ta = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if community[j] == c:
+                tp += posted[j]
+                tm += post_misinfo[j]
+                ta += post_accurate[j]
+        r = min(th[T.READ_RATE] * use[i], volume[c])
+        keep = 1.0 - c_moderation[c] * th[T.MODERATION_EFFICACY]
+        reads[i] = r
+        support[i] = th[T.SW_SUPPORT] * (
+            1.0 - math.exp(-th[T.SUPPORT_PER_POST] * (tp + r + 2.0 * posted[i]))
+        )
+        lam_misinfo[i] = th[T.SW_MISINFO] * keep * tm + r * feed_misinfo[c]
+        lam_accurate[i] = ta + r * feed_accurate[c]
+        anti[i] = r * c_anti[c]
+        lam_h = (
+            th[T.SW_HOSTILITY] * c_hostility[c] * keep * (posted[i] + th[T.HOSTILE_PER_READ] * r)
+        )
+        if diagnosis[i] == 0:
+            lam_h *= th[T.PSYCHOSIS_HOSTILITY]
+        hostile[i] = 1 if uniform(key, i, 0) < 1.0 - math.exp(-lam_h) else 0
+
+
+@njit(inline="always")
+def _clip01(x):
+    return min(max(x, 0.0), 1.0)
+
+
+@njit(parallel=True, cache=True)
+def social_kernel(
+    th, support, hostile, anti, belonging, empowerment, stigma, hostile_recent, empowerment0, stigma0,
+    belonging_out, empowerment_out, stigma_out, hostile_recent_out,
+):  # fmt: skip
+    """Peer support and the stigma pathway, against hostility.
+
+    b' = b + belonging_gain·S·(1-b) - belonging_decay·b - H·hostility_belonging_loss·b
+    E' = E + [stigma]·empowerment_gain·S·(1-E) - empowerment_relaxation·(E-E0) - H·loss·E
+    s' = s - [stigma]·(stigma_reduction·S·E + campaign_effect·(1-e^-anti))·s
+           + H·hostility_stigma_gain·(1-s) + stigma_relaxation·(s0-s)
+    """
+    n = support.shape[0]
+    sw = th[T.SW_STIGMA]
+    for i in prange(n):
+        s_sig = support[i]
+        h = float(hostile[i])
+        b = belonging[i]
+        e = empowerment[i]
+        s = stigma[i]
+        belonging_out[i] = _clip01(
+            b
+            + th[T.BELONGING_GAIN] * s_sig * (1.0 - b)
+            - th[T.BELONGING_DECAY] * b
+            - h * th[T.HOSTILITY_BELONGING_LOSS] * b
+        )
+        empowerment_out[i] = _clip01(
+            e
+            + sw * th[T.EMPOWERMENT_GAIN] * s_sig * (1.0 - e)
+            - th[T.EMPOWERMENT_RELAXATION] * (e - empowerment0[i])
+            - h * th[T.HOSTILITY_EMPOWERMENT_LOSS] * e
+        )
+        campaign = 1.0 - math.exp(-anti[i])
+        stigma_out[i] = _clip01(
+            s
+            - sw * (th[T.STIGMA_REDUCTION] * s_sig * e + th[T.CAMPAIGN_EFFECT] * campaign) * s
+            + h * th[T.HOSTILITY_STIGMA_GAIN] * (1.0 - s)
+            + th[T.STIGMA_RELAXATION] * (stigma0[i] - s)
+        )
+        hostile_recent_out[i] = th[T.HOSTILITY_MEMORY] * hostile_recent[i] + h
+
+
+@njit(parallel=True, cache=True)
+def misinformation_kernel(
+    th, key, community, misinfo, care, lam_misinfo, lam_accurate, c_moderation,
+    misinfo_out, adopted, corrected,
+):  # fmt: skip
+    """Misleading health beliefs: unaware (0) -> misled (1) -> corrected (2) -> unaware (new claims).
+
+    0→1 with probability 1 - exp(-misinfo_adoption·λ_mis);
+    1→2 with probability 1 - exp(-[correction]·(moderation·correction_moderator
+        + correction_peer·λ_acc [online] + correction_clinician [in care]));
+    2→0 with probability misinfo_renewal.
+    """
+    n = misinfo.shape[0]
+    for i in prange(n):
+        m = misinfo[i]
+        ad = 0
+        co = 0
+        if m == 0:
+            if th[T.SW_MISINFO] > 0.0:
+                if uniform(key, i, 0) < 1.0 - math.exp(-th[T.MISINFO_ADOPTION] * lam_misinfo[i]):
+                    m = 1
+                    ad = 1
+        elif m == 1:
+            c = community[i]
+            rate = 0.0
+            if c >= 0:
+                rate += (
+                    c_moderation[c] * th[T.CORRECTION_MODERATOR]
+                    + th[T.CORRECTION_PEER] * lam_accurate[i]
+                )
+            if care[i] == 2:
+                rate += th[T.CORRECTION_CLINICIAN]
+            if uniform(key, i, 1) < 1.0 - math.exp(-th[T.SW_CORRECTION] * rate):
+                m = 2
+                co = 1
+        elif uniform(key, i, 2) < th[T.MISINFO_RENEWAL]:
+            m = 0
+        misinfo_out[i] = m
+        adopted[i] = ad
+        corrected[i] = co
+
+
+@njit(parallel=True, cache=True)
+def activation_kernel(
+    th, hostile, lam_misinfo, lam_accurate, misinfo, empowerment, uncertainty, activation,
+    uncertainty0, activation0, uncertainty_out, activation_out,
+):  # fmt: skip
+    """Uncertainty (a risk) and consumer activation (learning from peers).
+
+    L = 1 - exp(-λ_acc) (learning from accurate peer information)
+    U' = U + [uncertainty]·uncertainty_gain·(1 - e^-(λ_mis+H))·(1-U) - uncertainty_relief·L·U
+           + uncertainty_relaxation·(U0-U)
+    a' = a + [activation]·learning_gain·L·(1 + empowerment_boost·E)·(100-a) - misinfo_drag·[misled]·a
+           - uncertainty_drag·max(U-U0, 0)·a + relaxation·(a0-a)
+    """
+    n = activation.shape[0]
+    for i in prange(n):
+        u = uncertainty[i]
+        a = activation[i]
+        learn = 1.0 - math.exp(-lam_accurate[i])
+        conflict = 1.0 - math.exp(-(lam_misinfo[i] + hostile[i]))
+        uncertainty_out[i] = _clip01(
+            u
+            + th[T.SW_UNCERTAINTY] * th[T.UNCERTAINTY_GAIN] * conflict * (1.0 - u)
+            - th[T.UNCERTAINTY_RELIEF] * learn * u
+            + th[T.UNCERTAINTY_RELAXATION] * (uncertainty0[i] - u)
+        )
+        misled = 1.0 if misinfo[i] == 1 else 0.0
+        a_new = (
+            a
+            + th[T.SW_ACTIVATION]
+            * th[T.LEARNING_GAIN]
+            * learn
+            * (1.0 + th[T.EMPOWERMENT_BOOST] * empowerment[i])
+            * (100.0 - a)
+            - th[T.MISINFO_DRAG] * misled * a
+            - th[T.UNCERTAINTY_DRAG] * max(u - uncertainty0[i], 0.0) * a
+            + th[T.ACTIVATION_RELAXATION] * (activation0[i] - a)
+        )
+        activation_out[i] = min(max(a_new, 0.0), 100.0)
+
+
+@njit(parallel=True, cache=True)
+def care_kernel(
+    th, key, care, activation, stigma, misinfo, enrolled, lam_accurate,
+    care_out, sought, entered,
+):  # fmt: skip
+    """Care-seeking: not seeking (0) / disengaged (3) -> seeking (1) -> in care (2) -> disengaged.
+
+    p_seek = seek_rate·exp(slope·(a-55))·(1 - stigma_barrier·s)·(1 - misinfo_barrier·[misled])
+             ·(1 + [activation]·peer_encouragement·L)   (× reseek_factor when disengaged)
+    p_disengage = disengage_rate·(1 + disengage_misinfo·[misled])·(1 - disengage_activation·a/100)
+             ·(1 - [intervention]·engagement_effect·[enrolled])
+    """
+    n = care.shape[0]
+    for i in prange(n):
+        c = care[i]
+        so = 0
+        en = 0
+        a = activation[i]
+        misled = 1.0 if misinfo[i] == 1 else 0.0
+        if c == 0 or c == 3:
+            learn = 1.0 - math.exp(-lam_accurate[i])
+            p = (
+                th[T.SEEK_RATE]
+                * math.exp(th[T.SEEK_SLOPE] * (a - 55.0))
+                * (1.0 - th[T.SEEK_STIGMA] * stigma[i])
+                * (1.0 - th[T.SEEK_MISINFO] * misled)
+                * (1.0 + th[T.SW_ACTIVATION] * th[T.PEER_ENCOURAGEMENT] * learn)
+            )
+            if c == 3:
+                p *= th[T.RESEEK_FACTOR]
+            if uniform(key, i, 0) < p:
+                c = 1
+                so = 1
+        elif c == 1:
+            if uniform(key, i, 0) < th[T.CARE_ENTRY]:
+                c = 2
+                en = 1
+        else:
+            p = (
+                th[T.DISENGAGE_RATE]
+                * (1.0 + th[T.DISENGAGE_MISINFO] * misled)
+                * (1.0 - th[T.DISENGAGE_ACTIVATION] * a / 100.0)
+                * (1.0 - th[T.SW_INTERVENTION] * th[T.INT_ENGAGEMENT] * enrolled[i])
+            )
+            if uniform(key, i, 0) < p:
+                c = 3
+        care_out[i] = c
+        sought[i] = so
+        entered[i] = en
+
+
+@njit(parallel=True, cache=True)
+def intervention_kernel(
+    th, key, community, enrolled, activation, c_intervention, enrolled_out, enrolled_new
+):
+    """Online interventions: a member of a community that hosts one enrols with probability
+    ``enrol_rate·a/100``; enrolment ends on dropout or on leaving the community."""
+    n = enrolled.shape[0]
+    on = th[T.SW_INTERVENTION] > 0.0
+    for i in prange(n):
+        e = enrolled[i]
+        new = 0
+        c = community[i]
+        hosts = on and c >= 0 and c_intervention[c] == 1
+        if e == 1:
+            if not hosts or uniform(key, i, 1) < th[T.DROPOUT_RATE]:
+                e = 0
+        elif hosts and uniform(key, i, 0) < th[T.ENROL_RATE] * activation[i] / 100.0:
+            e = 1
+            new = 1
+        enrolled_out[i] = e
+        enrolled_new[i] = new
+
+
+@njit(parallel=True, cache=True)
+def wellbeing_kernel(
+    th, hostile, care, enrolled, belonging, empowerment, stigma, uncertainty,
+    wellbeing_mental, wellbeing_physical, wm_base, wp_base, empowerment0, stigma0, uncertainty0,
+    wellbeing_mental_out, wellbeing_physical_out,
+):  # fmt: skip
+    """Mental and physical wellbeing approach targets set by the other states.
+
+    T_m = base + belonging_effect·b + empowerment_effect·(E-E0) - stigma_effect·(s-s0)
+          - uncertainty_effect·(U-U0) + care_effect_mental·[in care] + mental_effect·[enrolled]
+    T_p = base + care_effect_physical·[in care] + physical_effect·[enrolled]
+    w' = w + adjust_rate·(T - w)   (mental also - hostility_shock·H)
+    """
+    n = care.shape[0]
+    for i in prange(n):
+        ic = 1.0 if care[i] == 2 else 0.0
+        en = th[T.SW_INTERVENTION] * enrolled[i]
+        tm = (
+            wm_base[i]
+            + th[T.WB_BELONGING] * belonging[i]
+            + th[T.WB_EMPOWERMENT] * (empowerment[i] - empowerment0[i])
+            - th[T.WB_STIGMA] * (stigma[i] - stigma0[i])
+            - th[T.WB_UNCERTAINTY] * (uncertainty[i] - uncertainty0[i])
+            + th[T.WB_CARE_MENTAL] * ic
+            + th[T.INT_MENTAL] * en
+        )
+        wm = wellbeing_mental[i]
+        wellbeing_mental_out[i] = _clip01(
+            wm + th[T.WB_ADJUST] * (tm - wm) - th[T.WB_HOSTILITY] * hostile[i]
+        )
+        tp = wp_base[i] + th[T.WB_CARE_PHYSICAL] * ic + th[T.INT_PHYSICAL] * en
+        wp = wellbeing_physical[i]
+        wellbeing_physical_out[i] = _clip01(wp + th[T.WB_ADJUST] * (tp - wp))
+
+
+@njit(parallel=True, cache=True)
+def offline_kernel(
+    th, key, care, wellbeing_mental, activation, recovery, employed, r_base, wellbeing_mental0,
+    activation0, recovery_out, employed_out,
+):  # fmt: skip
+    """Offline outcomes: recovery and employment or education.
+
+    T_r = base + [offline_translation]·(recovery_wellbeing·(w_m - w_m0) + recovery_activation·(a - a0)/100)
+          + recovery_care·[in care];   r' = r + recovery_rate·(T_r - r)
+    find work with probability employment_gain·r; lose it with probability employment_loss·(1 - r).
+    """
+    n = care.shape[0]
+    for i in prange(n):
+        ic = 1.0 if care[i] == 2 else 0.0
+        r = recovery[i]
+        target = (
+            r_base[i]
+            + th[T.SW_OFFLINE]
+            * (
+                th[T.RECOVERY_WELLBEING] * (wellbeing_mental[i] - wellbeing_mental0[i])
+                + th[T.RECOVERY_ACTIVATION] * (activation[i] - activation0[i]) / 100.0
+            )
+            + th[T.RECOVERY_CARE] * ic
+        )
+        recovery_out[i] = _clip01(r + th[T.RECOVERY_RATE] * (target - r))
+        e = employed[i]
+        if e == 0:
+            if uniform(key, i, 0) < th[T.EMPLOYMENT_GAIN] * r:
+                e = 1
+        elif uniform(key, i, 0) < th[T.EMPLOYMENT_LOSS] * (1.0 - r):
+            e = 0
+        employed_out[i] = e

@@ -1,0 +1,134 @@
+"""The whole order of one day, in one function (after Starsim's ``loop.py``).
+
+Each line says why it stands where it does. ``StepTimer`` collects the CPU time of each
+mechanism when asked (``PeerwellModel(..., timing=True)``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from . import kernels as K
+from . import rng
+from .network import CSRGraph
+from .state import State
+
+
+class StepTimer:
+    """Accumulates wall time per mechanism; a no-op when disabled."""
+
+    def __init__(self, enabled: bool = False):
+        self.enabled = enabled
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._t = 0.0
+
+    def start(self) -> None:
+        if self.enabled:
+            self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.enabled:
+            now = time.perf_counter()
+            self.seconds[name] += now - self._t
+            self._t = now
+
+
+def step_keys(seed: int, t: int) -> dict[str, np.uint64]:
+    """The random-number key of every mechanism on day t."""
+    streams = {
+        "membership": rng.STREAM_MEMBERSHIP,
+        "posting": rng.STREAM_POSTING,
+        "hostility": rng.STREAM_HOSTILITY,
+        "misinfo": rng.STREAM_MISINFO,
+        "care": rng.STREAM_CARE,
+        "intervention": rng.STREAM_INTERVENTION,
+        "offline": rng.STREAM_OFFLINE,
+    }
+    return {k: np.uint64(rng.step_key(seed, s, t)) for k, s in streams.items()}
+
+
+def run_day(st: State, g: CSRGraph, th: np.ndarray, seed: int, t: int, timer: StepTimer) -> None:
+    """Advance the state from day t to day t+1 (``st.cur`` then holds day t+1)."""
+    key = step_keys(seed, t)
+    x, y, s, f, c = st.cur, st.nxt, st.static, st.scratch, st.comm
+    timer.start()
+    # 1. Entry first: today's exchange happens among today's members (the critical point).
+    K.membership_kernel(
+        th, key["membership"], x["community"], x["ever_online"], x["belonging"], x["hostile_recent"],
+        s["use"], s["home"], st.n_communities,
+        y["community"], y["ever_online"], f["joined"], f["left"],
+    )  # fmt: skip
+    timer.lap("membership")
+    # 2. Who posts what: needs today's membership, and yesterday's beliefs (what people post).
+    K.posting_kernel(
+        th, key["posting"], y["community"], s["post_rate"], x["misinfo"], x["ever_posted"], x["posts"],
+        f["posted"], f["post_misinfo"], f["post_accurate"], y["ever_posted"], y["posts"],
+    )  # fmt: skip
+    timer.lap("posting")
+    # 3. Each community's feed from today's posts: read by everyone in the exchange below.
+    K.feed_kernel(
+        th, y["community"], f["posted"], f["post_misinfo"], f["post_accurate"],
+        c["moderation"], c["misinfo_prevalence"], c["supporters"],
+        c["members"], c["volume"], c["feed_misinfo"], c["feed_accurate"],
+    )  # fmt: skip
+    timer.lap("feed")
+    # 4. Exchange over ties and feeds: the one neighbour gather; every update below reads its output.
+    K.exchange_kernel(
+        th, key["hostility"], g.indptr, g.indices, y["community"], f["posted"], f["post_misinfo"],
+        f["post_accurate"], s["use"], s["diagnosis"], c["moderation"], c["hostility"], c["anti_stigma"],
+        c["volume"], c["feed_misinfo"], c["feed_accurate"],
+        f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["anti_stigma"], f["hostile"],
+    )  # fmt: skip
+    timer.lap("exchange")
+    # 5. Support, empowerment and hostility move belonging and self-stigma (stigma pathway).
+    K.social_kernel(
+        th, f["support"], f["hostile"], f["anti_stigma"], x["belonging"], x["empowerment"], x["stigma"],
+        x["hostile_recent"], s["empowerment0"], s["stigma0"],
+        y["belonging"], y["empowerment"], y["stigma"], y["hostile_recent"],
+    )  # fmt: skip
+    timer.lap("social")
+    # 6. Misleading beliefs: adopted from today's misleading posts, corrected by moderators/peers/care.
+    K.misinformation_kernel(
+        th, key["misinfo"], y["community"], x["misinfo"], x["care"], f["lam_misinfo"], f["lam_accurate"],
+        c["moderation"], y["misinfo"], f["adopted"], f["corrected"],
+    )  # fmt: skip
+    timer.lap("misinformation")
+    # 7. Learning from peers raises activation; misleading content and hostility raise uncertainty.
+    K.activation_kernel(
+        th, f["hostile"], f["lam_misinfo"], f["lam_accurate"], x["misinfo"], x["empowerment"],
+        x["uncertainty"], x["activation"], s["uncertainty0"], s["activation0"],
+        y["uncertainty"], y["activation"],
+    )  # fmt: skip
+    timer.lap("activation")
+    # 8. Care-seeking follows yesterday's activation, stigma and beliefs (activation pathway).
+    K.care_kernel(
+        th, key["care"], x["care"], x["activation"], x["stigma"], x["misinfo"], x["enrolled"],
+        f["lam_accurate"], y["care"], f["sought"], f["entered_care"],
+    )  # fmt: skip
+    timer.lap("care")
+    # 9. Online interventions: only members of a hosting community can enrol or stay enrolled.
+    K.intervention_kernel(
+        th, key["intervention"], y["community"], x["enrolled"], x["activation"], c["intervention"],
+        y["enrolled"], f["enrolled_new"],
+    )  # fmt: skip
+    timer.lap("intervention")
+    # 10. Wellbeing follows yesterday's states; hostility today is an immediate shock.
+    K.wellbeing_kernel(
+        th, f["hostile"], x["care"], x["enrolled"], x["belonging"], x["empowerment"], x["stigma"],
+        x["uncertainty"], x["wellbeing_mental"], x["wellbeing_physical"], s["wm_base"], s["wp_base"],
+        s["empowerment0"], s["stigma0"], s["uncertainty0"],
+        y["wellbeing_mental"], y["wellbeing_physical"],
+    )  # fmt: skip
+    timer.lap("wellbeing")
+    # 11. Offline outcomes last: they integrate wellbeing and activation (the translation question).
+    K.offline_kernel(
+        th, key["offline"], x["care"], x["wellbeing_mental"], x["activation"], x["recovery"],
+        x["employed"], s["r_base"], s["wellbeing_mental0"], s["activation0"],
+        y["recovery"], y["employed"],
+    )  # fmt: skip
+    timer.lap("offline")
+    # 12. Day t+1 becomes today: every kernel above read day t only, so order within a day is free.
+    st.swap()

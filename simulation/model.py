@@ -1,0 +1,129 @@
+"""The peerwell model: a ``mesa.Model`` that owns the state arrays and calls the kernels."""
+
+from __future__ import annotations
+
+import copy
+from functools import partial
+
+import mesa
+import pandas as pd
+
+from .agents import PersonView
+from .loop import StepTimer, run_day
+from .network import build_network
+from .params import ModelParams, set_param, validate, with_overrides
+from .population import init_state, set_community_properties
+from .recorder import summarize
+from .theta import pack_theta
+
+# Above this many people, agent views are made on demand (``model.person(i)``), not up front.
+AGENT_VIEW_LIMIT = 50_000
+
+
+def report(name: str, model: PeerwellModel) -> float:
+    """Model reporter: one aggregate of the current day (bound to a name with ``partial``)."""
+    return model.summary[name]
+
+
+def report_day(model: PeerwellModel) -> int:
+    """Model reporter: the day just recorded."""
+    return model.day
+
+
+class PeerwellModel(mesa.Model):
+    """Online peer networks of people with serious mental illness (Naslund et al. 2016).
+
+    Parameters
+    ----------
+    params : ModelParams, optional
+        Parameters; defaults to ``ModelParams()``. Copied, so timed events never change the caller's.
+    timing : bool
+        Collect the wall time of each mechanism in ``model.timer.seconds``.
+    agent_views : bool, optional
+        Create a ``PersonView`` per person in ``model.agents``; default: only up to
+        ``AGENT_VIEW_LIMIT`` people.
+    **overrides
+        Dotted parameter overrides, e.g. ``**{"population.size": 500}``.
+
+    Raises
+    ------
+    ConfigError
+        A parameter is out of range or parameters contradict each other.
+    NetworkFileError
+        A user's network file is missing or malformed.
+
+    Examples
+    --------
+    >>> m = PeerwellModel(**{"population.size": 200, "steps": 10})
+    >>> m.run_model()
+    >>> m.trajectories()["activation_mean"].iloc[-1] > 0
+    True
+    """
+
+    def __init__(
+        self, params: ModelParams | None = None, *, timing=False, agent_views=None, **overrides
+    ):
+        params = copy.deepcopy(params) if params is not None else ModelParams()
+        params = with_overrides(params, overrides) if overrides else validate(params)
+        super().__init__(rng=params.seed)
+        self.params = params
+        self.day = 0
+        self.state = init_state(params)
+        self.graph = build_network(params, self.state.static["home"])
+        self.theta = pack_theta(params)
+        self.timer = StepTimer(timing)
+        self.events_fired: list[tuple[int, str, object]] = []
+        self.summary = summarize(self.state)
+        reporters = {"step": partial(report_day)}
+        reporters.update({k: partial(report, k) for k in self.summary})
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
+        if agent_views is None:
+            agent_views = params.population.size <= AGENT_VIEW_LIMIT
+        self._views: dict[int, PersonView] = {}
+        if agent_views:
+            for i in range(params.population.size):
+                self._views[i] = PersonView(self, i)
+        self.running = params.steps > 0
+        self._fire_events(0)
+        self.datacollector.collect(self)
+
+    def person(self, index: int) -> PersonView:
+        """The view of person ``index`` (made on demand for large populations)."""
+        if not 0 <= index < self.params.population.size:
+            raise IndexError(f"person {index} is outside 0..{self.params.population.size - 1}")
+        if index not in self._views:
+            self._views[index] = PersonView(self, index)
+        return self._views[index]
+
+    def _fire_events(self, day: int) -> None:
+        """Apply the timed events of ``day`` before that day's step."""
+        todays = [e for e in self.params.scenario.events if e.day == day]
+        for ev in todays:
+            set_param(self.params, ev.param, ev.value)
+            self.events_fired.append((day, ev.param, ev.value))
+        if todays:
+            self.theta = pack_theta(self.params)
+            set_community_properties(self.state, self.params)
+
+    def step(self) -> None:
+        """Advance one day: events due today, the mechanisms in order, then record."""
+        if self.day > 0:
+            self._fire_events(self.day)
+        run_day(self.state, self.graph, self.theta, self.params.seed, self.day, self.timer)
+        self.day += 1
+        if self.day % self.params.record_every == 0 or self.day >= self.params.steps:
+            self.summary = summarize(self.state)
+            self.datacollector.collect(self)
+        if self.day >= self.params.steps:
+            self.running = False
+
+    def run_model(self) -> None:
+        """Run to ``params.steps`` days."""
+        while self.running:
+            self.step()
+
+    def trajectories(self) -> pd.DataFrame:
+        """One row per recorded day: ``step`` and every aggregate."""
+        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        df["step"] = df["step"].astype("int64")
+        return df

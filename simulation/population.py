@@ -1,0 +1,152 @@
+"""The people and communities at day 0.
+
+Every person's draws come from the counter-based generator by (seed, person, draw index), so
+person i is the same person in every scenario and at every population size: scenario A and B
+start from the same people (common random numbers), and a population of 3,000 is the first 3,000
+people of a population of 5,000.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+from .params import PLATFORMS, ModelParams
+from .rng import init_uniforms
+from .state import State
+
+# Platform multipliers on hostility, and the moderation floor of a moderated platform.
+# Twitter/X carries the most pejorative content on psychosis (Alvarez-Mon 2019); dedicated forums
+# and moderated platforms (HORYZONS-like) the least.
+PLATFORM_HOSTILITY = {
+    "facebook_group": 1.0,
+    "youtube": 1.2,
+    "twitter": 1.6,
+    "forum": 0.8,
+    "moderated_platform": 0.5,
+}
+PLATFORM_MIN_MODERATION = {"moderated_platform": 0.8}
+
+# Draw indices of the initial population: fixed, so adding a draw never shifts another.
+D_DIAGNOSIS, D_PAM, D_STIGMA, D_USE, D_ONLINE, D_HOME_CHOICE, D_OTHER = 0, 1, 2, 3, 4, 5, 6
+D_ROLE, D_MISINFO, D_UNCERTAINTY, D_CARE, D_EMPLOYED, D_EMPOWER = 7, 8, 9, 10, 11, 12
+D_WB_MENTAL, D_WB_PHYSICAL, D_RECOVERY, D_BELONGING, D_HOME = 13, 14, 15, 16, 17
+
+
+def _beta(u: np.ndarray, mean: np.ndarray | float, concentration: float) -> np.ndarray:
+    mean = np.asarray(mean, dtype=np.float64)
+    return stats.beta.ppf(u, mean * concentration, (1 - mean) * concentration)
+
+
+def init_state(params: ModelParams) -> State:
+    """Draw the day-0 population and community properties.
+
+    Parameters
+    ----------
+    params : ModelParams
+        Validated parameters.
+
+    Returns
+    -------
+    State
+        Arrays with ``cur`` holding day 0 and ``static`` filled.
+    """
+    p = params.population
+    n, c_count = p.size, params.communities.count
+    st = State.empty(n, c_count)
+    u = lambda d: init_uniforms(params.seed, n, d)  # noqa: E731
+    s, x = st.static, st.cur
+
+    # Diagnosis mix.
+    ud = u(D_DIAGNOSIS)
+    diag = np.where(
+        ud < p.share_schizophrenia, 0, np.where(ud < p.share_schizophrenia + p.share_bipolar, 1, 2)
+    )
+    s["diagnosis"][:] = diag
+
+    # Baseline activation from the PAM-MH means and SDs by diagnosis, clipped to the PAM scale.
+    means = np.array([p.pam_mean_schizophrenia, p.pam_mean_bipolar, p.pam_mean_depression])
+    sds = np.array([p.pam_sd_schizophrenia, p.pam_sd_bipolar, p.pam_sd_depression])
+    z = special.ndtri(np.clip(u(D_PAM), 1e-12, 1 - 1e-12))
+    a0 = np.clip(means[diag] + sds[diag] * z, 0.0, 100.0)
+    s["activation0"][:] = a0
+    x["activation"][:] = a0
+
+    # Self-stigma (ISMI rescaled to 0-1; moderate/high is above 0.5, ISMI 2.5).
+    smean = np.where(diag == 0, p.stigma_mean_schizophrenia, p.stigma_mean_other)
+    s0 = _beta(u(D_STIGMA), smean, p.stigma_concentration)
+    s["stigma0"][:] = s0
+    x["stigma"][:] = s0
+
+    s["use"][:] = _beta(u(D_USE), p.social_media_use_mean, 4.0)
+    home = np.minimum((u(D_HOME) * c_count).astype(np.int64), c_count - 1)
+    s["home"][:] = home
+
+    # Who is already online at day 0, and where.
+    online = u(D_ONLINE) < p.initial_online_share
+    other = np.minimum((u(D_OTHER) * c_count).astype(np.int64), c_count - 1)
+    chosen = np.where(u(D_HOME_CHOICE) < params.entry.home_bias, home, other)
+    x["community"][:] = np.where(online, chosen, -1)
+    x["ever_online"][:] = online
+
+    # Participation inequality: lurkers, contributors, superusers.
+    ur = u(D_ROLE)
+    role = np.where(
+        ur < p.share_superuser, 2, np.where(ur < p.share_superuser + p.share_contributor, 1, 0)
+    )
+    s["role"][:] = role
+    rates = np.array([p.post_rate_lurker, p.post_rate_contributor, p.post_rate_superuser])
+    s["post_rate"][:] = rates[role]
+
+    misinfo_on = params.mechanisms.misinformation
+    x["misinfo"][:] = (u(D_MISINFO) < p.initial_misinformed_share * misinfo_on).astype(np.int8)
+    u0 = _beta(u(D_UNCERTAINTY), p.uncertainty_mean, 6.0)
+    s["uncertainty0"][:] = u0
+    x["uncertainty"][:] = u0
+
+    uc = u(D_CARE)
+    c1, c2, c3 = (
+        p.share_in_care,
+        p.share_in_care + p.share_seeking,
+        p.share_in_care + p.share_seeking + p.share_disengaged,
+    )
+    x["care"][:] = np.where(uc < c1, 2, np.where(uc < c2, 1, np.where(uc < c3, 3, 0)))
+    x["employed"][:] = u(D_EMPLOYED) < p.employed_share
+
+    e0 = _beta(u(D_EMPOWER), 0.45, 6.0)
+    s["empowerment0"][:] = e0
+    x["empowerment"][:] = e0
+    x["belonging"][:] = np.where(online, _beta(u(D_BELONGING), 0.3, 6.0), 0.0)
+    wm0 = _beta(u(D_WB_MENTAL), 0.5, 8.0)
+    wp0 = _beta(u(D_WB_PHYSICAL), 0.5, 8.0)
+    r0 = _beta(u(D_RECOVERY), 0.4, 6.0)
+    x["wellbeing_mental"][:] = wm0
+    x["wellbeing_physical"][:] = wp0
+    x["recovery"][:] = r0
+    s["wellbeing_mental0"][:] = wm0
+
+    # Intercepts: each target equals its day-0 value, so change comes only from the mechanisms.
+    in_care = (x["care"] == 2).astype(np.float64)
+    w = params.wellbeing
+    s["wm_base"][:] = wm0 - w.belonging_effect * x["belonging"] - w.care_effect_mental * in_care
+    s["wp_base"][:] = wp0 - w.care_effect_physical * in_care
+    s["r_base"][:] = r0 - params.offline.recovery_care * in_care
+
+    set_community_properties(st, params)
+    return st
+
+
+def set_community_properties(st: State, params: ModelParams) -> None:
+    """Fill the community arrays from parameters (again whenever a timed event changes them)."""
+    c = params.communities
+    k = np.arange(st.n_communities)
+    kinds = [c.platforms[i % len(c.platforms)] for i in range(st.n_communities)]
+    st.comm["platform"][:] = [PLATFORMS.index(kd) for kd in kinds]
+    mult = np.array([PLATFORM_HOSTILITY[kd] for kd in kinds])
+    floor = np.array([PLATFORM_MIN_MODERATION.get(kd, 0.0) for kd in kinds])
+    st.comm["moderation"][:] = np.maximum(c.moderation, floor)
+    st.comm["hostility"][:] = np.minimum(c.hostility * mult, 1.0)
+    st.comm["misinfo_prevalence"][:] = c.misinformation_prevalence
+    st.comm["supporters"][:] = c.peer_supporters
+    st.comm["intervention"][:] = k < c.intervention_communities
+    st.comm["anti_stigma"][:] = c.anti_stigma_content

@@ -1,0 +1,445 @@
+"""The readable reference implementation: the same rules as ``kernels.py``, one person at a time.
+
+This is the model as an instructor would write it on the board, in plain Mesa: every person is a
+``mesa.Agent`` with a method per mechanism, drawing the same counter-based random numbers as the
+kernels. It is the oracle the Numba kernels are tested against (same seed, same trajectories to
+1e-9) and the "plain Mesa" baseline of the benchmarks. It is slow on purpose: clarity first.
+
+The day is synchronous, as in the kernels: every method reads today's values and writes
+``self.next[...]``; ``commit`` makes tomorrow today once everyone has been updated.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import mesa
+import numpy as np
+
+from .loop import step_keys
+from .network import build_network
+from .params import ModelParams, set_param, validate
+from .population import init_state, set_community_properties
+from .recorder import summarize
+from .state import DYNAMIC, STATIC, State
+
+
+def clip01(x: float) -> float:
+    return min(max(x, 0.0), 1.0)
+
+
+class Person(mesa.Agent):
+    """A person with serious mental illness, with every state variable as an attribute."""
+
+    def __init__(self, model: ReferenceModel, index: int, static: dict, dynamic: dict):
+        super().__init__(model)
+        self.index = index
+        for k, v in static.items():
+            setattr(self, k, v)
+        for k, v in dynamic.items():
+            setattr(self, k, v)
+        self.next: dict = {}
+        self.today: dict = {}  # what happened today: posts, exposures, hostile comments
+        self.neighbours: list[Person] = []
+
+    def u(self, stream: str, draw: int) -> float:
+        """This person's uniform draw ``draw`` of a mechanism today (same as the kernels')."""
+        return self.model.uniform(stream, self.index, draw)
+
+    # 1. Entry: the critical point of joining an online community of peers, and leaving it.
+    def decide_membership(self) -> None:
+        th, c = self.model.th, self.community
+        joined = left = 0
+        if c < 0:
+            if th["entry"] > 0.0 and self.u("membership", 0) < th["join_rate"] * self.use:
+                if self.u("membership", 1) < th["home_bias"]:
+                    c = self.home
+                else:
+                    n_comm = self.model.n_communities
+                    c = min(int(self.u("membership", 2) * n_comm), n_comm - 1)
+                joined = 1
+        else:
+            p = (
+                th["leave_rate"]
+                * (1.0 + th["leave_after_hostility"] * self.hostile_recent)
+                * (1.0 - th["belonging_retention"] * self.belonging)
+            )
+            if self.u("membership", 0) < p:
+                c = -1
+                left = 1
+        self.next["community"] = c
+        self.next["ever_online"] = 1 if (self.ever_online == 1 or c >= 0) else 0
+        self.today.update(joined=joined, left=left)
+
+    # 2. Lurk or post; some posts carry health information, misleading if the poster is misled.
+    def decide_post(self) -> None:
+        th = self.model.th
+        posted = post_misinfo = post_accurate = 0
+        if self.next["community"] >= 0 and self.u("posting", 0) < self.post_rate:
+            posted = 1
+            if self.u("posting", 1) < th["health_post_share"]:
+                if self.misinfo == 1 and th["misinformation"] > 0.0:
+                    post_misinfo = 1
+                else:
+                    post_accurate = 1
+        self.today.update(posted=posted, post_misinfo=post_misinfo, post_accurate=post_accurate)
+        self.next["ever_posted"] = 1 if (self.ever_posted == 1 or posted == 1) else 0
+        self.next["posts"] = self.posts + posted
+
+    # 3 is the community feed (``ReferenceModel.compute_feeds``); 4: what this person meets today.
+    def exchange(self) -> None:
+        th, m = self.model.th, self.model
+        c = self.next["community"]
+        if c < 0:
+            self.today.update(
+                reads=0.0, support=0.0, lam_misinfo=0.0, lam_accurate=0.0, anti=0.0, hostile=0
+            )
+            return
+        tie_posts = tie_misinfo = tie_accurate = 0.0
+        for other in self.neighbours:
+            if other.next["community"] == c:
+                tie_posts += other.today["posted"]
+                tie_misinfo += other.today["post_misinfo"]
+                tie_accurate += other.today["post_accurate"]
+        feed = m.feeds[c]
+        reads = min(th["read_rate"] * self.use, feed["volume"])
+        keep = 1.0 - feed["moderation"] * th["moderation_efficacy"]
+        posted = self.today["posted"]
+        support = th["peer_support"] * (
+            1.0 - math.exp(-th["support_per_post"] * (tie_posts + reads + 2.0 * posted))
+        )
+        lam_h = (
+            th["hostility"] * feed["hostility"] * keep * (posted + th["hostile_per_read"] * reads)
+        )
+        if self.diagnosis == 0:  # psychosis content draws more derogatory comments
+            lam_h *= th["psychosis_hostility"]
+        self.today.update(
+            reads=reads,
+            support=support,
+            lam_misinfo=th["misinformation"] * keep * tie_misinfo + reads * feed["misinfo"],
+            lam_accurate=tie_accurate + reads * feed["accurate"],
+            anti=reads * feed["anti_stigma"],
+            hostile=1 if self.u("hostility", 0) < 1.0 - math.exp(-lam_h) else 0,
+        )
+
+    # 5. Peer support builds belonging; empowerment and hope lower self-stigma; hostility hurts.
+    def update_social(self) -> None:
+        th, d = self.model.th, self.today
+        sup, h = d["support"], float(d["hostile"])
+        b, e, s = self.belonging, self.empowerment, self.stigma
+        sw = th["stigma_pathway"]
+        self.next["belonging"] = clip01(
+            b
+            + th["belonging_gain"] * sup * (1.0 - b)
+            - th["belonging_decay"] * b
+            - h * th["hostility_belonging_loss"] * b
+        )
+        self.next["empowerment"] = clip01(
+            e
+            + sw * th["empowerment_gain"] * sup * (1.0 - e)
+            - th["empowerment_relaxation"] * (e - self.empowerment0)
+            - h * th["hostility_empowerment_loss"] * e
+        )
+        campaign = 1.0 - math.exp(-d["anti"])
+        self.next["stigma"] = clip01(
+            s
+            - sw * (th["stigma_reduction"] * sup * e + th["campaign_effect"] * campaign) * s
+            + h * th["hostility_stigma_gain"] * (1.0 - s)
+            + th["stigma_relaxation"] * (self.stigma0 - s)
+        )
+        self.next["hostile_recent"] = th["hostility_memory"] * self.hostile_recent + h
+
+    # 6. Misleading beliefs: adopted from misleading posts, corrected by moderators, peers and care.
+    def update_misinformation(self) -> None:
+        th, d = self.model.th, self.today
+        m, adopted, corrected = self.misinfo, 0, 0
+        if m == 0:
+            if th["misinformation"] > 0.0:
+                if self.u("misinfo", 0) < 1.0 - math.exp(
+                    -th["misinfo_adoption"] * d["lam_misinfo"]
+                ):
+                    m, adopted = 1, 1
+        elif m == 1:
+            c = self.next["community"]
+            rate = 0.0
+            if c >= 0:
+                rate += (
+                    self.model.feeds[c]["moderation"] * th["correction_moderator"]
+                    + th["correction_peer"] * d["lam_accurate"]
+                )
+            if self.care == 2:
+                rate += th["correction_clinician"]
+            if self.u("misinfo", 1) < 1.0 - math.exp(-th["correction"] * rate):
+                m, corrected = 2, 1
+        elif self.u("misinfo", 2) < th["misinfo_renewal"]:
+            m = 0
+        self.next["misinfo"] = m
+        self.today.update(adopted=adopted, corrected=corrected)
+
+    # 7. Learning from peers raises activation; misleading content and hostility raise uncertainty.
+    def update_activation(self) -> None:
+        th, d = self.model.th, self.today
+        u, a = self.uncertainty, self.activation
+        learn = 1.0 - math.exp(-d["lam_accurate"])
+        conflict = 1.0 - math.exp(-(d["lam_misinfo"] + d["hostile"]))
+        self.next["uncertainty"] = clip01(
+            u
+            + th["uncertainty"] * th["uncertainty_gain"] * conflict * (1.0 - u)
+            - th["uncertainty_relief"] * learn * u
+            + th["uncertainty_relaxation"] * (self.uncertainty0 - u)
+        )
+        misled = 1.0 if self.misinfo == 1 else 0.0
+        a_new = (
+            a
+            + th["activation_pathway"]
+            * th["learning_gain"]
+            * learn
+            * (1.0 + th["empowerment_boost"] * self.empowerment)
+            * (100.0 - a)
+            - th["misinfo_drag"] * misled * a
+            - th["uncertainty_drag"] * max(u - self.uncertainty0, 0.0) * a
+            + th["relaxation"] * (self.activation0 - a)
+        )
+        self.next["activation"] = min(max(a_new, 0.0), 100.0)
+
+    # 8. Care-seeking follows activation, held back by self-stigma and misleading beliefs.
+    def update_care(self) -> None:
+        th = self.model.th
+        c, a = self.care, self.activation
+        sought = entered = 0
+        misled = 1.0 if self.misinfo == 1 else 0.0
+        if c in (0, 3):
+            learn = 1.0 - math.exp(-self.today["lam_accurate"])
+            p = (
+                th["seek_rate"]
+                * math.exp(th["seek_activation_slope"] * (a - 55.0))
+                * (1.0 - th["seek_stigma_barrier"] * self.stigma)
+                * (1.0 - th["seek_misinfo_barrier"] * misled)
+                * (1.0 + th["activation_pathway"] * th["peer_encouragement"] * learn)
+            )
+            if c == 3:
+                p *= th["reseek_factor"]
+            if self.u("care", 0) < p:
+                c, sought = 1, 1
+        elif c == 1:
+            if self.u("care", 0) < th["entry_rate"]:
+                c, entered = 2, 1
+        else:
+            p = (
+                th["disengage_rate"]
+                * (1.0 + th["disengage_misinfo"] * misled)
+                * (1.0 - th["disengage_activation"] * a / 100.0)
+                * (1.0 - th["intervention_pathway"] * th["engagement_effect"] * self.enrolled)
+            )
+            if self.u("care", 0) < p:
+                c = 3
+        self.next["care"] = c
+        self.today.update(sought=sought, entered_care=entered)
+
+    # 9. Online interventions: members of a hosting community enrol; leaving or dropout ends it.
+    def update_intervention(self) -> None:
+        th = self.model.th
+        e, new, c = self.enrolled, 0, self.next["community"]
+        hosts = (
+            th["intervention_pathway"] > 0.0 and c >= 0 and self.model.feeds[c]["intervention"] == 1
+        )
+        if e == 1:
+            if not hosts or self.u("intervention", 1) < th["dropout_rate"]:
+                e = 0
+        elif hosts and self.u("intervention", 0) < th["enrol_rate"] * self.activation / 100.0:
+            e, new = 1, 1
+        self.next["enrolled"] = e
+        self.today["enrolled_new"] = new
+
+    # 10. Mental and physical wellbeing approach targets set by the other states.
+    def update_wellbeing(self) -> None:
+        th = self.model.th
+        in_care = 1.0 if self.care == 2 else 0.0
+        enrolled = th["intervention_pathway"] * self.enrolled
+        target_mental = (
+            self.wm_base
+            + th["belonging_effect"] * self.belonging
+            + th["empowerment_effect"] * (self.empowerment - self.empowerment0)
+            - th["stigma_effect"] * (self.stigma - self.stigma0)
+            - th["uncertainty_effect"] * (self.uncertainty - self.uncertainty0)
+            + th["care_effect_mental"] * in_care
+            + th["mental_effect"] * enrolled
+        )
+        wm = self.wellbeing_mental
+        self.next["wellbeing_mental"] = clip01(
+            wm
+            + th["adjust_rate"] * (target_mental - wm)
+            - th["hostility_shock"] * self.today["hostile"]
+        )
+        target_physical = (
+            self.wp_base + th["care_effect_physical"] * in_care + th["physical_effect"] * enrolled
+        )
+        wp = self.wellbeing_physical
+        self.next["wellbeing_physical"] = clip01(wp + th["adjust_rate"] * (target_physical - wp))
+
+    # 11. Offline outcomes: do gains made online carry into recovery and employment?
+    def update_offline(self) -> None:
+        th = self.model.th
+        in_care = 1.0 if self.care == 2 else 0.0
+        r = self.recovery
+        target = (
+            self.r_base
+            + th["offline_translation"]
+            * (
+                th["recovery_wellbeing"] * (self.wellbeing_mental - self.wellbeing_mental0)
+                + th["recovery_activation"] * (self.activation - self.activation0) / 100.0
+            )
+            + th["recovery_care"] * in_care
+        )
+        self.next["recovery"] = clip01(r + th["recovery_rate"] * (target - r))
+        e = self.employed
+        if e == 0:
+            if self.u("offline", 0) < th["employment_gain"] * r:
+                e = 1
+        elif self.u("offline", 0) < th["employment_loss"] * (1.0 - r):
+            e = 0
+        self.next["employed"] = e
+
+    # 12. Tomorrow becomes today.
+    def commit(self) -> None:
+        for k, v in self.next.items():
+            setattr(self, k, v)
+
+
+class ReferenceModel(mesa.Model):
+    """Plain per-agent Mesa version of :class:`~peerwell.simulation.model.PeerwellModel`.
+
+    Starts from the same day-0 population and network as the Numba model and follows the same
+    rules with the same random numbers, person by person.
+    """
+
+    def __init__(self, params: ModelParams | None = None):
+        params = validate(copy.deepcopy(params) if params is not None else ModelParams())
+        super().__init__(rng=params.seed)
+        self.params = params
+        self.day = 0
+        self.n_communities = params.communities.count
+        st = init_state(params)
+        graph = build_network(params, st.static["home"])
+        self._comm_state = st  # community properties live in arrays set from parameters
+        self._set_theta()
+        self.people: list[Person] = []
+        for i in range(params.population.size):
+            static = {k: st.static[k][i].item() for k in STATIC}
+            dynamic = {k: st.cur[k][i].item() for k in DYNAMIC}
+            self.people.append(Person(self, i, static, dynamic))
+        for i, p in enumerate(self.people):
+            p.neighbours = [
+                self.people[j] for j in graph.indices[graph.indptr[i] : graph.indptr[i + 1]]
+            ]
+        self.feeds: list[dict] = []
+        self._fire_events(0)
+
+    def _set_theta(self) -> None:
+        """Parameters by their short names (the field names are unique across groups)."""
+        self.th: dict[str, float] = {}
+        for group in (
+            "mechanisms",
+            "entry",
+            "exchange",
+            "stigma",
+            "activation",
+            "care",
+            "intervention",
+            "wellbeing",
+            "offline",
+        ):
+            for k, v in vars(getattr(self.params, group)).items():
+                self.th[k] = float(v)
+
+    def _fire_events(self, day: int) -> None:
+        todays = [e for e in self.params.scenario.events if e.day == day]
+        for ev in todays:
+            set_param(self.params, ev.param, ev.value)
+        if todays:
+            self._set_theta()
+            set_community_properties(self._comm_state, self.params)
+
+    def uniform(self, stream: str, person: int, draw: int) -> float:
+        from .rng import uniform_py
+
+        return uniform_py(self._keys[stream], person, draw)
+
+    def compute_feeds(self) -> None:
+        """3. Each community's feed from today's posts (same arithmetic order as ``feed_kernel``)."""
+        th, cs = self.th, self._comm_state.comm
+        posts = [0.0] * self.n_communities
+        mis = [0.0] * self.n_communities
+        acc = [0.0] * self.n_communities
+        members = [0] * self.n_communities
+        for p in self.people:
+            c = p.next["community"]
+            if c >= 0:
+                members[c] += 1
+                posts[c] += p.today["posted"]
+                mis[c] += p.today["post_misinfo"]
+                acc[c] += p.today["post_accurate"]
+        self.feeds = []
+        for c in range(self.n_communities):
+            moderation = float(cs["moderation"][c])
+            sup = float(cs["supporters"][c]) * th["supporter_post_rate"] if members[c] > 0 else 0.0
+            volume = posts[c] + sup
+            prev = th["misinformation"] * float(cs["misinfo_prevalence"][c])
+            feed = {
+                "members": members[c],
+                "volume": volume,
+                "moderation": moderation,
+                "hostility": float(cs["hostility"][c]),
+                "anti_stigma": float(cs["anti_stigma"][c]),
+                "intervention": int(cs["intervention"][c]),
+                "misinfo": 0.0,
+                "accurate": 0.0,
+            }
+            if volume > 0.0:
+                keep = 1.0 - moderation * th["moderation_efficacy"]
+                feed["misinfo"] = (
+                    th["misinformation"] * keep * (prev + (1.0 - prev) * mis[c] / volume)
+                )
+                feed["accurate"] = (1.0 - prev) * (acc[c] + sup * th["health_post_share"]) / volume
+            self.feeds.append(feed)
+
+    def step(self) -> None:
+        """One day: every mechanism for everyone, in the order of ``loop.run_day``."""
+        if self.day > 0:
+            self._fire_events(self.day)
+        self._keys = {k: int(v) for k, v in step_keys(self.params.seed, self.day).items()}
+        for p in self.people:
+            p.today = {}
+            p.next = {}
+        for p in self.people:
+            p.decide_membership()
+        for p in self.people:
+            p.decide_post()
+        self.compute_feeds()
+        for p in self.people:
+            p.exchange()
+        for p in self.people:
+            p.update_social()
+            p.update_misinformation()
+            p.update_activation()
+            p.update_care()
+            p.update_intervention()
+            p.update_wellbeing()
+            p.update_offline()
+        for p in self.people:
+            p.commit()
+        self.day += 1
+
+    def to_state(self) -> State:
+        """The people's attributes gathered back into arrays (to compare with the Numba model)."""
+        n = len(self.people)
+        st = State.empty(n, self.n_communities)
+        for k in DYNAMIC:
+            st.cur[k][:] = np.array([getattr(p, k) for p in self.people])
+        for k in STATIC:
+            st.static[k][:] = np.array([getattr(p, k) for p in self.people])
+        return st
+
+    def summary(self) -> dict[str, float]:
+        return summarize(self.to_state())
