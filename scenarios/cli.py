@@ -7,6 +7,7 @@ wrong key or value is refused before anything runs.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -68,10 +69,21 @@ COMMANDS = {
     ),
 }
 
+# Modules that add sub-commands: each defines COMMANDS = {name: (one-line help, callable)}.
+# A callable that is a Hydra app reads sys.argv; a plain one receives the argument list.
+COMMAND_MODULES: list[str] = []
 
-def usage() -> str:
+
+def load_commands() -> dict:
+    commands = dict(COMMANDS)
+    for name in COMMAND_MODULES:
+        commands.update(importlib.import_module(name).COMMANDS)
+    return commands
+
+
+def usage(commands: dict) -> str:
     lines = ["usage: peerwell COMMAND [key=value ...]", "", "commands:"]
-    lines += [f"  {name:<12} {text}" for name, (text, _) in COMMANDS.items()]
+    lines += [f"  {name:<12} {text}" for name, (text, _) in commands.items()]
     lines += [
         "",
         "Every model parameter is a key=value override; `peerwell run --cfg job` shows them all.",
@@ -81,13 +93,16 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    commands = load_commands()
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(usage())
+        print(usage(commands))
         return 0
     cmd, rest = argv[0], argv[1:]
-    if cmd not in COMMANDS:
-        fail(f"unknown command {cmd!r}; known: {', '.join(COMMANDS)}\n\n{usage()}")
-    _, fn = COMMANDS[cmd]
-    sys.argv = [f"peerwell-{cmd}", *rest]
-    fn()
-    return 0
+    if cmd not in commands:
+        fail(f"unknown command {cmd!r}; known: {', '.join(commands)}\n\n{usage(commands)}")
+    _, fn = commands[cmd]
+    if hasattr(fn, "__wrapped__"):  # a Hydra app: it parses sys.argv itself
+        sys.argv = [f"peerwell-{cmd}", *rest]
+        fn()
+        return 0
+    return fn(rest) or 0
