@@ -14,6 +14,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from peerwell.analysis.summary import start_end_table
@@ -30,7 +31,9 @@ register_configs()
 
 def fail(message: str, code: int = 2):
     """Print a user-facing error (no traceback) and exit."""
-    Console(stderr=True).print(f"[bold red]peerwell: error:[/] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(
+        f"[bold red]peerwell: error:[/] {escape(message)}", highlight=False
+    )
     sys.exit(code)
 
 
