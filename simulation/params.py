@@ -68,261 +68,46 @@ MIERLO = "van Mierlo 2014: lurkers/contributors/superusers produce 1.3/24.0/74.7
 class PopulationParams:
     """Who the people with serious mental illness (SMI) are at the start."""
 
-    size: int = spec(
-        3000, 1, 5_000_000, unit="people", help="number of people with SMI", box="people"
-    )
-    share_schizophrenia: float = spec(
-        0.30, 0, 1, unit="share", help="diagnosis mix: schizophrenia spectrum", box="people"
-    )
-    share_bipolar: float = spec(
-        0.30, 0, 1, unit="share", help="diagnosis mix: bipolar disorder", box="people"
-    )
-    share_depression: float = spec(
-        0.40, 0, 1, unit="share", help="diagnosis mix: major depression", box="people"
-    )
-    pam_mean_schizophrenia: float = spec(
-        57.4,
-        0,
-        100,
-        unit="PAM points",
-        help="baseline activation mean, schizophrenia",
-        source=PAM_SRC,
-        box="activation",
-    )
-    pam_sd_schizophrenia: float = spec(
-        10.4,
-        0,
-        50,
-        unit="PAM points",
-        help="baseline activation SD, schizophrenia",
-        source=PAM_SRC,
-        box="activation",
-    )
-    pam_mean_bipolar: float = spec(
-        66.6,
-        0,
-        100,
-        unit="PAM points",
-        help="baseline activation mean, bipolar",
-        source=PAM_SRC,
-        box="activation",
-    )
-    pam_sd_bipolar: float = spec(
-        17.5,
-        0,
-        50,
-        unit="PAM points",
-        help="baseline activation SD, bipolar",
-        source=PAM_SRC,
-        box="activation",
-    )
-    pam_mean_depression: float = spec(
-        55.4,
-        0,
-        100,
-        unit="PAM points",
-        help="baseline activation mean, major depression",
-        source=PAM_SRC,
-        box="activation",
-    )
-    pam_sd_depression: float = spec(
-        14.6,
-        0,
-        50,
-        unit="PAM points",
-        help="baseline activation SD, major depression",
-        source=PAM_SRC,
-        box="activation",
-    )
-    stigma_mean_schizophrenia: float = spec(
-        0.47,
-        0.01,
-        0.99,
-        unit="0-1 (ISMI 1-4 rescaled)",
-        help="baseline self-stigma mean, schizophrenia",
-        source=STIGMA_SRC,
-        box="stigma",
-    )
-    stigma_mean_other: float = spec(
-        0.41,
-        0.01,
-        0.99,
-        unit="0-1 (ISMI 1-4 rescaled)",
-        help="baseline self-stigma mean, bipolar and depression",
-        source=STIGMA_SRC,
-        box="stigma",
-    )
-    stigma_concentration: float = spec(
-        7.0,
-        0.5,
-        200,
-        unit="Beta a+b",
-        help="how tightly baseline self-stigma clusters round its mean",
-        box="stigma",
-    )
-    social_media_use_mean: float = spec(
-        0.5,
-        0.01,
-        0.99,
-        unit="0-1",
-        help="mean propensity to use social media (Beta, concentration 4)",
-        source="Birnbaum 2015 (2.6 ± 2.5 h/day)",
-        box="entry",
-    )
-    initial_online_share: float = spec(
-        0.70,
-        0,
-        1,
-        unit="share",
-        help="share already in an online peer community at day 0",
-        source="Naslund 2016; Brunette 2019; Aschbrenner 2018 (68-72% use social media)",
-        box="entry",
-    )
-    share_superuser: float = spec(
-        0.01,
-        0,
-        1,
-        unit="share",
-        help="share of superusers (post most days)",
-        source=MIERLO,
-        box="exchange",
-    )
-    share_contributor: float = spec(
-        0.09,
-        0,
-        1,
-        unit="share",
-        help="share of contributors (post now and then); the rest lurk",
-        source=MIERLO,
-        box="exchange",
-    )
-    post_rate_lurker: float = spec(
-        0.00015,
-        0,
-        1,
-        unit="1/day",
-        help="daily posting probability of a lurker",
-        source=MIERLO,
-        box="exchange",
-    )
-    post_rate_contributor: float = spec(
-        0.03,
-        0,
-        1,
-        unit="1/day",
-        help="daily posting probability of a contributor",
-        source=MIERLO,
-        box="exchange",
-    )
-    post_rate_superuser: float = spec(
-        0.9,
-        0,
-        1,
-        unit="1/day",
-        help="daily posting probability of a superuser",
-        source=MIERLO,
-        box="exchange",
-    )
-    initial_misinformed_share: float = spec(
-        0.10,
-        0,
-        1,
-        unit="share",
-        help="share holding a misleading health belief at day 0",
-        source="24.4% inappropriate advice in a peer forum (upper bound)",
-        box="misinformation",
-    )
-    uncertainty_mean: float = spec(
-        0.35,
-        0.01,
-        0.99,
-        unit="0-1",
-        help="baseline uncertainty about one's own condition (Beta, concentration 6)",
-        box="uncertainty",
-    )
-    share_in_care: float = spec(
-        0.50,
-        0,
-        1,
-        unit="share",
-        help="share in mental-health care at day 0",
-        source="Hibbard 2007 (unmet need falls with activation)",
-        box="care",
-    )
-    share_seeking: float = spec(
-        0.04, 0, 1, unit="share", help="share seeking care at day 0", box="care"
-    )
-    share_disengaged: float = spec(
-        0.16, 0, 1, unit="share", help="share disengaged from care at day 0", box="care"
-    )
-    employed_share: float = spec(
-        0.22, 0, 1, unit="share", help="share employed or in education at day 0", box="offline"
-    )
+    size: int = spec(3000, 1, 5_000_000, unit="people", help="number of people with SMI", box="people")
+    share_schizophrenia: float = spec(0.30, 0, 1, unit="share", help="diagnosis mix: schizophrenia spectrum", box="people")
+    share_bipolar: float = spec(0.30, 0, 1, unit="share", help="diagnosis mix: bipolar disorder", box="people")
+    share_depression: float = spec(0.40, 0, 1, unit="share", help="diagnosis mix: major depression", box="people")
+    pam_mean_schizophrenia: float = spec(57.4, 0, 100, unit="PAM points", help="baseline activation mean, schizophrenia", source=PAM_SRC, box="activation")
+    pam_sd_schizophrenia: float = spec(10.4, 0, 50, unit="PAM points", help="baseline activation SD, schizophrenia", source=PAM_SRC, box="activation")
+    pam_mean_bipolar: float = spec(66.6, 0, 100, unit="PAM points", help="baseline activation mean, bipolar", source=PAM_SRC, box="activation")
+    pam_sd_bipolar: float = spec(17.5, 0, 50, unit="PAM points", help="baseline activation SD, bipolar", source=PAM_SRC, box="activation")
+    pam_mean_depression: float = spec(55.4, 0, 100, unit="PAM points", help="baseline activation mean, major depression", source=PAM_SRC, box="activation")
+    pam_sd_depression: float = spec(14.6, 0, 50, unit="PAM points", help="baseline activation SD, major depression", source=PAM_SRC, box="activation")
+    stigma_mean_schizophrenia: float = spec(0.50, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, schizophrenia", source=STIGMA_SRC, box="stigma")
+    stigma_mean_other: float = spec(0.44, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, bipolar and depression", source=STIGMA_SRC, box="stigma")
+    stigma_concentration: float = spec(7.0, 0.5, 200, unit="Beta a+b", help="how tightly baseline self-stigma clusters round its mean", box="stigma")
+    social_media_use_mean: float = spec(0.5, 0.01, 0.99, unit="0-1", help="mean propensity to use social media (Beta, concentration 4)", source="Birnbaum 2015 (2.6 ± 2.5 h/day)", box="entry")
+    initial_online_share: float = spec(0.70, 0, 1, unit="share", help="share already in an online peer community at day 0", source="Naslund 2016; Brunette 2019; Aschbrenner 2018 (68-72% use social media)", box="entry")
+    share_superuser: float = spec(0.01, 0, 1, unit="share", help="share of superusers (post most days)", source=MIERLO, box="exchange")
+    share_contributor: float = spec(0.09, 0, 1, unit="share", help="share of contributors (post now and then); the rest lurk", source=MIERLO, box="exchange")
+    post_rate_lurker: float = spec(0.00015, 0, 1, unit="1/day", help="daily posting probability of a lurker", source=MIERLO, box="exchange")
+    post_rate_contributor: float = spec(0.03, 0, 1, unit="1/day", help="daily posting probability of a contributor", source=MIERLO, box="exchange")
+    post_rate_superuser: float = spec(0.9, 0, 1, unit="1/day", help="daily posting probability of a superuser", source=MIERLO, box="exchange")
+    initial_misinformed_share: float = spec(0.10, 0, 1, unit="share", help="share holding a misleading health belief at day 0", source="24.4% inappropriate advice in a peer forum (upper bound)", box="misinformation")
+    uncertainty_mean: float = spec(0.35, 0.01, 0.99, unit="0-1", help="baseline uncertainty about one's own condition (Beta, concentration 6)", box="uncertainty")
+    share_in_care: float = spec(0.50, 0, 1, unit="share", help="share in mental-health care at day 0", source="Hibbard 2007 (unmet need falls with activation)", box="care")
+    share_seeking: float = spec(0.04, 0, 1, unit="share", help="share seeking care at day 0", box="care")
+    share_disengaged: float = spec(0.16, 0, 1, unit="share", help="share disengaged from care at day 0", box="care")
+    employed_share: float = spec(0.22, 0, 1, unit="share", help="share employed or in education at day 0", box="offline")
 
 
 @dataclass
 class CommunityParams:
     """The online peer communities and the actors in them besides people with SMI."""
 
-    count: int = spec(
-        6, 1, 10_000, unit="communities", help="number of online peer communities", box="entry"
-    )
-    platforms: list[str] = spec(
-        ["facebook_group", "youtube", "twitter", "forum"],
-        help="platform kinds, assigned to communities in turn",
-        box="entry",
-    )
-    moderation: float = spec(
-        0.1,
-        0,
-        1,
-        unit="0-1",
-        help="moderator presence: removes hostile and misleading content, corrects",
-        source="HORYZONS moderated online social therapy",
-        box="misinformation",
-    )
-    hostility: float = spec(
-        0.06,
-        0,
-        1,
-        unit="1/exposure",
-        help="chance a post draws a hostile or derogatory comment (before moderation)",
-        source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)",
-        box="hostility",
-    )
-    misinformation_prevalence: float = spec(
-        0.04,
-        0,
-        1,
-        unit="share",
-        help="share of external health content in the feed that is misleading",
-        source="peer-forum studies: 10 of 4,600 posts false; 24.4% inappropriate advice",
-        box="misinformation",
-    )
-    peer_supporters: int = spec(
-        0,
-        0,
-        100_000,
-        unit="per community",
-        help="trained peer supporters in each community (post support and accurate information daily)",
-        box="peer_support",
-    )
-    intervention_communities: int = spec(
-        0,
-        0,
-        10_000,
-        unit="communities",
-        help="communities that host an online intervention for mental and physical wellbeing",
-        box="intervention",
-    )
-    anti_stigma_content: float = spec(
-        0.0,
-        0,
-        1,
-        unit="share",
-        help="share of the feed that is contact-based anti-stigma content",
-        box="stigma",
-    )
+    count: int = spec(6, 1, 10_000, unit="communities", help="number of online peer communities", box="entry")
+    platforms: list[str] = spec(["facebook_group", "youtube", "twitter", "forum"], help="platform kinds, assigned to communities in turn", box="entry")
+    moderation: float = spec(0.1, 0, 1, unit="0-1", help="moderator presence: removes hostile and misleading content, corrects", source="HORYZONS moderated online social therapy", box="misinformation")
+    hostility: float = spec(0.06, 0, 1, unit="1/exposure", help="chance a post draws a hostile or derogatory comment (before moderation)", source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)", box="hostility")
+    misinformation_prevalence: float = spec(0.04, 0, 1, unit="share", help="share of external health content in the feed that is misleading", source="peer-forum studies: 10 of 4,600 posts false; 24.4% inappropriate advice", box="misinformation")
+    peer_supporters: int = spec(0, 0, 100_000, unit="per community", help="trained peer supporters in each community (post support and accurate information daily)", box="peer_support")
+    intervention_communities: int = spec(0, 0, 10_000, unit="communities", help="communities that host an online intervention for mental and physical wellbeing", box="intervention")
+    anti_stigma_content: float = spec(0.0, 0, 1, unit="share", help="share of the feed that is contact-based anti-stigma content", box="stigma")
 
 
 @dataclass
@@ -330,606 +115,139 @@ class NetworkParams:
     """The base reply/follow network between people; ties are active while both share a community."""
 
     kind: str = spec("sbm", help="one of: " + ", ".join(NETWORK_KINDS), box="exchange")
-    mean_degree: float = spec(
-        10.0,
-        0,
-        10_000,
-        unit="ties/person",
-        help="mean number of ties per person (generated networks)",
-        box="exchange",
-    )
-    within_share: float = spec(
-        0.8,
-        0,
-        1,
-        unit="share",
-        help="sbm: share of a person's ties inside their home community",
-        box="exchange",
-    )
-    rewire: float = spec(
-        0.1, 0, 1, unit="probability", help="watts_strogatz: rewiring probability", box="exchange"
-    )
-    path: str | None = spec(
-        None,
-        help="edgelist/graphml: path of the user's network file (nodes numbered from 0)",
-        box="exchange",
-    )
+    mean_degree: float = spec(10.0, 0, 10_000, unit="ties/person", help="mean number of ties per person (generated networks)", box="exchange")
+    within_share: float = spec(0.8, 0, 1, unit="share", help="sbm: share of a person's ties inside their home community", box="exchange")
+    rewire: float = spec(0.1, 0, 1, unit="probability", help="watts_strogatz: rewiring probability", box="exchange")
+    path: str | None = spec(None, help="edgelist/graphml: path of the user's network file (nodes numbered from 0)", box="exchange")
 
 
 @dataclass
 class MechanismSwitches:
     """One switch per box and arrow of the conceptual model: turn one off to see what it contributed."""
 
-    entry: bool = spec(
-        True,
-        help="the critical point: people join (and leave) online peer communities",
-        box="entry",
-    )
-    peer_support: bool = spec(
-        True, help="naturally occurring peer-to-peer support builds belonging", box="peer_support"
-    )
-    stigma_pathway: bool = spec(
-        True, help="challenging stigma: empowerment and hope lower self-stigma", box="stigma"
-    )
-    activation_pathway: bool = spec(
-        True,
-        help="learning from peers raises activation, which promotes care-seeking",
-        box="activation",
-    )
-    intervention_pathway: bool = spec(
-        True, help="online interventions for mental and physical wellbeing", box="intervention"
-    )
-    misinformation: bool = spec(
-        True, help="risk: exposure to misleading health information", box="misinformation"
-    )
-    correction: bool = spec(
-        True, help="peers, moderators and clinicians correct misinformation", box="misinformation"
-    )
+    entry: bool = spec(True, help="the critical point: people join (and leave) online peer communities", box="entry")
+    peer_support: bool = spec(True, help="naturally occurring peer-to-peer support builds belonging", box="peer_support")
+    stigma_pathway: bool = spec(True, help="challenging stigma: empowerment and hope lower self-stigma", box="stigma")
+    activation_pathway: bool = spec(True, help="learning from peers raises activation, which promotes care-seeking", box="activation")
+    intervention_pathway: bool = spec(True, help="online interventions for mental and physical wellbeing", box="intervention")
+    misinformation: bool = spec(True, help="risk: exposure to misleading health information", box="misinformation")
+    correction: bool = spec(True, help="peers, moderators and clinicians correct misinformation", box="misinformation")
     hostility: bool = spec(True, help="risk: hostile or derogatory comments", box="hostility")
-    uncertainty: bool = spec(
-        True,
-        help="risk: feeling more uncertain about one's own health condition",
-        box="uncertainty",
-    )
-    offline_translation: bool = spec(
-        True, help="gains made online carry into offline recovery and employment", box="offline"
-    )
+    uncertainty: bool = spec(True, help="risk: feeling more uncertain about one's own health condition", box="uncertainty")
+    offline_translation: bool = spec(True, help="gains made online carry into offline recovery and employment", box="offline")
 
 
 @dataclass
 class EntryParams:
     """The critical point: joining an online community of peers, and leaving it."""
 
-    join_rate: float = spec(
-        0.02,
-        0,
-        1,
-        unit="1/day",
-        help="daily chance that an offline person at full social-media use joins a community",
-        box="entry",
-    )
-    leave_rate: float = spec(
-        0.004,
-        0,
-        1,
-        unit="1/day",
-        help="baseline daily chance an online person leaves their community",
-        source="HORYZONS retention 55.5% at 6 months",
-        box="entry",
-    )
-    leave_after_hostility: float = spec(
-        4.0,
-        0,
-        100,
-        unit="multiplier",
-        help="how much recent hostility raises the chance of leaving",
-        box="hostility",
-    )
-    belonging_retention: float = spec(
-        0.7,
-        0,
-        1,
-        unit="0-1",
-        help="how much full belonging lowers the chance of leaving",
-        box="peer_support",
-    )
-    home_bias: float = spec(
-        0.7,
-        0,
-        1,
-        unit="probability",
-        help="chance a joiner picks their home community rather than any",
-        box="entry",
-    )
-    hostility_memory: float = spec(
-        0.9,
-        0,
-        0.999,
-        unit="1/day",
-        help="daily persistence of the memory of hostile comments (0.9: about ten days)",
-        box="hostility",
-    )
+    join_rate: float = spec(0.02, 0, 1, unit="1/day", help="daily chance that an offline person at full social-media use joins a community", box="entry")
+    leave_rate: float = spec(0.004, 0, 1, unit="1/day", help="baseline daily chance an online person leaves their community", source="HORYZONS retention 55.5% at 6 months", box="entry")
+    leave_after_hostility: float = spec(4.0, 0, 100, unit="multiplier", help="how much recent hostility raises the chance of leaving", box="hostility")
+    belonging_retention: float = spec(0.7, 0, 1, unit="0-1", help="how much full belonging lowers the chance of leaving", box="peer_support")
+    home_bias: float = spec(0.7, 0, 1, unit="probability", help="chance a joiner picks their home community rather than any", box="entry")
+    hostility_memory: float = spec(0.9, 0, 0.999, unit="1/day", help="daily persistence of the memory of hostile comments (0.9: about ten days)", box="hostility")
 
 
 @dataclass
 class ExchangeParams:
     """What flows over memberships and ties each day: support, health information, hostility."""
 
-    read_rate: float = spec(
-        6.0,
-        0,
-        1000,
-        unit="posts/day",
-        help="posts read per day at full social-media use",
-        source="Birnbaum 2015 (2.6 h/day)",
-        box="exchange",
-    )
-    support_per_post: float = spec(
-        0.08,
-        0,
-        10,
-        unit="1/post",
-        help="support signal carried by one peer post read or reply received",
-        source="Naslund 2014 (YouTube comments: less isolation, more hope)",
-        box="peer_support",
-    )
-    health_post_share: float = spec(
-        0.3,
-        0,
-        1,
-        unit="share",
-        help="share of posts that carry health information",
-        source="Birnbaum 2015 (30% discussed symptoms)",
-        box="exchange",
-    )
-    misinfo_adoption: float = spec(
-        0.05,
-        0,
-        1,
-        unit="1/post",
-        help="chance a misleading post read is believed",
-        box="misinformation",
-    )
-    correction_moderator: float = spec(
-        0.5,
-        0,
-        10,
-        unit="1/day",
-        help="correction pressure of full moderation on a misinformed member",
-        source="7 of 10 false posts corrected within hours",
-        box="misinformation",
-    )
-    correction_peer: float = spec(
-        0.02,
-        0,
-        1,
-        unit="1/post",
-        help="chance an accurate post read corrects a misleading belief",
-        box="misinformation",
-    )
-    correction_clinician: float = spec(
-        0.01,
-        0,
-        1,
-        unit="1/day",
-        help="daily chance that care corrects a misleading belief",
-        box="misinformation",
-    )
-    misinfo_renewal: float = spec(
-        0.01,
-        0,
-        1,
-        unit="1/day",
-        help="daily chance a corrected person becomes open to a new misleading claim",
-        box="misinformation",
-    )
-    hostile_per_read: float = spec(
-        0.05,
-        0,
-        10,
-        unit="1/post",
-        help="exposure to hostile content per post read, relative to a post of one's own",
-        box="hostility",
-    )
-    psychosis_hostility: float = spec(
-        1.5,
-        1,
-        10,
-        unit="multiplier",
-        help="extra hostility aimed at psychosis content",
-        source="Alvarez-Mon 2019: 36.2% vs 11.3% pejorative",
-        box="hostility",
-    )
-    moderation_efficacy: float = spec(
-        0.85,
-        0,
-        1,
-        unit="0-1",
-        help="share of hostile and misleading content full moderation removes",
-        box="misinformation",
-    )
-    supporter_post_rate: float = spec(
-        3.0,
-        0,
-        100,
-        unit="posts/day",
-        help="posts per day of one trained peer supporter",
-        box="peer_support",
-    )
+    read_rate: float = spec(6.0, 0, 1000, unit="posts/day", help="posts read per day at full social-media use", source="Birnbaum 2015 (2.6 h/day)", box="exchange")
+    support_per_post: float = spec(0.08, 0, 10, unit="1/post", help="support signal carried by one peer post read or reply received", source="Naslund 2014 (YouTube comments: less isolation, more hope)", box="peer_support")
+    health_post_share: float = spec(0.3, 0, 1, unit="share", help="share of posts that carry health information", source="Birnbaum 2015 (30% discussed symptoms)", box="exchange")
+    misinfo_adoption: float = spec(0.05, 0, 1, unit="1/post", help="chance a misleading post read is believed", box="misinformation")
+    correction_moderator: float = spec(0.5, 0, 10, unit="1/day", help="correction pressure of full moderation on a misinformed member", source="7 of 10 false posts corrected within hours", box="misinformation")
+    correction_peer: float = spec(0.02, 0, 1, unit="1/post", help="chance an accurate post read corrects a misleading belief", box="misinformation")
+    correction_clinician: float = spec(0.01, 0, 1, unit="1/day", help="daily chance that care corrects a misleading belief", box="misinformation")
+    misinfo_renewal: float = spec(0.01, 0, 1, unit="1/day", help="daily chance a corrected person becomes open to a new misleading claim", box="misinformation")
+    hostile_per_read: float = spec(0.05, 0, 10, unit="1/post", help="exposure to hostile content per post read, relative to a post of one's own", box="hostility")
+    psychosis_hostility: float = spec(1.5, 1, 10, unit="multiplier", help="extra hostility aimed at psychosis content", source="Alvarez-Mon 2019: 36.2% vs 11.3% pejorative", box="hostility")
+    moderation_efficacy: float = spec(0.85, 0, 1, unit="0-1", help="share of hostile and misleading content full moderation removes", box="misinformation")
+    supporter_post_rate: float = spec(3.0, 0, 100, unit="posts/day", help="posts per day of one trained peer supporter", box="peer_support")
 
 
 @dataclass
 class StigmaParams:
     """Challenging stigma: belonging, empowerment and hope against self-stigma, and what hostility does."""
 
-    belonging_gain: float = spec(
-        0.05, 0, 1, unit="1/day", help="rate at which support builds belonging", box="peer_support"
-    )
-    belonging_decay: float = spec(
-        0.01, 0, 1, unit="1/day", help="daily decay of belonging", box="peer_support"
-    )
-    hostility_belonging_loss: float = spec(
-        0.15,
-        0,
-        1,
-        unit="1/event",
-        help="share of belonging lost to one hostile comment",
-        box="hostility",
-    )
-    empowerment_gain: float = spec(
-        0.03,
-        0,
-        1,
-        unit="1/day",
-        help="rate at which support and shared stories build empowerment and hope",
-        box="stigma",
-    )
-    empowerment_relaxation: float = spec(
-        0.01, 0, 1, unit="1/day", help="daily return of empowerment to its baseline", box="stigma"
-    )
-    hostility_empowerment_loss: float = spec(
-        0.1,
-        0,
-        1,
-        unit="1/event",
-        help="share of empowerment lost to one hostile comment",
-        box="hostility",
-    )
-    stigma_reduction: float = spec(
-        0.012,
-        0,
-        1,
-        unit="1/day",
-        help="rate at which empowerment and support lower self-stigma",
-        source="Lloyd-Evans 2014 (benefit on hope, empowerment)",
-        box="stigma",
-    )
-    hostility_stigma_gain: float = spec(
-        0.08,
-        0,
-        1,
-        unit="1/event",
-        help="share of the gap to full self-stigma closed by one hostile comment",
-        source="Alvarez-Mon 2019",
-        box="hostility",
-    )
-    stigma_relaxation: float = spec(
-        0.01, 0, 1, unit="1/day", help="daily return of self-stigma to its baseline", box="stigma"
-    )
-    campaign_effect: float = spec(
-        0.02,
-        0,
-        1,
-        unit="1/day",
-        help="rate at which anti-stigma content read lowers self-stigma",
-        box="stigma",
-    )
+    belonging_gain: float = spec(0.05, 0, 1, unit="1/day", help="rate at which support builds belonging", box="peer_support")
+    belonging_decay: float = spec(0.01, 0, 1, unit="1/day", help="daily decay of belonging", box="peer_support")
+    hostility_belonging_loss: float = spec(0.15, 0, 1, unit="1/event", help="share of belonging lost to one hostile comment", box="hostility")
+    empowerment_gain: float = spec(0.03, 0, 1, unit="1/day", help="rate at which support and shared stories build empowerment and hope", box="stigma")
+    empowerment_relaxation: float = spec(0.01, 0, 1, unit="1/day", help="daily return of empowerment to its baseline", box="stigma")
+    hostility_empowerment_loss: float = spec(0.1, 0, 1, unit="1/event", help="share of empowerment lost to one hostile comment", box="hostility")
+    stigma_reduction: float = spec(0.012, 0, 1, unit="1/day", help="rate at which empowerment and support lower self-stigma", source="Lloyd-Evans 2014 (benefit on hope, empowerment)", box="stigma")
+    hostility_stigma_gain: float = spec(0.08, 0, 1, unit="1/event", help="share of the gap to full self-stigma closed by one hostile comment", source="Alvarez-Mon 2019", box="hostility")
+    stigma_relaxation: float = spec(0.01, 0, 1, unit="1/day", help="daily return of self-stigma to its baseline", box="stigma")
+    campaign_effect: float = spec(0.02, 0, 1, unit="1/day", help="rate at which anti-stigma content read lowers self-stigma", box="stigma")
 
 
 @dataclass
 class ActivationParams:
     """Consumer activation (PAM) and uncertainty about one's own condition."""
 
-    learning_gain: float = spec(
-        0.0015,
-        0,
-        1,
-        unit="1/day",
-        help="rate at which accurate information from peers raises activation toward 100",
-        box="activation",
-    )
-    empowerment_boost: float = spec(
-        0.5,
-        0,
-        10,
-        unit="multiplier",
-        help="how much empowerment adds to learning from peers",
-        box="activation",
-    )
-    relaxation: float = spec(
-        0.005,
-        0,
-        1,
-        unit="1/day",
-        help="daily return of activation to its baseline",
-        box="activation",
-    )
-    misinfo_drag: float = spec(
-        0.002,
-        0,
-        1,
-        unit="1/day",
-        help="daily loss of activation while holding a misleading belief",
-        box="misinformation",
-    )
-    uncertainty_drag: float = spec(
-        0.003,
-        0,
-        1,
-        unit="1/day",
-        help="daily loss of activation per unit of uncertainty above baseline",
-        box="uncertainty",
-    )
-    uncertainty_gain: float = spec(
-        0.02,
-        0,
-        1,
-        unit="1/day",
-        help="rate at which misleading and hostile content raise uncertainty",
-        box="uncertainty",
-    )
-    uncertainty_relief: float = spec(
-        0.02,
-        0,
-        1,
-        unit="1/day",
-        help="rate at which accurate information from peers lowers uncertainty",
-        box="uncertainty",
-    )
-    uncertainty_relaxation: float = spec(
-        0.01,
-        0,
-        1,
-        unit="1/day",
-        help="daily return of uncertainty to its baseline",
-        box="uncertainty",
-    )
+    learning_gain: float = spec(0.0015, 0, 1, unit="1/day", help="rate at which accurate information from peers raises activation toward 100", box="activation")
+    empowerment_boost: float = spec(0.5, 0, 10, unit="multiplier", help="how much empowerment adds to learning from peers", box="activation")
+    relaxation: float = spec(0.005, 0, 1, unit="1/day", help="daily return of activation to its baseline", box="activation")
+    misinfo_drag: float = spec(0.002, 0, 1, unit="1/day", help="daily loss of activation while holding a misleading belief", box="misinformation")
+    uncertainty_drag: float = spec(0.003, 0, 1, unit="1/day", help="daily loss of activation per unit of uncertainty above baseline", box="uncertainty")
+    uncertainty_gain: float = spec(0.02, 0, 1, unit="1/day", help="rate at which misleading and hostile content raise uncertainty", box="uncertainty")
+    uncertainty_relief: float = spec(0.02, 0, 1, unit="1/day", help="rate at which accurate information from peers lowers uncertainty", box="uncertainty")
+    uncertainty_relaxation: float = spec(0.01, 0, 1, unit="1/day", help="daily return of uncertainty to its baseline", box="uncertainty")
 
 
 @dataclass
 class CareParams:
     """Care status: not seeking → seeking → in care → disengaged."""
 
-    seek_rate: float = spec(
-        0.004,
-        0,
-        1,
-        unit="1/day",
-        help="daily chance of starting to seek care at activation 55",
-        source="Hibbard 2007",
-        box="care",
-    )
-    seek_activation_slope: float = spec(
-        0.04,
-        0,
-        1,
-        unit="1/PAM point",
-        help="log-odds change in care-seeking per PAM point",
-        source="Hibbard 2007 (higher activation, lower unmet need)",
-        box="activation",
-    )
-    seek_stigma_barrier: float = spec(
-        0.6,
-        0,
-        1,
-        unit="0-1",
-        help="how much full self-stigma holds back care-seeking",
-        box="stigma",
-    )
-    seek_misinfo_barrier: float = spec(
-        0.5,
-        0,
-        1,
-        unit="0-1",
-        help="how much a misleading belief holds back care-seeking",
-        box="misinformation",
-    )
-    peer_encouragement: float = spec(
-        1.0,
-        0,
-        100,
-        unit="multiplier",
-        help="extra care-seeking from learning from peers today",
-        source="Naslund 2014 (medication and care-seeking themes)",
-        box="activation",
-    )
-    entry_rate: float = spec(
-        0.05, 0, 1, unit="1/day", help="daily chance a person seeking care enters care", box="care"
-    )
-    disengage_rate: float = spec(
-        0.004, 0, 1, unit="1/day", help="baseline daily chance of disengaging from care", box="care"
-    )
-    disengage_misinfo: float = spec(
-        1.5,
-        0,
-        100,
-        unit="multiplier",
-        help="extra disengagement while holding a misleading belief",
-        box="misinformation",
-    )
-    disengage_activation: float = spec(
-        0.6,
-        0,
-        1,
-        unit="0-1",
-        help="how much full activation protects against disengaging",
-        box="activation",
-    )
-    reseek_factor: float = spec(
-        0.5,
-        0,
-        10,
-        unit="multiplier",
-        help="care-seeking of disengaged people relative to never-seekers",
-        box="care",
-    )
+    seek_rate: float = spec(0.004, 0, 1, unit="1/day", help="daily chance of starting to seek care at activation 55", source="Hibbard 2007", box="care")
+    seek_activation_slope: float = spec(0.04, 0, 1, unit="1/PAM point", help="log-odds change in care-seeking per PAM point", source="Hibbard 2007 (higher activation, lower unmet need)", box="activation")
+    seek_stigma_barrier: float = spec(0.6, 0, 1, unit="0-1", help="how much full self-stigma holds back care-seeking", box="stigma")
+    seek_misinfo_barrier: float = spec(0.5, 0, 1, unit="0-1", help="how much a misleading belief holds back care-seeking", box="misinformation")
+    peer_encouragement: float = spec(1.0, 0, 100, unit="multiplier", help="extra care-seeking from learning from peers today", source="Naslund 2014 (medication and care-seeking themes)", box="activation")
+    entry_rate: float = spec(0.05, 0, 1, unit="1/day", help="daily chance a person seeking care enters care", box="care")
+    disengage_rate: float = spec(0.004, 0, 1, unit="1/day", help="baseline daily chance of disengaging from care", box="care")
+    disengage_misinfo: float = spec(1.5, 0, 100, unit="multiplier", help="extra disengagement while holding a misleading belief", box="misinformation")
+    disengage_activation: float = spec(0.6, 0, 1, unit="0-1", help="how much full activation protects against disengaging", box="activation")
+    reseek_factor: float = spec(0.5, 0, 10, unit="multiplier", help="care-seeking of disengaged people relative to never-seekers", box="care")
 
 
 @dataclass
 class InterventionParams:
     """Online interventions delivered through social media (e.g. a lifestyle programme with peer support)."""
 
-    enrol_rate: float = spec(
-        0.02,
-        0,
-        1,
-        unit="1/day",
-        help="daily chance an online member at activation 100 enrols in an intervention",
-        box="intervention",
-    )
-    dropout_rate: float = spec(
-        0.0033,
-        0,
-        1,
-        unit="1/day",
-        help="daily chance an enrolled person drops out",
-        source="HORYZONS RCT: 55.5% still logging on at 6 months",
-        box="intervention",
-    )
-    physical_effect: float = spec(
-        0.15,
-        0,
-        1,
-        unit="wellbeing",
-        help="gain in physical-wellbeing target while enrolled",
-        box="intervention",
-    )
-    mental_effect: float = spec(
-        0.05,
-        0,
-        1,
-        unit="wellbeing",
-        help="gain in mental-wellbeing target while enrolled",
-        box="intervention",
-    )
-    engagement_effect: float = spec(
-        0.5,
-        0,
-        1,
-        unit="0-1",
-        help="how much enrolment lowers disengagement from care",
-        box="intervention",
-    )
+    enrol_rate: float = spec(0.02, 0, 1, unit="1/day", help="daily chance an online member at activation 100 enrols in an intervention", box="intervention")
+    dropout_rate: float = spec(0.0033, 0, 1, unit="1/day", help="daily chance an enrolled person drops out", source="HORYZONS RCT: 55.5% still logging on at 6 months", box="intervention")
+    physical_effect: float = spec(0.15, 0, 1, unit="wellbeing", help="gain in physical-wellbeing target while enrolled", box="intervention")
+    mental_effect: float = spec(0.05, 0, 1, unit="wellbeing", help="gain in mental-wellbeing target while enrolled", box="intervention")
+    engagement_effect: float = spec(0.5, 0, 1, unit="0-1", help="how much enrolment lowers disengagement from care", box="intervention")
 
 
 @dataclass
 class WellbeingParams:
     """Mental and physical wellbeing, each relaxing toward a target the other states set."""
 
-    adjust_rate: float = spec(
-        0.03, 0, 1, unit="1/day", help="daily approach of wellbeing to its target", box="wellbeing"
-    )
-    belonging_effect: float = spec(
-        0.10,
-        0,
-        1,
-        unit="wellbeing",
-        help="mental wellbeing gained at full belonging",
-        source="Lloyd-Evans 2014 (little effect on symptoms)",
-        box="wellbeing",
-    )
-    empowerment_effect: float = spec(
-        0.15,
-        0,
-        1,
-        unit="wellbeing",
-        help="mental wellbeing per unit of empowerment above baseline",
-        box="wellbeing",
-    )
-    stigma_effect: float = spec(
-        0.20,
-        0,
-        1,
-        unit="wellbeing",
-        help="mental wellbeing lost per unit of self-stigma above baseline",
-        box="wellbeing",
-    )
-    uncertainty_effect: float = spec(
-        0.10,
-        0,
-        1,
-        unit="wellbeing",
-        help="mental wellbeing lost per unit of uncertainty above baseline",
-        box="wellbeing",
-    )
-    care_effect_mental: float = spec(
-        0.08, 0, 1, unit="wellbeing", help="mental wellbeing gained while in care", box="wellbeing"
-    )
-    care_effect_physical: float = spec(
-        0.03,
-        0,
-        1,
-        unit="wellbeing",
-        help="physical wellbeing gained while in care",
-        box="wellbeing",
-    )
-    hostility_shock: float = spec(
-        0.03,
-        0,
-        1,
-        unit="wellbeing/event",
-        help="mental wellbeing lost at once to a hostile comment",
-        box="hostility",
-    )
+    adjust_rate: float = spec(0.03, 0, 1, unit="1/day", help="daily approach of wellbeing to its target", box="wellbeing")
+    belonging_effect: float = spec(0.10, 0, 1, unit="wellbeing", help="mental wellbeing gained at full belonging", source="Lloyd-Evans 2014 (little effect on symptoms)", box="wellbeing")
+    empowerment_effect: float = spec(0.15, 0, 1, unit="wellbeing", help="mental wellbeing per unit of empowerment above baseline", box="wellbeing")
+    stigma_effect: float = spec(0.20, 0, 1, unit="wellbeing", help="mental wellbeing lost per unit of self-stigma above baseline", box="wellbeing")
+    uncertainty_effect: float = spec(0.10, 0, 1, unit="wellbeing", help="mental wellbeing lost per unit of uncertainty above baseline", box="wellbeing")
+    care_effect_mental: float = spec(0.08, 0, 1, unit="wellbeing", help="mental wellbeing gained while in care", box="wellbeing")
+    care_effect_physical: float = spec(0.03, 0, 1, unit="wellbeing", help="physical wellbeing gained while in care", box="wellbeing")
+    hostility_shock: float = spec(0.03, 0, 1, unit="wellbeing/event", help="mental wellbeing lost at once to a hostile comment", box="hostility")
 
 
 @dataclass
 class OfflineParams:
     """Outcomes in the offline world: recovery, employment or education."""
 
-    recovery_rate: float = spec(
-        0.01,
-        0,
-        1,
-        unit="1/day",
-        help="daily approach of the recovery score to its target",
-        box="offline",
-    )
-    recovery_wellbeing: float = spec(
-        0.5,
-        0,
-        5,
-        unit="recovery/wellbeing",
-        help="recovery gained per unit of mental wellbeing above baseline",
-        box="offline",
-    )
-    recovery_activation: float = spec(
-        0.3,
-        0,
-        5,
-        unit="recovery/100 PAM",
-        help="recovery gained per 100 PAM points above baseline",
-        box="offline",
-    )
-    recovery_care: float = spec(
-        0.05, 0, 1, unit="recovery", help="recovery gained while in care", box="offline"
-    )
-    employment_gain: float = spec(
-        0.001,
-        0,
-        1,
-        unit="1/day",
-        help="daily chance of finding work or education at full recovery",
-        box="offline",
-    )
-    employment_loss: float = spec(
-        0.003,
-        0,
-        1,
-        unit="1/day",
-        help="daily chance of losing work or education at zero recovery",
-        box="offline",
-    )
+    recovery_rate: float = spec(0.01, 0, 1, unit="1/day", help="daily approach of the recovery score to its target", box="offline")
+    recovery_wellbeing: float = spec(0.5, 0, 5, unit="recovery/wellbeing", help="recovery gained per unit of mental wellbeing above baseline", box="offline")
+    recovery_activation: float = spec(0.3, 0, 5, unit="recovery/100 PAM", help="recovery gained per 100 PAM points above baseline", box="offline")
+    recovery_care: float = spec(0.05, 0, 1, unit="recovery", help="recovery gained while in care", box="offline")
+    employment_gain: float = spec(0.001, 0, 1, unit="1/day", help="daily chance of finding work or education at full recovery", box="offline")
+    employment_loss: float = spec(0.003, 0, 1, unit="1/day", help="daily chance of losing work or education at zero recovery", box="offline")
 
 
 @dataclass
@@ -973,9 +291,7 @@ class ModelParams:
 
     seed: int = spec(42, 0, 2**63 - 1, help="root seed of every random draw in the run")
     steps: int = spec(365, 0, 100_000, unit="days", help="number of daily steps to simulate")
-    record_every: int = spec(
-        1, 1, 100_000, unit="days", help="record population aggregates every this many days"
-    )
+    record_every: int = spec(1, 1, 100_000, unit="days", help="record population aggregates every this many days")
     scenario: ScenarioInfo = field(default_factory=ScenarioInfo)
     population: PopulationParams = field(default_factory=PopulationParams)
     communities: CommunityParams = field(default_factory=CommunityParams)
