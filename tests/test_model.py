@@ -1,0 +1,64 @@
+"""The Mesa face of the model: agent views read the arrays, reporters, recording interval."""
+
+import numpy as np
+import pytest
+from util import params
+
+from peerwell.simulation.model import PeerwellModel
+from peerwell.simulation.params import CARE_STATES
+
+
+def test_agent_views_show_the_array_values():
+    m = PeerwellModel(params(population__size=200, steps=10))
+    m.run_model()
+    assert len(m.agents) == 200
+    x = m.state.cur
+    for agent in list(m.agents)[::17]:
+        i = agent.index
+        assert agent.activation == x["activation"][i]
+        assert agent.self_stigma == x["stigma"][i]
+        assert agent.care_status == CARE_STATES[x["care"][i]]
+        assert agent.online == (x["community"][i] >= 0)
+        assert 1 <= agent.pam_level <= 4
+        assert agent.as_dict()["index"] == i
+
+
+def test_large_populations_make_views_on_demand():
+    m = PeerwellModel(params(population__size=300, steps=1), agent_views=False)
+    assert len(m.agents) == 0
+    v = m.person(42)
+    assert v.activation == m.state.cur["activation"][42]
+    with pytest.raises(IndexError):
+        m.person(300)
+
+
+def test_record_every_and_the_last_day_are_recorded():
+    m = PeerwellModel(params(population__size=200, steps=25, record_every=10))
+    m.run_model()
+    assert list(m.trajectories()["step"]) == [0, 10, 20, 25]
+
+
+def test_pam_levels_use_hibbard_cut_points():
+    m = PeerwellModel(params(population__size=200, steps=0))
+    a = m.state.cur["activation"]
+    a[:4] = [47.0, 47.1, 55.2, 67.1]
+    assert [m.person(i).pam_level for i in range(4)] == [1, 2, 3, 4]
+    shares = [m.summary[f"pam_level{k}_share"] for k in range(1, 5)]
+    assert sum(shares) == pytest.approx(1.0)
+
+
+def test_step_timer_reports_every_mechanism():
+    m = PeerwellModel(params(population__size=200, steps=3), timing=True)
+    m.run_model()
+    assert set(m.timer.seconds) == {
+        "membership", "posting", "feed", "exchange", "social", "misinformation",
+        "activation", "care", "intervention", "wellbeing", "offline",
+    }  # fmt: skip
+    assert all(v >= 0 for v in m.timer.seconds.values())
+
+
+def test_zero_steps_and_one_person_run():
+    m = PeerwellModel(params(population__size=1, communities__count=1, steps=5))
+    m.run_model()
+    df = m.trajectories()
+    assert len(df) == 6 and np.isfinite(df.drop(columns=["step"]).to_numpy()).all()
