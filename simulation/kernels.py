@@ -125,7 +125,8 @@ def exchange_kernel(
     reads, support, lam_misinfo, lam_accurate, anti, hostile,
 ):  # fmt: skip
     """What each member meets today: posts of tied co-members (replies, follows) and a read of the
-    community feed. Sets the support signal S = 1 - exp(-support_per_post * posts met), the
+    community feed. Sets the support signal S = 1 - exp(-support_per_post · (tie posts + posts read
+    + 2·[posted today])) — sharing one's own story draws replies —, the
     expected misleading and accurate posts met, anti-stigma posts read, and whether a hostile or
     derogatory comment arrives (on one's own post, or read), less what moderation removes."""
     n = community.shape[0]
@@ -296,15 +297,17 @@ def activation_kernel(
 
 @njit(parallel=True, cache=True)
 def care_kernel(
-    th, key, care, activation, stigma, misinfo, enrolled, lam_accurate,
+    th, key, care, activation, stigma, misinfo, enrolled, lam_accurate, recovery,
     care_out, sought, entered,
 ):  # fmt: skip
-    """Care-seeking: not seeking (0) / disengaged (3) -> seeking (1) -> in care (2) -> disengaged.
+    """Care-seeking: not seeking (0) / disengaged (3) -> seeking (1) -> in care (2) -> disengaged (3),
+    or in care -> not seeking (0) on completing care.
 
     p_seek = seek_rate·exp(slope·(a-55))·(1 - stigma_barrier·s)·(1 - misinfo_barrier·[misled])
              ·(1 + [activation]·peer_encouragement·L)   (× reseek_factor when disengaged)
     p_disengage = disengage_rate·(1 + disengage_misinfo·[misled])·(1 - disengage_activation·a/100)
              ·(1 - [intervention]·engagement_effect·[enrolled])
+    p_complete = completion_rate·recovery   (drawn first; a person who completes does not disengage)
     """
     n = care.shape[0]
     for i in prange(n):
@@ -338,7 +341,9 @@ def care_kernel(
                 * (1.0 - th[T.DISENGAGE_ACTIVATION] * a / 100.0)
                 * (1.0 - th[T.SW_INTERVENTION] * th[T.INT_ENGAGEMENT] * enrolled[i])
             )
-            if uniform(key, i, 0) < p:
+            if uniform(key, i, 1) < th[T.CARE_COMPLETION] * recovery[i]:
+                c = 0
+            elif uniform(key, i, 0) < p:
                 c = 3
         care_out[i] = c
         sought[i] = so

@@ -106,7 +106,7 @@ def run_day(st: State, g: CSRGraph, th: np.ndarray, seed: int, t: int, timer: St
     # 8. Care-seeking follows yesterday's activation, stigma and beliefs (activation pathway).
     K.care_kernel(
         th, key["care"], x["care"], x["activation"], x["stigma"], x["misinfo"], x["enrolled"],
-        f["lam_accurate"], y["care"], f["sought"], f["entered_care"],
+        f["lam_accurate"], x["recovery"], y["care"], f["sought"], f["entered_care"],
     )  # fmt: skip
     timer.lap("care")
     # 9. Online interventions: only members of a hosting community can enrol or stay enrolled.
@@ -130,5 +130,7 @@ def run_day(st: State, g: CSRGraph, th: np.ndarray, seed: int, t: int, timer: St
         y["recovery"], y["employed"],
     )  # fmt: skip
     timer.lap("offline")
-    # 12. Day t+1 becomes today: every kernel above read day t only, so order within a day is free.
+    # 12. Day t+1 becomes today. Kernels 1-4 must run in this order (each reads what the one
+    #     before wrote today); kernels 5-11 read only day t and today's exposures, so their order
+    #     among themselves does not matter.
     st.swap()

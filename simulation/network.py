@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
+from numba import njit, prange
 
 from .errors import NetworkFileError
 from .params import ModelParams
@@ -127,9 +128,16 @@ def build_network(params: ModelParams, home: np.ndarray) -> CSRGraph:
     raise ValueError(f"unknown network kind {net.kind}")  # validate() rejects it first
 
 
-def _sbm(n: int, home: np.ndarray, blocks: int, k: float, within: float, seed: int) -> CSRGraph:
-    sizes = np.bincount(home, minlength=blocks)
-    order = np.argsort(home, kind="stable")  # block-ordered node b -> person order[b]
+# Above this many people the stochastic block model is sampled straight into CSR arrays with numpy
+# and Numba: networkx's generator builds a Python object per node and edge, which costs minutes and
+# gigabytes at a million people. Below it, networkx's own generator is the reference.
+LARGE_GRAPH = 50_000
+
+
+def sbm_probabilities(sizes: np.ndarray, k: float, within: float) -> np.ndarray:
+    """Block-pair tie probabilities giving mean degree ``k`` with a share ``within`` inside blocks."""
+    blocks = len(sizes)
+    n = int(sizes.sum())
     probs = np.zeros((blocks, blocks))
     for a in range(blocks):
         for b in range(blocks):
@@ -138,12 +146,113 @@ def _sbm(n: int, home: np.ndarray, blocks: int, k: float, within: float, seed: i
             else:
                 probs[a, b] = k * (1 - within) / max(n - sizes[a], 1)
     probs = np.minimum(probs, 1.0)
-    probs = (probs + probs.T) / 2  # symmetric, as networkx requires for undirected graphs
+    return (probs + probs.T) / 2  # symmetric, as an undirected graph requires
+
+
+def _sbm(n: int, home: np.ndarray, blocks: int, k: float, within: float, seed: int) -> CSRGraph:
+    sizes = np.bincount(home, minlength=blocks)
+    if n > LARGE_GRAPH:
+        return sbm_csr(home, sbm_probabilities(sizes, k, within), seed)
+    order = np.argsort(home, kind="stable")  # block-ordered node b -> person order[b]
+    probs = sbm_probabilities(sizes, k, within)
     g = nx.stochastic_block_model(sizes.tolist(), probs.tolist(), seed=seed, sparse=True)
     if g.number_of_edges() == 0:
         return csr_from_edges(n, np.empty(0), np.empty(0))
     e = np.asarray(list(g.edges()), dtype=np.int64)
     return csr_from_edges(n, order[e[:, 0]], order[e[:, 1]])
+
+
+def sbm_csr(home: np.ndarray, probs: np.ndarray, seed: int) -> CSRGraph:
+    """Sample a stochastic block model straight into CSR arrays (for large populations).
+
+    For each block pair the number of ties is drawn from its binomial distribution and the
+    endpoints uniformly within the blocks (Karrer & Newman 2011's sparse construction); self-pairs
+    and the rare repeated pairs are dropped. Memory stays near the size of the final arrays.
+
+    Parameters
+    ----------
+    home : ndarray of int
+        Each person's block.
+    probs : ndarray, shape (blocks, blocks)
+        Symmetric tie probabilities between blocks.
+    seed : int
+        Seed of the numpy generator.
+
+    Returns
+    -------
+    CSRGraph
+    """
+    rng = np.random.default_rng(seed)
+    n = len(home)
+    blocks = probs.shape[0]
+    order = np.argsort(home, kind="stable").astype(np.int32)
+    sizes = np.bincount(home, minlength=blocks)
+    start = np.concatenate([[0], np.cumsum(sizes)])
+    us, vs = [], []
+    for a in range(blocks):
+        for b in range(a, blocks):
+            pairs = sizes[a] * (sizes[a] - 1) // 2 if a == b else sizes[a] * sizes[b]
+            m = rng.binomial(pairs, probs[a, b]) if pairs > 0 else 0
+            if m == 0:
+                continue
+            u = order[start[a] + rng.integers(0, sizes[a], m)]
+            v = order[start[b] + rng.integers(0, sizes[b], m)]
+            keep = u != v
+            us.append(u[keep])
+            vs.append(v[keep])
+    if not us:
+        return csr_from_edges(n, np.empty(0), np.empty(0))
+    u = np.concatenate(us)
+    v = np.concatenate(vs)
+    del us, vs
+    deg = np.bincount(u, minlength=n) + np.bincount(v, minlength=n)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(deg, out=indptr[1:])
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    _fill_csr(u, v, indptr, indices)
+    del u, v
+    new_deg = _sort_dedupe_rows(indptr, indices)
+    new_indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(new_deg, out=new_indptr[1:])
+    return CSRGraph(indptr=new_indptr, indices=_compact_rows(indptr, indices, new_indptr))
+
+
+@njit(cache=True)
+def _fill_csr(u, v, indptr, indices):
+    pos = indptr[:-1].copy()
+    for e in range(u.shape[0]):
+        a, b = u[e], v[e]
+        indices[pos[a]] = b
+        pos[a] += 1
+        indices[pos[b]] = a
+        pos[b] += 1
+
+
+@njit(parallel=True, cache=True)
+def _sort_dedupe_rows(indptr, indices):
+    """Sort each row and move repeated neighbours to its end; return the deduplicated degrees."""
+    n = indptr.shape[0] - 1
+    deg = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        lo, hi = indptr[i], indptr[i + 1]
+        row = np.sort(indices[lo:hi])
+        k = 0
+        for j in range(row.shape[0]):
+            if j == 0 or row[j] != row[j - 1]:
+                indices[lo + k] = row[j]
+                k += 1
+        deg[i] = k
+    return deg
+
+
+@njit(parallel=True, cache=True)
+def _compact_rows(indptr, indices, new_indptr):
+    out = np.empty(new_indptr[-1], dtype=np.int32)
+    for i in prange(indptr.shape[0] - 1):
+        k = new_indptr[i + 1] - new_indptr[i]
+        for j in range(k):
+            out[new_indptr[i] + j] = indices[indptr[i] + j]
+    return out
 
 
 def read_edgelist(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:

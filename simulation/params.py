@@ -90,10 +90,10 @@ class PopulationParams:
     post_rate_superuser: float = spec(0.9, 0, 1, unit="1/day", help="daily posting probability of a superuser", source=MIERLO, box="exchange")
     initial_misinformed_share: float = spec(0.10, 0, 1, unit="share", help="share holding a misleading health belief at day 0", source="24.4% inappropriate advice in a peer forum (upper bound)", box="misinformation")
     uncertainty_mean: float = spec(0.35, 0.01, 0.99, unit="0-1", help="baseline uncertainty about one's own condition (Beta, concentration 6)", box="uncertainty")
-    share_in_care: float = spec(0.50, 0, 1, unit="share", help="share in mental-health care at day 0", source="Hibbard 2007 (unmet need falls with activation)", box="care")
+    share_in_care: float = spec(0.50, 0, 1, unit="share", help="share in mental-health care at day 0 (near the care equilibrium of the defaults)", box="care")
     share_seeking: float = spec(0.04, 0, 1, unit="share", help="share seeking care at day 0", box="care")
     share_disengaged: float = spec(0.16, 0, 1, unit="share", help="share disengaged from care at day 0", box="care")
-    employed_share: float = spec(0.22, 0, 1, unit="share", help="share employed or in education at day 0", box="offline")
+    employed_share: float = spec(0.21, 0, 1, unit="share", help="share employed or in education at day 0", box="offline")
 
 
 @dataclass
@@ -103,8 +103,8 @@ class CommunityParams:
     count: int = spec(6, 1, 10_000, unit="communities", help="number of online peer communities", box="entry")
     platforms: list[str] = spec(["facebook_group", "youtube", "twitter", "forum"], help="platform kinds, assigned to communities in turn", box="entry")
     moderation: float = spec(0.1, 0, 1, unit="0-1", help="moderator presence: removes hostile and misleading content, corrects", source="HORYZONS moderated online social therapy", box="misinformation")
-    hostility: float = spec(0.06, 0, 1, unit="1/exposure", help="chance a post draws a hostile or derogatory comment (before moderation)", source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)", box="hostility")
-    misinformation_prevalence: float = spec(0.04, 0, 1, unit="share", help="share of external health content in the feed that is misleading", source="peer-forum studies: 10 of 4,600 posts false; 24.4% inappropriate advice", box="misinformation")
+    hostility: float = spec(0.04, 0, 1, unit="rate per post", help="rate of hostile or derogatory comments a post draws (chance 1 - e^-rate), before moderation and the platform multiplier", source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)", box="hostility")
+    misinformation_prevalence: float = spec(0.04, 0, 1, unit="share", help="share of each community feed that is misleading content from outside sources (before moderation)", source="peer-forum studies: 10 of 4,600 posts false; 24.4% inappropriate advice", box="misinformation")
     peer_supporters: int = spec(0, 0, 100_000, unit="per community", help="trained peer supporters in each community (post support and accurate information daily)", box="peer_support")
     intervention_communities: int = spec(0, 0, 10_000, unit="communities", help="communities that host an online intervention for mental and physical wellbeing", box="intervention")
     anti_stigma_content: float = spec(0.0, 0, 1, unit="share", help="share of the feed that is contact-based anti-stigma content", box="stigma")
@@ -125,7 +125,7 @@ class NetworkParams:
 class MechanismSwitches:
     """One switch per box and arrow of the conceptual model: turn one off to see what it contributed."""
 
-    entry: bool = spec(True, help="the critical point: people join (and leave) online peer communities", box="entry")
+    entry: bool = spec(True, help="the critical point: people join online peer communities (leaving goes on when it is off)", box="entry")
     peer_support: bool = spec(True, help="naturally occurring peer-to-peer support builds belonging", box="peer_support")
     stigma_pathway: bool = spec(True, help="challenging stigma: empowerment and hope lower self-stigma", box="stigma")
     activation_pathway: bool = spec(True, help="learning from peers raises activation, which promotes care-seeking", box="activation")
@@ -157,12 +157,12 @@ class ExchangeParams:
     support_per_post: float = spec(0.08, 0, 10, unit="1/post", help="support signal carried by one peer post read or reply received", source="Naslund 2014 (YouTube comments: less isolation, more hope)", box="peer_support")
     health_post_share: float = spec(0.3, 0, 1, unit="share", help="share of posts that carry health information", source="Birnbaum 2015 (30% discussed symptoms)", box="exchange")
     misinfo_adoption: float = spec(0.05, 0, 1, unit="1/post", help="chance a misleading post read is believed", box="misinformation")
-    correction_moderator: float = spec(0.5, 0, 10, unit="1/day", help="correction pressure of full moderation on a misinformed member", source="7 of 10 false posts corrected within hours", box="misinformation")
-    correction_peer: float = spec(0.02, 0, 1, unit="1/post", help="chance an accurate post read corrects a misleading belief", box="misinformation")
+    correction_moderator: float = spec(0.5, 0, 10, unit="1/day", help="correction pressure of full moderation on a misinformed member", box="misinformation")
+    correction_peer: float = spec(0.02, 0, 1, unit="1/post", help="chance an accurate post read corrects a misleading belief", source="peer-forum studies: 7 of 10 false posts corrected by other participants within hours", box="misinformation")
     correction_clinician: float = spec(0.01, 0, 1, unit="1/day", help="daily chance that care corrects a misleading belief", box="misinformation")
     misinfo_renewal: float = spec(0.01, 0, 1, unit="1/day", help="daily chance a corrected person becomes open to a new misleading claim", box="misinformation")
     hostile_per_read: float = spec(0.05, 0, 10, unit="1/post", help="exposure to hostile content per post read, relative to a post of one's own", box="hostility")
-    psychosis_hostility: float = spec(1.5, 1, 10, unit="multiplier", help="extra hostility aimed at psychosis content", source="Alvarez-Mon 2019: 36.2% vs 11.3% pejorative", box="hostility")
+    psychosis_hostility: float = spec(3.2, 1, 10, unit="multiplier", help="hostility aimed at people with psychosis relative to other diagnoses", source="Alvarez-Mon 2019: 36.2% vs 11.3% pejorative (ratio 3.2)", box="hostility")
     moderation_efficacy: float = spec(0.85, 0, 1, unit="0-1", help="share of hostile and misleading content full moderation removes", box="misinformation")
     supporter_post_rate: float = spec(3.0, 0, 100, unit="posts/day", help="posts per day of one trained peer supporter", box="peer_support")
 
@@ -202,7 +202,7 @@ class CareParams:
     """Care status: not seeking → seeking → in care → disengaged."""
 
     seek_rate: float = spec(0.004, 0, 1, unit="1/day", help="daily chance of starting to seek care at activation 55", source="Hibbard 2007", box="care")
-    seek_activation_slope: float = spec(0.04, 0, 1, unit="1/PAM point", help="log-odds change in care-seeking per PAM point", source="Hibbard 2007 (higher activation, lower unmet need)", box="activation")
+    seek_activation_slope: float = spec(0.04, 0, 1, unit="1/PAM point", help="log-linear slope: each PAM point above 55 multiplies the daily chance of seeking care by e^slope", source="Hibbard 2007 (higher activation, lower unmet need)", box="activation")
     seek_stigma_barrier: float = spec(0.6, 0, 1, unit="0-1", help="how much full self-stigma holds back care-seeking", box="stigma")
     seek_misinfo_barrier: float = spec(0.5, 0, 1, unit="0-1", help="how much a misleading belief holds back care-seeking", box="misinformation")
     peer_encouragement: float = spec(1.0, 0, 100, unit="multiplier", help="extra care-seeking from learning from peers today", source="Naslund 2014 (medication and care-seeking themes)", box="activation")
@@ -210,7 +210,8 @@ class CareParams:
     disengage_rate: float = spec(0.004, 0, 1, unit="1/day", help="baseline daily chance of disengaging from care", box="care")
     disengage_misinfo: float = spec(1.5, 0, 100, unit="multiplier", help="extra disengagement while holding a misleading belief", box="misinformation")
     disengage_activation: float = spec(0.6, 0, 1, unit="0-1", help="how much full activation protects against disengaging", box="activation")
-    reseek_factor: float = spec(0.5, 0, 10, unit="multiplier", help="care-seeking of disengaged people relative to never-seekers", box="care")
+    reseek_factor: float = spec(2.0, 0, 10, unit="multiplier", help="care-seeking of disengaged people relative to never-seekers (they know the way back)", box="care")
+    completion_rate: float = spec(0.006, 0, 1, unit="1/day", help="daily chance of completing care (leaving it, no longer seeking) at full recovery", box="care")
 
 
 @dataclass
@@ -246,7 +247,7 @@ class OfflineParams:
     recovery_wellbeing: float = spec(0.5, 0, 5, unit="recovery/wellbeing", help="recovery gained per unit of mental wellbeing above baseline", box="offline")
     recovery_activation: float = spec(0.3, 0, 5, unit="recovery/100 PAM", help="recovery gained per 100 PAM points above baseline", box="offline")
     recovery_care: float = spec(0.05, 0, 1, unit="recovery", help="recovery gained while in care", box="offline")
-    employment_gain: float = spec(0.001, 0, 1, unit="1/day", help="daily chance of finding work or education at full recovery", box="offline")
+    employment_gain: float = spec(0.0012, 0, 1, unit="1/day", help="daily chance of finding work or education at full recovery", box="offline")
     employment_loss: float = spec(0.003, 0, 1, unit="1/day", help="daily chance of losing work or education at zero recovery", box="offline")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .params import DIAGNOSES
+from . import summary_kernel as K
 from .state import State
 
 # PAM level cut-points (Hibbard et al.): L1 <= 47.0; L2 47.1-55.1; L3 55.2-67.0; L4 >= 67.1.
@@ -51,71 +52,79 @@ FLOWS = {
 }
 
 
-def _mean(x: np.ndarray) -> float:
-    return float(x.mean()) if x.size else 0.0
+def _sd(sum_: float, sumsq: float, n: float) -> float:
+    m = sum_ / n
+    return float(np.sqrt(max(sumsq / n - m * m, 0.0)))
 
 
 def summarize(st: State) -> dict[str, float]:
-    """All aggregates of the current day as a flat dict of floats."""
+    """All aggregates of the current day as a flat dict of floats (one fused pass over people)."""
     x, s, f = st.cur, st.static, st.scratch
-    a = x["activation"]
-    care = x["care"]
-    online = x["community"] >= 0
-    misled = x["misinfo"] == 1
+    t = K.summary_sums(
+        x["activation"], x["care"], x["wellbeing_mental"], x["wellbeing_physical"], x["stigma"],
+        x["belonging"], x["empowerment"], x["uncertainty"], x["recovery"], x["community"],
+        x["misinfo"], x["ever_online"], x["ever_posted"], x["posts"], s["role"], x["enrolled"],
+        x["employed"], s["diagnosis"], f["joined"], f["left"], f["posted"], f["support"],
+        f["lam_accurate"], f["lam_misinfo"], f["hostile"], f["adopted"], f["corrected"], f["sought"],
+        f["entered_care"], f["enrolled_new"], *PAM_CUTS, STIGMA_MODERATE_HIGH,
+    )  # fmt: skip
+    n = float(st.n)
     out: dict[str, float] = {}
-    out["activation_mean"] = _mean(a)
-    out["activation_sd"] = float(a.std())
-    levels = np.searchsorted(PAM_CUTS, a, side="left") if a.size else a
+    out["activation_mean"] = t[K.A_ACT] / n
+    out["activation_sd"] = _sd(t[K.A_ACT], t[K.A_ACT2], n)
     for k in range(4):
-        out[f"pam_level{k + 1}_share"] = _mean(levels == k)
-    out["not_seeking_share"] = _mean(care == 0)
-    out["seeking_share"] = _mean(care == 1)
-    out["care_seeking_share"] = _mean((care == 1) | (care == 2))
-    out["in_care_share"] = _mean(care == 2)
-    out["disengaged_share"] = _mean(care == 3)
-    for name, key in (
-        ("wellbeing_mental", "wellbeing_mental"),
-        ("wellbeing_physical", "wellbeing_physical"),
-        ("self_stigma", "stigma"),
-        ("belonging", "belonging"),
-        ("empowerment", "empowerment"),
-        ("uncertainty", "uncertainty"),
-        ("recovery", "recovery"),
+        out[f"pam_level{k + 1}_share"] = t[K.A_L1 + k] / n
+    out["not_seeking_share"] = t[K.A_C0] / n
+    out["seeking_share"] = t[K.A_C1] / n
+    out["care_seeking_share"] = (t[K.A_C1] + t[K.A_C2]) / n
+    out["in_care_share"] = t[K.A_C2] / n
+    out["disengaged_share"] = t[K.A_C3] / n
+    for name, slot in (
+        ("wellbeing_mental", K.A_WM),
+        ("wellbeing_physical", K.A_WP),
+        ("self_stigma", K.A_ST),
+        ("belonging", K.A_BE),
+        ("empowerment", K.A_EM),
+        ("uncertainty", K.A_UN),
+        ("recovery", K.A_RE),
     ):
-        out[f"{name}_mean"] = _mean(x[key])
-        out[f"{name}_sd"] = float(x[key].std())
-    out["stigma_moderate_high_share"] = _mean(x["stigma"] > STIGMA_MODERATE_HIGH)
-    out["belonging_online_mean"] = _mean(x["belonging"][online])
-    out["misinformation_belief_mean"] = _mean(misled)
+        out[f"{name}_mean"] = t[slot] / n
+        out[f"{name}_sd"] = _sd(t[slot], t[slot + 1], n)
+    online = t[K.A_ONLINE]
+    out["stigma_moderate_high_share"] = t[K.A_STIGMA_HIGH] / n
+    out["belonging_online_mean"] = t[K.A_BE_ONLINE] / online if online else 0.0
+    out["misinformation_belief_mean"] = t[K.A_MISLED] / n
     out["belief_accuracy_mean"] = 1.0 - out["misinformation_belief_mean"]
-    out["misinformation_corrected_share"] = _mean(x["misinfo"] == 2)
-    out["online_share"] = _mean(online)
-    out["ever_online_share"] = _mean(x["ever_online"] == 1)
-    n_ever = int((x["ever_online"] == 1).sum())
-    out["ever_posted_share"] = float((x["ever_posted"] == 1).sum() / n_ever) if n_ever else 0.0
-    posts = x["posts"]
-    total = float(posts.sum())
+    out["misinformation_corrected_share"] = t[K.A_CORRECTED] / n
+    out["online_share"] = online / n
+    out["ever_online_share"] = t[K.A_EVER_ONLINE] / n
+    ever = t[K.A_EVER_ONLINE]
+    out["ever_posted_share"] = t[K.A_EVER_POSTED] / ever if ever else 0.0
+    posts = t[K.A_POSTS_L] + t[K.A_POSTS_C] + t[K.A_POSTS_S]
     for k, role in enumerate(("lurker", "contributor", "superuser")):
-        out[f"content_share_{role}"] = float(posts[s["role"] == k].sum() / total) if total else 0.0
-    out["enrolled_share"] = _mean(x["enrolled"] == 1)
-    out["employed_share"] = _mean(x["employed"] == 1)
-    out["flow_joins"] = float(f["joined"].sum())
-    out["flow_leaves"] = float(f["left"].sum())
-    out["flow_posts"] = float(f["posted"].sum())
-    out["flow_support"] = float(f["support"].sum())
-    out["flow_accurate_info"] = float(f["lam_accurate"].sum())
-    out["flow_misinfo_exposure"] = float(f["lam_misinfo"].sum())
-    out["flow_hostile"] = float(f["hostile"].sum())
-    out["flow_misinfo_adopted"] = float(f["adopted"].sum())
-    out["flow_corrected"] = float(f["corrected"].sum())
-    out["flow_new_seekers"] = float(f["sought"].sum())
-    out["flow_care_entries"] = float(f["entered_care"].sum())
-    out["flow_enrolments"] = float(f["enrolled_new"].sum())
-    dx = s["diagnosis"]
+        out[f"content_share_{role}"] = t[K.A_POSTS_L + k] / posts if posts else 0.0
+    out["enrolled_share"] = t[K.A_ENROLLED] / n
+    out["employed_share"] = t[K.A_EMPLOYED] / n
+    for name, slot in (
+        ("flow_joins", K.A_F_JOIN),
+        ("flow_leaves", K.A_F_LEAVE),
+        ("flow_posts", K.A_F_POST),
+        ("flow_support", K.A_F_SUPPORT),
+        ("flow_accurate_info", K.A_F_ACC),
+        ("flow_misinfo_exposure", K.A_F_MIS),
+        ("flow_hostile", K.A_F_HOST),
+        ("flow_misinfo_adopted", K.A_F_ADOPT),
+        ("flow_corrected", K.A_F_CORR),
+        ("flow_new_seekers", K.A_F_SOUGHT),
+        ("flow_care_entries", K.A_F_ENTER),
+        ("flow_enrolments", K.A_F_ENROL),
+    ):
+        out[name] = float(t[slot])
     for k, name in enumerate(DIAGNOSES):
-        sel = dx == k
-        out[f"activation_mean_{name}"] = _mean(a[sel])
-        out[f"self_stigma_mean_{name}"] = _mean(x["stigma"][sel])
-        out[f"in_care_share_{name}"] = _mean(care[sel] == 2)
-        out[f"wellbeing_mental_mean_{name}"] = _mean(x["wellbeing_mental"][sel])
-    return out
+        d = K.A_DX + K.DX_FIELDS * k
+        count = t[d]
+        out[f"activation_mean_{name}"] = t[d + 1] / count if count else 0.0
+        out[f"self_stigma_mean_{name}"] = t[d + 2] / count if count else 0.0
+        out[f"in_care_share_{name}"] = t[d + 3] / count if count else 0.0
+        out[f"wellbeing_mental_mean_{name}"] = t[d + 4] / count if count else 0.0
+    return {k: float(v) for k, v in out.items()}

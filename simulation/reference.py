@@ -203,7 +203,8 @@ class Person(mesa.Agent):
         )
         self.next["activation"] = min(max(a_new, 0.0), 100.0)
 
-    # 8. Care-seeking follows activation, held back by self-stigma and misleading beliefs.
+    # 8. Care-seeking follows activation, held back by self-stigma and misleading beliefs;
+    #    care ends by completing it (recovery) or by disengaging.
     def update_care(self) -> None:
         th = self.model.th
         c, a = self.care, self.activation
@@ -232,7 +233,9 @@ class Person(mesa.Agent):
                 * (1.0 - th["disengage_activation"] * a / 100.0)
                 * (1.0 - th["intervention_pathway"] * th["engagement_effect"] * self.enrolled)
             )
-            if self.u("care", 0) < p:
+            if self.u("care", 1) < th["completion_rate"] * self.recovery:
+                c = 0  # completed care: recovered enough to leave it
+            elif self.u("care", 0) < p:
                 c = 3
         self.next["care"] = c
         self.today.update(sought=sought, entered_care=entered)

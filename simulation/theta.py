@@ -87,6 +87,7 @@ _LAYOUT = [
     ("RECOVERY_CARE", "offline.recovery_care"),
     ("EMPLOYMENT_GAIN", "offline.employment_gain"),
     ("EMPLOYMENT_LOSS", "offline.employment_loss"),
+    ("CARE_COMPLETION", "care.completion_rate"),
 ]
 
 NAMES = [dotted for _, dotted in _LAYOUT]
@@ -166,6 +167,7 @@ RECOVERY_ACTIVATION = 71
 RECOVERY_CARE = 72
 EMPLOYMENT_GAIN = 73
 EMPLOYMENT_LOSS = 74
+CARE_COMPLETION = 75
 
 
 def pack_theta(params: ModelParams) -> np.ndarray:

@@ -30,7 +30,8 @@ EXPECTED = {
     "correction": ({}, [("misinformation_belief_mean", -1)]),
     "hostility": ({}, [("self_stigma_mean", +1), ("belonging_mean", -1), ("online_share", -1)]),
     "uncertainty": ({}, [("uncertainty_mean", +1), ("activation_mean", -1)]),
-    "offline_translation": ({}, [("recovery_mean", +1)]),
+    # Recovery integrates slowly (recovery_rate 0.01/day): give it most of a year.
+    "offline_translation": ({"steps": 300}, [("recovery_mean", +1)]),
 }
 
 
@@ -43,7 +44,7 @@ def paired(on, off, outcome):
 @pytest.mark.parametrize("switch", list(EXPECTED))
 def test_switching_a_mechanism_off_moves_its_outcomes_the_papers_way(switch):
     extra, expectations = EXPECTED[switch]
-    on = params(**BASE, **extra)
+    on = params(**{**BASE, **extra})
     off = with_overrides(on, {f"mechanisms.{switch}": False})
     for outcome, sign in expectations:
         d = paired(on, off, outcome) * sign
