@@ -74,7 +74,9 @@ COMMANDS = {
 
 # Modules that add sub-commands: each defines COMMANDS = {name: (one-line help, callable)}.
 # A callable that is a Hydra app reads sys.argv; a plain one receives the argument list.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "peerwell.scenarios.cli_params",
+]
 
 
 def load_commands() -> dict:

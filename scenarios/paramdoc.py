@@ -1,0 +1,691 @@
+"""The parameter tables of the ODD document and of ``peerwell params``, rendered from the code.
+
+Every parameter's meaning, unit, range, source and conceptual-model box live in its metadata in
+``simulation/params.py`` (see ``spec``); this module only renders them, as Markdown (one table per
+group), CSV or JSON. The generated blocks of ``docs/ODD.md`` sit between HTML-comment markers and
+are rewritten by::
+
+    python -m peerwell.scenarios.paramdoc --write docs/ODD.md
+    python -m peerwell.scenarios.paramdoc --check docs/ODD.md   # exit 1 if the doc is stale
+
+so the document cannot drift from the code (``tests/test_paramdoc.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from peerwell.simulation.params import (
+    DIAGNOSES,
+    GROUPS,
+    NETWORK_KINDS,
+    PLATFORMS,
+    ModelParams,
+    iter_fields,
+)
+
+# The top-level fields of ModelParams (seed, steps, record_every) form the group "run": they are
+# typed without a prefix on the command line (``seed=7``).
+RUN_GROUP = "run"
+
+GROUP_TITLES = {
+    RUN_GROUP: "Run control",
+    "population": "Population",
+    "communities": "Communities",
+    "network": "Network",
+    "mechanisms": "Mechanism switches",
+    "entry": "Entry and leaving",
+    "exchange": "Exchange",
+    "stigma": "Belonging, empowerment and self-stigma",
+    "activation": "Activation and uncertainty",
+    "care": "Care status",
+    "intervention": "Online interventions",
+    "wellbeing": "Wellbeing",
+    "offline": "Offline outcomes",
+}
+
+# The boxes of the conceptual model (Naslund et al. 2016, Fig. 1) that a parameter's ``box``
+# metadata names: (label, anchor of the ODD section that implements the box).
+BOXES: dict[str, tuple[str, str]] = {
+    "people": ("People with SMI (who they are at the start)", "initialisation"),
+    "entry": ("Entry: the critical point of joining an online community", "sm-entry"),
+    "exchange": ("Exchange in the community: posts, feeds, ties", "sm-exchange"),
+    "peer_support": ("Naturally occurring peer-to-peer support", "sm-social"),
+    "stigma": ("Pathway: challenging stigma", "sm-social"),
+    "activation": ("Pathway: increasing consumer activation", "sm-activation"),
+    "care": ("Care-seeking and care status", "sm-care"),
+    "intervention": ("Pathway: access to online interventions", "sm-intervention"),
+    "misinformation": ("Risk: misleading information (and its correction)", "sm-misinformation"),
+    "hostility": ("Risk: hostile or derogatory comments", "sm-exchange"),
+    "uncertainty": ("Risk: more uncertainty about one's own condition", "sm-activation"),
+    "wellbeing": ("Outcome: mental and physical wellbeing", "sm-wellbeing"),
+    "offline": ("Outcome in the offline world: recovery, employment", "sm-offline"),
+}
+RUN_CONTROL_BOX = "run control"
+
+# How a default relates to its empirical anchor. A parameter whose source is "assumption" is an
+# assumption; one with an anchor is "informed" unless listed here with a stronger claim.
+#   input   the default is the anchor's number, or a direct transformation of it;
+#   target  the default was chosen so that a model output reproduces the anchor (a pattern);
+#   informed  the anchor motivates the direction or rough size; the number itself is assumed.
+BASIS_MEANING = {
+    "input": "the default is the anchor's number, or a direct transformation of it",
+    "target": "the default is set so that a model output reproduces the anchor (a pattern to check)",
+    "informed": "the anchor motivates the direction or rough size; the number itself is assumed",
+    "assumption": "no empirical anchor: a modelling assumption, not calibrated to data",
+}
+BASIS: dict[str, str] = {
+    "population.pam_mean_schizophrenia": "input",
+    "population.pam_sd_schizophrenia": "input",
+    "population.pam_mean_bipolar": "input",
+    "population.pam_sd_bipolar": "input",
+    "population.pam_mean_depression": "input",
+    "population.pam_sd_depression": "input",
+    "population.initial_online_share": "input",
+    "population.share_superuser": "input",
+    "population.share_contributor": "input",
+    "exchange.health_post_share": "input",
+    "intervention.dropout_rate": "input",
+    "population.stigma_mean_schizophrenia": "target",
+    "population.stigma_mean_other": "target",
+    "population.post_rate_lurker": "target",
+    "population.post_rate_contributor": "target",
+    "population.post_rate_superuser": "target",
+    "entry.leave_rate": "target",
+}
+
+# Groups whose values are choices of the experimenter, not quantities calibrated (or not) to data:
+# run control, and the mechanism switches (all on in the baseline).
+NO_BASIS_GROUPS = (RUN_GROUP, "mechanisms")
+
+# Allowed values of the parameters that are not numbers.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "network.kind": NETWORK_KINDS,
+    "communities.platforms": PLATFORMS,
+}
+
+COLUMNS = ("parameter", "meaning", "unit", "default", "range", "box", "basis", "source")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamRow:
+    """One parameter, ready to render."""
+
+    name: str  # dotted, exactly as typed on the command line
+    group: str
+    value: Any
+    meta: dict
+
+    @property
+    def help(self) -> str:
+        return self.meta.get("help", "")
+
+    @property
+    def unit(self) -> str:
+        return self.meta.get("unit", "")
+
+    @property
+    def box(self) -> str:
+        return self.meta.get("box", "")
+
+    @property
+    def source(self) -> str:
+        return self.meta.get("source", "assumption") or "assumption"
+
+    @property
+    def is_assumption(self) -> bool:
+        return self.source.strip().lower() == "assumption"
+
+    @property
+    def basis(self) -> str:
+        if self.group in NO_BASIS_GROUPS:
+            return "n/a"
+        if self.is_assumption:
+            return "assumption"
+        return BASIS.get(self.name, "informed")
+
+
+def group_names() -> list[str]:
+    """Groups in the order the tables are printed: run control first, then ``GROUPS``."""
+    return [RUN_GROUP, *GROUPS]
+
+
+def rows(params: ModelParams | None = None, groups: Iterable[str] | None = None) -> list[ParamRow]:
+    """Every scalar parameter of ``params`` (defaults if None), optionally only of ``groups``."""
+    params = ModelParams() if params is None else params
+    wanted = None if groups is None else set(groups)
+    out = []
+    for name, value, meta in iter_fields(params):
+        group = name.split(".", 1)[0] if "." in name else RUN_GROUP
+        if wanted is None or group in wanted:
+            out.append(ParamRow(name, group, value, meta))
+    order = {g: k for k, g in enumerate(group_names())}
+    return sorted(out, key=lambda r: order.get(r.group, len(order)))  # stable within a group
+
+
+def group_doc(group: str) -> str:
+    """The first line of a group's dataclass docstring (its one-line meaning)."""
+    if group == RUN_GROUP:
+        return "How long to run, how to seed it, how often to record (not part of the model's science)."
+    doc = GROUPS[group].__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Value formatting: as a user types it on the command line (Hydra / YAML syntax).
+
+
+def format_value(value: Any) -> str:
+    """A default as typed on the command line: ``true``, ``null``, ``[a,b]``, ``0.00015``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _format_bound(x: float) -> str:
+    if isinstance(x, int) and x == 2**63 - 1:
+        return "2^63−1"
+    if isinstance(x, int) and abs(x) >= 100_000:
+        return f"{x:,}".replace(",", "_")
+    return format_value(x)
+
+
+def format_range(row: ParamRow) -> str:
+    """The allowed values: ``[lo, hi]``, ``≥ lo``, a list of choices, or ``true, false``."""
+    if row.name in CHOICES:
+        prefix = "list of: " if isinstance(row.value, list) else "one of: "
+        return prefix + ", ".join(CHOICES[row.name])
+    if isinstance(row.value, bool):
+        return "true, false"
+    lo, hi = row.meta.get("lo"), row.meta.get("hi")
+    if lo is not None and hi is not None:
+        return f"[{_format_bound(lo)}, {_format_bound(hi)}]"
+    if lo is not None:
+        return f"≥ {_format_bound(lo)}"
+    if hi is not None:
+        return f"≤ {_format_bound(hi)}"
+    if row.value is None or isinstance(row.value, str):
+        return "file path" if row.name.endswith("path") else "text"
+    return "any"
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _md(text: str) -> str:
+    """Escape what would break a Markdown table cell."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _box_cell(row: ParamRow, links: bool) -> str:
+    if not row.box:
+        return RUN_CONTROL_BOX if row.group == RUN_GROUP else "—"
+    if links and row.box in BOXES:
+        return f"[{row.box}](#{BOXES[row.box][1]})"
+    return row.box
+
+
+def _cells(row: ParamRow, links: bool) -> list[str]:
+    source = "—" if row.is_assumption or row.basis == "n/a" else _md(row.source)
+    basis = f"**{row.basis}**" if row.basis == "assumption" else row.basis
+    return [
+        f"`{row.name}`",
+        _md(row.help),
+        _md(row.unit) if row.unit else "—",
+        f"`{_md(format_value(row.value))}`",
+        _md(format_range(row)),
+        _box_cell(row, links),
+        basis,
+        source,
+    ]
+
+
+def render_markdown(
+    groups: Iterable[str] | None = None,
+    params: ModelParams | None = None,
+    *,
+    links: bool = False,
+    heading: str = "###",
+) -> str:
+    """One Markdown table per group, each under a heading with the group's meaning.
+
+    ``links`` makes each box a link to the ODD section that implements it (for ``docs/ODD.md``).
+    """
+    by_group: dict[str, list[ParamRow]] = {}
+    for r in rows(params, groups):
+        by_group.setdefault(r.group, []).append(r)
+    parts = []
+    for group, grows in by_group.items():
+        title = GROUP_TITLES.get(group, group)
+        parts.append(f"{heading} `{group}` — {title}\n")
+        parts.append(f"{group_doc(group)}\n")
+        lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        lines += ["| " + " | ".join(_cells(r, links)) + " |" for r in grows]
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV and JSON
+
+RECORD_FIELDS = (
+    "name",
+    "group",
+    "default",
+    "type",
+    "unit",
+    "lo",
+    "hi",
+    "choices",
+    "help",
+    "box",
+    "box_label",
+    "basis",
+    "source",
+    "sweep_lo",
+    "sweep_hi",
+)
+
+
+def records(
+    groups: Iterable[str] | None = None, params: ModelParams | None = None
+) -> list[dict[str, Any]]:
+    """One plain dict per parameter (JSON-ready values)."""
+    out = []
+    for r in rows(params, groups):
+        sweep = r.meta.get("sweep")
+        out.append(
+            {
+                "name": r.name,
+                "group": r.group,
+                "default": list(r.value) if isinstance(r.value, (list, tuple)) else r.value,
+                "type": type(r.value).__name__ if r.value is not None else "str",
+                "unit": r.unit,
+                "lo": r.meta.get("lo"),
+                "hi": r.meta.get("hi"),
+                "choices": list(CHOICES.get(r.name, ())),
+                "help": r.help,
+                "box": r.box or (RUN_CONTROL_BOX if r.group == RUN_GROUP else ""),
+                "box_label": BOXES.get(r.box, ("",))[0],
+                "basis": r.basis,
+                "source": r.source,
+                "sweep_lo": sweep[0] if sweep else None,
+                "sweep_hi": sweep[1] if sweep else None,
+            }
+        )
+    return out
+
+
+def render_json(groups: Iterable[str] | None = None, params: ModelParams | None = None) -> str:
+    return json.dumps(records(groups, params), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_csv(groups: Iterable[str] | None = None, params: ModelParams | None = None) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=RECORD_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for rec in records(groups, params):
+        rec = dict(rec)
+        rec["default"] = format_value(rec["default"])
+        rec["choices"] = " ".join(rec["choices"])
+        w.writerow({k: "" if v is None else v for k, v in rec.items()})
+    return buf.getvalue()
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "markdown": render_markdown,
+    "csv": render_csv,
+    "json": render_json,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The generated blocks of docs/ODD.md
+
+
+def render_boxes() -> str:
+    """The legend of conceptual-model boxes: label, ODD section, parameters that belong to it."""
+    counts: dict[str, int] = {}
+    for r in rows():
+        if r.box:
+            counts[r.box] = counts.get(r.box, 0) + 1
+    lines = ["| box | conceptual-model box (link: where it is implemented) | parameters |"]
+    lines.append("|---|---|---|")
+    for key, (label, anchor) in BOXES.items():
+        lines.append(f"| `{key}` | [{label}](#{anchor}) | {counts.get(key, 0)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_basis_summary() -> str:
+    """How many defaults are inputs, targets, informed by an anchor, or assumptions."""
+    all_rows = [r for r in rows() if r.basis != "n/a"]
+    lines = ["| basis | meaning | parameters |", "|---|---|---|"]
+    for basis, meaning in BASIS_MEANING.items():
+        n = sum(r.basis == basis for r in all_rows)
+        lines.append(f"| {basis} | {meaning} | {n} of {len(all_rows)} |")
+    lines.append(
+        "| n/a | run control and mechanism switches: the experimenter's choice, not a quantity "
+        f"to calibrate | {sum(r.basis == 'n/a' for r in rows())} |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def render_platforms() -> str:
+    """The fixed platform constants of ``population.py`` (not parameters: set in code)."""
+    from peerwell.simulation.population import PLATFORM_HOSTILITY, PLATFORM_MIN_MODERATION
+
+    lines = [
+        "| platform | hostility multiplier | moderation floor |",
+        "|---|---|---|",
+    ]
+    for kind in PLATFORMS:
+        floor = PLATFORM_MIN_MODERATION.get(kind)
+        lines.append(
+            f"| `{kind}` | ×{format_value(PLATFORM_HOSTILITY[kind])} | "
+            f"{format_value(floor) if floor is not None else '—'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_params_block() -> str:
+    """Everything between ``<!-- params:start -->`` and ``<!-- params:end -->`` in docs/ODD.md."""
+    parts = [
+        "_Generated by `python -m peerwell.scenarios.paramdoc --write docs/ODD.md` from the "
+        "metadata in `simulation/params.py`; do not edit by hand. `peerwell params` prints the "
+        "same tables (`--format csv|json` for machines)._\n",
+        "Columns: **parameter** as typed on the command line (`peerwell run population.size=3000`); "
+        "**unit** (`1/day` = daily probability or daily relaxation fraction; `share` = fraction "
+        "of people or posts); **range** is enforced when a run starts; **box** links to the "
+        "section implementing that box of the conceptual model; **basis** says how the default "
+        "relates to data:\n",
+        render_basis_summary(),
+        "Boxes of the conceptual model used in the **box** column:\n",
+        render_boxes(),
+        render_markdown(links=True, heading="####"),
+        "#### Fixed constants (in code, not parameters)\n",
+        "Platforms are assigned to communities in turn from `communities.platforms`. Each "
+        "platform multiplies `communities.hostility` and may impose a floor on "
+        "`communities.moderation` (`simulation/population.py`: `PLATFORM_HOSTILITY`, "
+        "`PLATFORM_MIN_MODERATION`); these multipliers are **assumptions** ordered after "
+        "Alvarez-Mon 2019 (most pejorative content on Twitter/X) and HORYZONS (moderated).\n",
+        render_platforms(),
+    ]
+    return "\n".join(parts)
+
+
+def render_outputs_block() -> str:
+    """The main outcome and flow columns of ``trajectories.parquet`` (``recorder.py``)."""
+    from peerwell.simulation.recorder import FLOWS, OUTCOMES, PAM_CUTS, STIGMA_MODERATE_HIGH
+
+    lines = [
+        "_Generated from `OUTCOMES` and `FLOWS` in `simulation/recorder.py`; do not edit by hand._\n",
+        "| outcome column | meaning |",
+        "|---|---|",
+    ]
+    lines += [f"| `{k}` | {_md(v)} |" for k, v in OUTCOMES.items()]
+    lines += ["", "| daily flow column | what the arrow carried today |", "|---|---|"]
+    lines += [f"| `{k}` | {_md(v)} |" for k, v in FLOWS.items()]
+    cuts = ", ".join(format_value(c) for c in PAM_CUTS)
+    lines += [
+        "",
+        f"PAM levels use the cut-points {cuts} (level k = number of cut-points below the score), "
+        f"i.e. Hibbard's L1 ≤ 47.0, L2 47.1–55.1, L3 55.2–67.0, L4 ≥ 67.1. Self-stigma counts as "
+        f"moderate/high above {format_value(STIGMA_MODERATE_HIGH)} (ISMI 2.5 on its 1–4 scale). "
+        f"Diagnoses in by-diagnosis columns: {', '.join(DIAGNOSES)}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def anchor_checks(params: ModelParams | None = None) -> list[tuple[str, str, str, str]]:
+    """Anchors that the parameters alone determine (no simulation needed), at ``params``.
+
+    Returns rows ``(check, anchor, model value, how it is computed)``.
+    """
+    from scipy import stats
+
+    p = ModelParams() if params is None else params
+    pop, ex, iv, en = p.population, p.exchange, p.intervention, p.entry
+    out = []
+
+    def above_half(mean: float) -> float:
+        k = pop.stigma_concentration
+        return float(stats.beta.sf(0.5, mean * k, (1 - mean) * k))
+
+    sz, other = above_half(pop.stigma_mean_schizophrenia), above_half(pop.stigma_mean_other)
+    out.append(
+        (
+            "moderate/high self-stigma at day 0, schizophrenia",
+            "41.7% (Brohan 2010)",
+            _pct(sz),
+            "P(s > 0.5), s ~ Beta(μκ, (1−μ)κ), μ = `population.stigma_mean_schizophrenia`",
+        )
+    )
+    out.append(
+        (
+            "moderate/high self-stigma at day 0, bipolar and depression",
+            "31.3% average across SMI (Dubreucq 2021)",
+            _pct(other),
+            "as above with μ = `population.stigma_mean_other`",
+        )
+    )
+    mix = pop.share_schizophrenia * sz + (1 - pop.share_schizophrenia) * other
+    out.append(
+        (
+            "moderate/high self-stigma at day 0, whole population",
+            "31.3% (Dubreucq 2021)",
+            _pct(mix),
+            "the two above weighted by the diagnosis mix",
+        )
+    )
+    from peerwell.simulation.recorder import PAM_CUTS
+
+    groups = (
+        (pop.share_schizophrenia, pop.pam_mean_schizophrenia, pop.pam_sd_schizophrenia),
+        (pop.share_bipolar, pop.pam_mean_bipolar, pop.pam_sd_bipolar),
+        (pop.share_depression, pop.pam_mean_depression, pop.pam_sd_depression),
+    )
+    levels = [0.0, 0.0, 0.0, 0.0]
+    for w, mu, sd in groups:
+        cdf = [float(stats.norm.cdf(c, mu, sd)) if sd > 0 else float(mu <= c) for c in PAM_CUTS]
+        for k, share in enumerate((cdf[0], cdf[1] - cdf[0], cdf[2] - cdf[1], 1 - cdf[2])):
+            levels[k] += w * share
+    out.append(
+        (
+            "PAM levels 1/2/3/4 at day 0",
+            "US adults 6.8/14.6/37.2/41.4% (Hibbard 2007), a contrast, not a target for SMI",
+            "/".join(f"{100 * v:.1f}" for v in levels) + "%",
+            "normal mixture of the PAM-MH means and SDs by diagnosis, cut at the PAM cut-points",
+        )
+    )
+    shares = (
+        1 - pop.share_superuser - pop.share_contributor,
+        pop.share_contributor,
+        pop.share_superuser,
+    )
+    rates = (pop.post_rate_lurker, pop.post_rate_contributor, pop.post_rate_superuser)
+    total = sum(w * r for w, r in zip(shares, rates))
+    content = [w * r / total if total else 0.0 for w, r in zip(shares, rates)]
+    out.append(
+        (
+            "content by lurkers/contributors/superusers",
+            "1.3/24.0/74.7% (van Mierlo 2014)",
+            "/".join(f"{100 * v:.1f}" for v in content) + "%",
+            "share of role × its daily posting probability, normalised",
+        )
+    )
+    ever = sum(w * (1 - (1 - r) ** 365) for w, r in zip(shares, rates))
+    out.append(
+        (
+            "share who post at least once in a year online",
+            "< 25% ever post (van Mierlo 2014)",
+            _pct(ever),
+            "Σ share × (1 − (1 − rate)^365), for people online all year",
+        )
+    )
+    for days, label, target in ((182.6, "6", "55.5%"), (273.9, "9", "47.0%")):
+        out.append(
+            (
+                f"still enrolled after {label} months",
+                f"{target} logged on (HORYZONS RCT)",
+                _pct((1 - iv.dropout_rate) ** days),
+                "(1 − `intervention.dropout_rate`)^days, enrolees who stay in the community",
+            )
+        )
+    for b in (0.0, 0.5):
+        stay = (1 - en.leave_rate * (1 - en.belonging_retention * b)) ** 182.6
+        out.append(
+            (
+                f"still in the community after 6 months, belonging {b:g}, no hostility",
+                "55.5% (HORYZONS RCT, moderated platform)",
+                _pct(stay),
+                "(1 − `entry.leave_rate`·(1 − `entry.belonging_retention`·b))^182.6",
+            )
+        )
+    out.append(
+        (
+            "hostility towards psychosis relative to other content",
+            "36.2% vs 11.3% pejorative tweets, ratio 3.2 (Alvarez-Mon 2019)",
+            f"×{ex.psychosis_hostility:g}",
+            "`exchange.psychosis_hostility` (hostile-comment rate of people with schizophrenia)",
+        )
+    )
+    keep = 1 - p.communities.moderation * ex.moderation_efficacy
+    out.append(
+        (
+            "misleading share of external feed content after moderation",
+            "0.22% of posts false (Esquivel 2006) to 24.4% inappropriate advice",
+            _pct(p.communities.misinformation_prevalence * keep),
+            "`communities.misinformation_prevalence` × (1 − moderation × efficacy), "
+            "platforms without a moderation floor",
+        )
+    )
+    return out
+
+
+def render_checks_block() -> str:
+    """Anchors the parameters determine by themselves, recomputed from the current defaults."""
+    lines = [
+        "_Generated from the current defaults by `scenarios/paramdoc.py` (`anchor_checks`); "
+        "do not edit by hand._\n",
+        "| check | anchor | model at the defaults | how it is computed |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in anchor_checks()]
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "params": render_params_block,
+    "outputs": render_outputs_block,
+    "checks": render_checks_block,
+}
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def extract_block(text: str, name: str) -> str:
+    """The text between a block's markers (without the marker lines' newlines)."""
+    start, end = _markers(name)
+    m = re.search(re.escape(start) + r"\n(.*?)" + re.escape(end), text, flags=re.S)
+    if m is None:
+        raise ValueError(f"markers {start} ... {end} not found (each on a line of its own)")
+    return m.group(1)
+
+
+def fill_blocks(text: str) -> str:
+    """``text`` with every generated block replaced by what the code produces now."""
+    for name, render in BLOCKS.items():
+        start, end = _markers(name)
+        if start not in text:
+            continue
+        extract_block(text, name)  # raises if the end marker is missing
+        body = render()
+        pattern = re.escape(start) + r"\n.*?" + re.escape(end)
+        text = re.sub(pattern, lambda _m, b=body, s=start, e=end: f"{s}\n{b}{e}", text, flags=re.S)
+    return text
+
+
+def stale_blocks(path: str | os.PathLike) -> list[str]:
+    """Names of the generated blocks of ``path`` that differ from what the code produces."""
+    text = Path(path).read_text(encoding="utf-8")
+    out = []
+    for name, render in BLOCKS.items():
+        if _markers(name)[0] in text and extract_block(text, name) != render():
+            out.append(name)
+    return out
+
+
+def write_doc(path: str | os.PathLike) -> bool:
+    """Regenerate the blocks of ``path`` in place (atomically); True if the file changed."""
+    path = Path(path)
+    old = path.read_text(encoding="utf-8")
+    if _markers("params")[0] not in old:
+        raise ValueError(f"{path}: no {_markers('params')[0]} marker to fill")
+    new = fill_blocks(old)
+    if new == old:
+        return False
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(new)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m peerwell.scenarios.paramdoc [--write|--check] docs/ODD.md``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2 or argv[0] not in ("--write", "--check"):
+        print("usage: python -m peerwell.scenarios.paramdoc --write|--check docs/ODD.md")
+        return 2
+    mode, path = argv
+    if not Path(path).is_file():
+        print(f"paramdoc: {path} does not exist", file=sys.stderr)
+        return 2
+    if mode == "--check":
+        stale = stale_blocks(path)
+        if stale:
+            print(
+                f"{path}: generated block(s) {', '.join(stale)} are out of date; run "
+                f"python -m peerwell.scenarios.paramdoc --write {path}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{path}: generated blocks are up to date")
+        return 0
+    changed = write_doc(path)
+    print(f"{path}: {'updated' if changed else 'already up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
