@@ -60,7 +60,7 @@ def membership_kernel(
 @njit(parallel=True, cache=True)
 def posting_kernel(
     th, key, community, post_rate, misinfo, ever_posted, posts,
-    posted, post_misinfo, post_accurate, ever_posted_out, posts_out,
+    posted, post_misinfo, post_accurate, post_aware, ever_posted_out, posts_out,
 ):  # fmt: skip
     """Lurk or post. A member posts with their role's daily rate; a share ``health_post_share`` of
     posts carries health information, misleading if the poster holds a misleading belief."""
@@ -77,6 +77,7 @@ def posting_kernel(
                 else:
                     pa = 1
         posted[i] = p
+        post_aware[i] = 1 if (p == 1 and misinfo[i] >= 1) else 0
         post_misinfo[i] = pm
         post_accurate[i] = pa
         ever_posted_out[i] = 1 if (ever_posted[i] == 1 or p == 1) else 0
@@ -85,8 +86,8 @@ def posting_kernel(
 
 @njit(cache=True)
 def feed_kernel(
-    th, community, posted, post_misinfo, post_accurate,
-    moderation, misinfo_prevalence, supporters, members, volume, feed_misinfo, feed_accurate,
+    th, community, posted, post_misinfo, post_accurate, post_aware,
+    moderation, misinfo_prevalence, supporters, members, volume, feed_misinfo, feed_accurate, feed_aware,
 ):  # fmt: skip
     """Each community's feed today: its volume (member posts plus peer supporters' posts) and the
     shares of it that are misleading (external sources plus members, less what moderators remove)
@@ -95,6 +96,7 @@ def feed_kernel(
     posts = np.zeros(nc)
     mis = np.zeros(nc)
     acc = np.zeros(nc)
+    aware = np.zeros(nc)
     for c in range(nc):
         members[c] = 0
     for i in range(community.shape[0]):
@@ -104,6 +106,7 @@ def feed_kernel(
             posts[c] += posted[i]
             mis[c] += post_misinfo[i]
             acc[c] += post_accurate[i]
+            aware[c] += post_aware[i]
     for c in range(nc):
         sup = supporters[c] * th[T.SUPPORTER_POST_RATE] if members[c] > 0 else 0.0
         v = posts[c] + sup
@@ -113,22 +116,25 @@ def feed_kernel(
             keep = 1.0 - moderation[c] * th[T.MODERATION_EFFICACY]
             feed_misinfo[c] = th[T.SW_MISINFO] * keep * (prev + (1.0 - prev) * mis[c] / v)
             feed_accurate[c] = (1.0 - prev) * (acc[c] + sup * th[T.HEALTH_POST_SHARE]) / v
+            feed_aware[c] = aware[c] / v
         else:
             feed_misinfo[c] = 0.0
             feed_accurate[c] = 0.0
+            feed_aware[c] = 0.0
 
 
 @njit(parallel=True, cache=True)
 def exchange_kernel(
-    th, key, indptr, indices, community, posted, post_misinfo, post_accurate, use, diagnosis,
-    c_moderation, c_hostility, c_anti, volume, feed_misinfo, feed_accurate,
-    reads, support, lam_misinfo, lam_accurate, anti, hostile,
+    th, key, indptr, indices, community, posted, post_misinfo, post_accurate, post_aware, use,
+    diagnosis, stigma, c_moderation, c_hostility, c_anti, volume, feed_misinfo, feed_accurate,
+    feed_aware, reads, support, lam_misinfo, lam_accurate, lam_aware, anti, hostile, norm_stigma,
 ):  # fmt: skip
     """What each member meets today: posts of tied co-members (replies, follows) and a read of the
     community feed. Sets the support signal S = 1 - exp(-support_per_post · (tie posts + posts read
     + 2·[posted today])) — sharing one's own story draws replies —, the
     expected misleading and accurate posts met, anti-stigma posts read, and whether a hostile or
-    derogatory comment arrives (on one's own post, or read), less what moderation removes."""
+    derogatory comment arrives (on one's own post, or read), less what moderation removes.
+    The same gather takes the mean self-stigma of tied co-members (peer norms)."""
     n = community.shape[0]
     for i in prange(n):
         c = community[i]
@@ -137,18 +143,27 @@ def exchange_kernel(
             support[i] = 0.0
             lam_misinfo[i] = 0.0
             lam_accurate[i] = 0.0
+            lam_aware[i] = 0.0
             anti[i] = 0.0
             hostile[i] = 0
+            norm_stigma[i] = stigma[i]
             continue
         tp = 0.0
         tm = 0.0
         ta = 0.0
+        tw = 0.0
+        ns = 0.0
+        nk = 0
         for k in range(indptr[i], indptr[i + 1]):
             j = indices[k]
             if community[j] == c:
                 tp += posted[j]
                 tm += post_misinfo[j]
                 ta += post_accurate[j]
+                tw += post_aware[j]
+                ns += stigma[j]
+                nk += 1
+        norm_stigma[i] = ns / nk if nk > 0 else stigma[i]
         r = min(th[T.READ_RATE] * use[i], volume[c])
         keep = 1.0 - c_moderation[c] * th[T.MODERATION_EFFICACY]
         reads[i] = r
@@ -157,6 +172,7 @@ def exchange_kernel(
         )
         lam_misinfo[i] = th[T.SW_MISINFO] * keep * tm + r * feed_misinfo[c]
         lam_accurate[i] = ta + r * feed_accurate[c]
+        lam_aware[i] = tw + r * feed_aware[c]
         anti[i] = r * c_anti[c]
         lam_h = (
             th[T.SW_HOSTILITY] * c_hostility[c] * keep * (posted[i] + th[T.HOSTILE_PER_READ] * r)
@@ -173,8 +189,8 @@ def _clip01(x):
 
 @njit(parallel=True, cache=True)
 def social_kernel(
-    th, support, hostile, anti, belonging, empowerment, stigma, hostile_recent, empowerment0, stigma0,
-    belonging_out, empowerment_out, stigma_out, hostile_recent_out,
+    th, support, hostile, anti, norm_stigma, belonging, empowerment, stigma, hostile_recent,
+    empowerment0, stigma0, belonging_out, empowerment_out, stigma_out, hostile_recent_out,
 ):  # fmt: skip
     """Peer support and the stigma pathway, against hostility.
 
@@ -182,6 +198,7 @@ def social_kernel(
     E' = E + [stigma]·empowerment_gain·S·(1-E) - empowerment_relaxation·(E-E0) - H·loss·E
     s' = s - [stigma]·(stigma_reduction·S·E + campaign_effect·(1-e^-anti))·s
            + H·hostility_stigma_gain·(1-s) + stigma_relaxation·(s0-s)
+           + [stigma]·peer_norm_weight·(mean of tied co-members' s - s)
     """
     n = support.shape[0]
     sw = th[T.SW_STIGMA]
@@ -209,20 +226,22 @@ def social_kernel(
             - sw * (th[T.STIGMA_REDUCTION] * s_sig * e + th[T.CAMPAIGN_EFFECT] * campaign) * s
             + h * th[T.HOSTILITY_STIGMA_GAIN] * (1.0 - s)
             + th[T.STIGMA_RELAXATION] * (stigma0[i] - s)
+            + sw * th[T.PEER_NORM] * (norm_stigma[i] - s)
         )
         hostile_recent_out[i] = th[T.HOSTILITY_MEMORY] * hostile_recent[i] + h
 
 
 @njit(parallel=True, cache=True)
 def misinformation_kernel(
-    th, key, community, misinfo, care, lam_misinfo, lam_accurate, c_moderation,
+    th, key, community, misinfo, care, lam_misinfo, lam_accurate, lam_aware, c_moderation,
     misinfo_out, adopted, corrected,
 ):  # fmt: skip
     """Misleading health beliefs: unaware (0) -> misled (1) -> corrected (2) -> unaware (new claims).
 
     0→1 with probability 1 - exp(-misinfo_adoption·λ_mis);
     1→2 with probability 1 - exp(-[correction]·(moderation·correction_moderator
-        + correction_peer·λ_acc [online] + correction_clinician [in care]));
+        + correction_peer·λ_acc [online] + correction_clinician [in care]) - stifling·λ_aware)
+        (stifling: meeting posts of people who already know the claim, as in Maki-Thompson);
     2→0 with probability misinfo_renewal.
     """
     n = misinfo.shape[0]
@@ -245,7 +264,8 @@ def misinformation_kernel(
                 )
             if care[i] == 2:
                 rate += th[T.CORRECTION_CLINICIAN]
-            if uniform(key, i, 1) < 1.0 - math.exp(-th[T.SW_CORRECTION] * rate):
+            hazard = th[T.SW_CORRECTION] * rate + th[T.STIFLING] * lam_aware[i]
+            if uniform(key, i, 1) < 1.0 - math.exp(-hazard):
                 m = 2
                 co = 1
         elif uniform(key, i, 2) < th[T.MISINFO_RENEWAL]:

@@ -65,35 +65,36 @@ def run_day(st: State, g: CSRGraph, th: np.ndarray, seed: int, t: int, timer: St
     # 2. Who posts what: needs today's membership, and yesterday's beliefs (what people post).
     K.posting_kernel(
         th, key["posting"], y["community"], s["post_rate"], x["misinfo"], x["ever_posted"], x["posts"],
-        f["posted"], f["post_misinfo"], f["post_accurate"], y["ever_posted"], y["posts"],
+        f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"], y["ever_posted"], y["posts"],
     )  # fmt: skip
     timer.lap("posting")
     # 3. Each community's feed from today's posts: read by everyone in the exchange below.
     K.feed_kernel(
-        th, y["community"], f["posted"], f["post_misinfo"], f["post_accurate"],
+        th, y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
         c["moderation"], c["misinfo_prevalence"], c["supporters"],
-        c["members"], c["volume"], c["feed_misinfo"], c["feed_accurate"],
+        c["members"], c["volume"], c["feed_misinfo"], c["feed_accurate"], c["feed_aware"],
     )  # fmt: skip
     timer.lap("feed")
     # 4. Exchange over ties and feeds: the one neighbour gather; every update below reads its output.
     K.exchange_kernel(
         th, key["hostility"], g.indptr, g.indices, y["community"], f["posted"], f["post_misinfo"],
-        f["post_accurate"], s["use"], s["diagnosis"], c["moderation"], c["hostility"], c["anti_stigma"],
-        c["volume"], c["feed_misinfo"], c["feed_accurate"],
-        f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["anti_stigma"], f["hostile"],
+        f["post_accurate"], f["post_aware"], s["use"], s["diagnosis"], x["stigma"], c["moderation"],
+        c["hostility"], c["anti_stigma"], c["volume"], c["feed_misinfo"], c["feed_accurate"],
+        c["feed_aware"], f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["lam_aware"],
+        f["anti_stigma"], f["hostile"], f["norm_stigma"],
     )  # fmt: skip
     timer.lap("exchange")
     # 5. Support, empowerment and hostility move belonging and self-stigma (stigma pathway).
     K.social_kernel(
-        th, f["support"], f["hostile"], f["anti_stigma"], x["belonging"], x["empowerment"], x["stigma"],
-        x["hostile_recent"], s["empowerment0"], s["stigma0"],
+        th, f["support"], f["hostile"], f["anti_stigma"], f["norm_stigma"], x["belonging"],
+        x["empowerment"], x["stigma"], x["hostile_recent"], s["empowerment0"], s["stigma0"],
         y["belonging"], y["empowerment"], y["stigma"], y["hostile_recent"],
     )  # fmt: skip
     timer.lap("social")
     # 6. Misleading beliefs: adopted from today's misleading posts, corrected by moderators/peers/care.
     K.misinformation_kernel(
         th, key["misinfo"], y["community"], x["misinfo"], x["care"], f["lam_misinfo"], f["lam_accurate"],
-        c["moderation"], y["misinfo"], f["adopted"], f["corrected"],
+        f["lam_aware"], c["moderation"], y["misinfo"], f["adopted"], f["corrected"],
     )  # fmt: skip
     timer.lap("misinformation")
     # 7. Learning from peers raises activation; misleading content and hostility raise uncertainty.

@@ -81,7 +81,8 @@ class PopulationParams:
     stigma_mean_schizophrenia: float = spec(0.50, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, schizophrenia", source=STIGMA_SRC, box="stigma")
     stigma_mean_other: float = spec(0.44, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, bipolar and depression", source=STIGMA_SRC, box="stigma")
     stigma_concentration: float = spec(7.0, 0.5, 200, unit="Beta a+b", help="how tightly baseline self-stigma clusters round its mean", box="stigma")
-    social_media_use_mean: float = spec(0.5, 0.01, 0.99, unit="0-1", help="mean propensity to use social media (Beta, concentration 4)", source="Birnbaum 2015 (2.6 ± 2.5 h/day)", box="entry")
+    social_media_use_mean: float = spec(0.5, 0.01, 0.99, unit="0-1", help="mean propensity to use social media", source="Birnbaum 2015 (2.6 ± 2.5 h/day)", box="entry")
+    social_media_use_concentration: float = spec(4.0, 0, 1e6, unit="Beta a+b", help="spread of social-media use between people: Beta concentration; 0 = everyone at the mean (well-mixed, for the classic-model limits)", source="Birnbaum 2015 (SD 2.5 h/day about a mean of 2.6)", box="entry")
     initial_online_share: float = spec(0.70, 0, 1, unit="share", help="share already in an online peer community at day 0", source="Naslund 2016; Brunette 2019; Aschbrenner 2018 (68-72% use social media)", box="entry")
     share_superuser: float = spec(0.01, 0, 1, unit="share", help="share of superusers (post most days)", source=MIERLO, box="exchange")
     share_contributor: float = spec(0.09, 0, 1, unit="share", help="share of contributors (post now and then); the rest lurk", source=MIERLO, box="exchange")
@@ -160,6 +161,7 @@ class ExchangeParams:
     correction_moderator: float = spec(0.5, 0, 10, unit="1/day", help="correction pressure of full moderation on a misinformed member", box="misinformation")
     correction_peer: float = spec(0.02, 0, 1, unit="1/post", help="chance an accurate post read corrects a misleading belief", source="peer-forum studies: 7 of 10 false posts corrected by other participants within hours", box="misinformation")
     correction_clinician: float = spec(0.01, 0, 1, unit="1/day", help="daily chance that care corrects a misleading belief", box="misinformation")
+    stifling: float = spec(0.01, 0, 10, unit="1/post", help="chance per post met from someone who already knows the claim (misled or corrected) that a misled person stops spreading it (Daley-Kendall/Maki-Thompson stifling)", box="misinformation")
     misinfo_renewal: float = spec(0.01, 0, 1, unit="1/day", help="daily chance a corrected person becomes open to a new misleading claim", box="misinformation")
     hostile_per_read: float = spec(0.05, 0, 10, unit="1/post", help="exposure to hostile content per post read, relative to a post of one's own", box="hostility")
     psychosis_hostility: float = spec(3.2, 1, 10, unit="multiplier", help="hostility aimed at people with psychosis relative to other diagnoses", source="Alvarez-Mon 2019: 36.2% vs 11.3% pejorative (ratio 3.2)", box="hostility")
@@ -180,6 +182,7 @@ class StigmaParams:
     stigma_reduction: float = spec(0.012, 0, 1, unit="1/day", help="rate at which empowerment and support lower self-stigma", source="Lloyd-Evans 2014 (benefit on hope, empowerment)", box="stigma")
     hostility_stigma_gain: float = spec(0.08, 0, 1, unit="1/event", help="share of the gap to full self-stigma closed by one hostile comment", source="Alvarez-Mon 2019", box="hostility")
     stigma_relaxation: float = spec(0.01, 0, 1, unit="1/day", help="daily return of self-stigma to its baseline", box="stigma")
+    peer_norm_weight: float = spec(0.005, 0, 1, unit="1/day", help="daily pull of self-stigma toward the mean of tied co-members (peer norms; DeGroot averaging)", box="stigma")
     campaign_effect: float = spec(0.02, 0, 1, unit="1/day", help="rate at which anti-stigma content read lowers self-stigma", box="stigma")
 
 

@@ -78,7 +78,10 @@ def init_state(params: ModelParams) -> State:
     s["stigma0"][:] = s0
     x["stigma"][:] = s0
 
-    s["use"][:] = _beta(u(D_USE), p.social_media_use_mean, 4.0)
+    if p.social_media_use_concentration > 0:
+        s["use"][:] = _beta(u(D_USE), p.social_media_use_mean, p.social_media_use_concentration)
+    else:  # no spread: everyone reads alike, the well-mixed limit of the classic models
+        s["use"][:] = p.social_media_use_mean
     home = np.minimum((u(D_HOME) * c_count).astype(np.int64), c_count - 1)
     s["home"][:] = home
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import DIAGNOSES
 from . import summary_kernel as K
+from .params import DIAGNOSES
 from .state import State
 
 # PAM level cut-points (Hibbard et al.): L1 <= 47.0; L2 47.1-55.1; L3 55.2-67.0; L4 >= 67.1.

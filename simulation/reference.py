@@ -75,15 +75,21 @@ class Person(mesa.Agent):
     # 2. Lurk or post; some posts carry health information, misleading if the poster is misled.
     def decide_post(self) -> None:
         th = self.model.th
-        posted = post_misinfo = post_accurate = 0
+        posted = post_misinfo = post_accurate = post_aware = 0
         if self.next["community"] >= 0 and self.u("posting", 0) < self.post_rate:
             posted = 1
+            post_aware = 1 if self.misinfo >= 1 else 0  # knows the current misleading claim
             if self.u("posting", 1) < th["health_post_share"]:
                 if self.misinfo == 1 and th["misinformation"] > 0.0:
                     post_misinfo = 1
                 else:
                     post_accurate = 1
-        self.today.update(posted=posted, post_misinfo=post_misinfo, post_accurate=post_accurate)
+        self.today.update(
+            posted=posted,
+            post_misinfo=post_misinfo,
+            post_accurate=post_accurate,
+            post_aware=post_aware,
+        )
         self.next["ever_posted"] = 1 if (self.ever_posted == 1 or posted == 1) else 0
         self.next["posts"] = self.posts + posted
 
@@ -93,15 +99,20 @@ class Person(mesa.Agent):
         c = self.next["community"]
         if c < 0:
             self.today.update(
-                reads=0.0, support=0.0, lam_misinfo=0.0, lam_accurate=0.0, anti=0.0, hostile=0
-            )
+                reads=0.0, support=0.0, lam_misinfo=0.0, lam_accurate=0.0, lam_aware=0.0, anti=0.0,
+                hostile=0, norm_stigma=self.stigma,
+            )  # fmt: skip
             return
-        tie_posts = tie_misinfo = tie_accurate = 0.0
+        tie_posts = tie_misinfo = tie_accurate = tie_aware = 0.0
+        peers_stigma, peers = 0.0, 0
         for other in self.neighbours:
             if other.next["community"] == c:
                 tie_posts += other.today["posted"]
                 tie_misinfo += other.today["post_misinfo"]
                 tie_accurate += other.today["post_accurate"]
+                tie_aware += other.today["post_aware"]
+                peers_stigma += other.stigma
+                peers += 1
         feed = m.feeds[c]
         reads = min(th["read_rate"] * self.use, feed["volume"])
         keep = 1.0 - feed["moderation"] * th["moderation_efficacy"]
@@ -119,6 +130,8 @@ class Person(mesa.Agent):
             support=support,
             lam_misinfo=th["misinformation"] * keep * tie_misinfo + reads * feed["misinfo"],
             lam_accurate=tie_accurate + reads * feed["accurate"],
+            lam_aware=tie_aware + reads * feed["aware"],
+            norm_stigma=peers_stigma / peers if peers > 0 else self.stigma,
             anti=reads * feed["anti_stigma"],
             hostile=1 if self.u("hostility", 0) < 1.0 - math.exp(-lam_h) else 0,
         )
@@ -147,6 +160,7 @@ class Person(mesa.Agent):
             - sw * (th["stigma_reduction"] * sup * e + th["campaign_effect"] * campaign) * s
             + h * th["hostility_stigma_gain"] * (1.0 - s)
             + th["stigma_relaxation"] * (self.stigma0 - s)
+            + sw * th["peer_norm_weight"] * (d["norm_stigma"] - s)
         )
         self.next["hostile_recent"] = th["hostility_memory"] * self.hostile_recent + h
 
@@ -170,7 +184,10 @@ class Person(mesa.Agent):
                 )
             if self.care == 2:
                 rate += th["correction_clinician"]
-            if self.u("misinfo", 1) < 1.0 - math.exp(-th["correction"] * rate):
+            hazard = (
+                th["correction"] * rate + th["stifling"] * d["lam_aware"]
+            )  # stifling: others know it
+            if self.u("misinfo", 1) < 1.0 - math.exp(-hazard):
                 m, corrected = 2, 1
         elif self.u("misinfo", 2) < th["misinfo_renewal"]:
             m = 0
@@ -375,6 +392,7 @@ class ReferenceModel(mesa.Model):
         posts = [0.0] * self.n_communities
         mis = [0.0] * self.n_communities
         acc = [0.0] * self.n_communities
+        aware = [0.0] * self.n_communities
         members = [0] * self.n_communities
         for p in self.people:
             c = p.next["community"]
@@ -383,6 +401,7 @@ class ReferenceModel(mesa.Model):
                 posts[c] += p.today["posted"]
                 mis[c] += p.today["post_misinfo"]
                 acc[c] += p.today["post_accurate"]
+                aware[c] += p.today["post_aware"]
         self.feeds = []
         for c in range(self.n_communities):
             moderation = float(cs["moderation"][c])
@@ -398,6 +417,7 @@ class ReferenceModel(mesa.Model):
                 "intervention": int(cs["intervention"][c]),
                 "misinfo": 0.0,
                 "accurate": 0.0,
+                "aware": 0.0,
             }
             if volume > 0.0:
                 keep = 1.0 - moderation * th["moderation_efficacy"]
@@ -405,6 +425,7 @@ class ReferenceModel(mesa.Model):
                     th["misinformation"] * keep * (prev + (1.0 - prev) * mis[c] / volume)
                 )
                 feed["accurate"] = (1.0 - prev) * (acc[c] + sup * th["health_post_share"]) / volume
+                feed["aware"] = aware[c] / volume
             self.feeds.append(feed)
 
     def step(self) -> None:

@@ -57,12 +57,15 @@ SCRATCH: dict[str, type] = {
     "posted": np.int8,
     "post_misinfo": np.int8,
     "post_accurate": np.int8,
+    "post_aware": np.int8,  # the author already knows the current misleading claim (misled or corrected)
     "hostile": np.int8,
     "reads": np.float64,
     "support": np.float64,  # support signal received today, 0-1
     "lam_misinfo": np.float64,  # misleading posts met today
     "lam_accurate": np.float64,  # accurate health posts met today
     "anti_stigma": np.float64,  # anti-stigma posts read today
+    "lam_aware": np.float64,  # posts met today from people who already know the claim
+    "norm_stigma": np.float64,  # mean self-stigma of tied co-members (own value when none)
     "adopted": np.int8,
     "corrected": np.int8,
     "sought": np.int8,
@@ -84,6 +87,7 @@ COMMUNITY: dict[str, type] = {
     "volume": np.float64,
     "feed_misinfo": np.float64,
     "feed_accurate": np.float64,
+    "feed_aware": np.float64,
 }
 
 

@@ -88,6 +88,8 @@ _LAYOUT = [
     ("EMPLOYMENT_GAIN", "offline.employment_gain"),
     ("EMPLOYMENT_LOSS", "offline.employment_loss"),
     ("CARE_COMPLETION", "care.completion_rate"),
+    ("STIFLING", "exchange.stifling"),
+    ("PEER_NORM", "stigma.peer_norm_weight"),
 ]
 
 NAMES = [dotted for _, dotted in _LAYOUT]
@@ -168,6 +170,8 @@ RECOVERY_CARE = 72
 EMPLOYMENT_GAIN = 73
 EMPLOYMENT_LOSS = 74
 CARE_COMPLETION = 75
+STIFLING = 76
+PEER_NORM = 77
 
 
 def pack_theta(params: ModelParams) -> np.ndarray:
