@@ -76,6 +76,7 @@ COMMANDS = {
 # A callable that is a Hydra app reads sys.argv; a plain one receives the argument list.
 COMMAND_MODULES: list[str] = [
     "peerwell.scenarios.cli_params",
+    "peerwell.scenarios.cli_compare",
 ]
 
 

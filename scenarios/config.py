@@ -21,8 +21,11 @@ class RunConfig(ModelParams):
 
 
 def register_configs() -> None:
-    """Register the schema with Hydra's ConfigStore (idempotent)."""
+    """Register the schema and the generated scenarios with Hydra's ConfigStore (idempotent)."""
     ConfigStore.instance().store(name="peerwell_run", node=RunConfig)
+    from .catalogue import register_scenarios  # here, not at the top: catalogue imports this module
+
+    register_scenarios()
 
 
 def params_from_cfg(cfg: DictConfig) -> ModelParams:

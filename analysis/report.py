@@ -1,0 +1,182 @@
+"""``report.md`` of a scenario comparison, written from the summary table's numbers.
+
+One paragraph per scenario says what rose, what fell and what did not change detectably (the
+95% CI of the paired difference includes zero), and what that means for the benefits and risks
+of the conceptual model. No simulation is run here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .stats import CI_METHOD, CI_SEED, MAIN, N_RESAMPLES, OUTCOME_BY_NAME
+
+
+def fmt_value(outcome: str, value: float) -> str:
+    """A level in its unit: shares in percent, activation in PAM points, scores to 3 decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    unit = OUTCOME_BY_NAME[outcome].unit if outcome in OUTCOME_BY_NAME else "score"
+    if unit == "share":
+        return f"{100 * value:.1f}%"
+    if unit == "pam":
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def fmt_diff(outcome: str, value: float, unit: bool = True) -> str:
+    """A difference, signed, to three significant figures (shares in percentage points)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    kind = OUTCOME_BY_NAME[outcome].unit if outcome in OUTCOME_BY_NAME else "score"
+    if kind == "share":
+        return f"{100 * value:+.3g}" + (" pp" if unit else "")
+    if kind == "pam":
+        return f"{value:+.3g}" + (" PAM points" if unit else "")
+    return f"{value:+.3g}"
+
+
+def _effect(row) -> str:
+    o = row["outcome"]
+    return (
+        f"{row['label']} {fmt_diff(o, row['diff'])} (95% CI "
+        f"{fmt_diff(o, row['diff_ci_low'], False)} to {fmt_diff(o, row['diff_ci_high'], False)})"
+    )
+
+
+def reference_paragraph(summary: pd.DataFrame, reference: str, outcomes=MAIN) -> str:
+    """The reference scenario's levels at the horizon, with their CIs."""
+    s = summary[(summary["scenario"] == reference) & summary["outcome"].isin(outcomes)]
+    if s.empty:
+        return f"**{reference}** is the reference."
+    n, day = int(s["n"].iloc[0]), int(s["step"].iloc[0])
+    parts = [
+        f"{r['label']} {fmt_value(r['outcome'], r['mean'])} "
+        f"({fmt_value(r['outcome'], r['ci_low'])} to {fmt_value(r['outcome'], r['ci_high'])})"
+        for _, r in s.iterrows()
+    ]
+    return (
+        f"**{reference}** is the reference every difference below is taken from. On day {day} "
+        f"(mean of {n} replicates, 95% CI): " + "; ".join(parts) + "."
+    )
+
+
+def scenario_paragraph(summary: pd.DataFrame, scenario: str) -> str:
+    """What rose, what fell and what did not change for ``scenario``, against the reference."""
+    s = summary[summary["scenario"] == scenario]
+    reference, day, n = s["reference"].iloc[0], int(s["step"].iloc[0]), s["n_pairs"].iloc[0]
+    clear = s[s["diff_excludes_zero"].fillna(False).astype(bool)]
+    rose = [_effect(r) for _, r in clear[clear["diff"] > 0].iterrows()]
+    fell = [_effect(r) for _, r in clear[clear["diff"] < 0].iterrows()]
+    unclear = list(s[~s["outcome"].isin(clear["outcome"])]["label"])
+    text = [f"**{scenario}** against {reference}, paired over {n} replicates on day {day}."]
+    text.append(f"Rose: {'; '.join(rose)}." if rose else "Nothing rose detectably.")
+    text.append(f"Fell: {'; '.join(fell)}." if fell else "Nothing fell detectably.")
+    if unclear:
+        text.append(f"No clear change (the 95% CI includes zero): {', '.join(unclear)}.")
+    tally = []
+    for kind, noun in (("benefit", "benefit outcomes"), ("risk", "risks")):
+        k = s[s["kind"] == kind]
+        good, bad = int((k["verdict"] == "better").sum()), int((k["verdict"] == "worse").sum())
+        tally.append(f"{good} of {len(k)} {noun} moved in people's favour and {bad} against them")
+    text.append("On balance: " + "; ".join(tally) + ".")
+    return " ".join(text)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def levels_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
+    """Markdown: outcome rows, scenario columns, ``mean [CI]`` cells."""
+    rows = []
+    for outcome in dict.fromkeys(summary["outcome"]):
+        s = summary[summary["outcome"] == outcome].set_index("scenario")
+        cells = [
+            f"{fmt_value(outcome, s.at[sc, 'mean'])} [{fmt_value(outcome, s.at[sc, 'ci_low'])}, "
+            f"{fmt_value(outcome, s.at[sc, 'ci_high'])}]"
+            for sc in scenarios
+        ]
+        rows.append([s["label"].iloc[0], *cells])
+    return _table(["outcome", *scenarios], rows)
+
+
+def differences_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
+    """Markdown: paired differences from the reference, ``diff [CI]``; * marks a CI without zero."""
+    others = [s for s in scenarios if s != summary["reference"].iloc[0]]
+    rows = []
+    for outcome in dict.fromkeys(summary["outcome"]):
+        s = summary[summary["outcome"] == outcome].set_index("scenario")
+        cells = []
+        for sc in others:
+            r = s.loc[sc]
+            star = " *" if bool(r["diff_excludes_zero"]) else ""
+            cells.append(
+                f"{fmt_diff(outcome, r['diff'])} [{fmt_diff(outcome, r['diff_ci_low'], False)}, "
+                f"{fmt_diff(outcome, r['diff_ci_high'], False)}]{star}"
+            )
+        rows.append([s["label"].iloc[0], *cells])
+    return _table(["outcome", *others], rows)
+
+
+def render_report(
+    summary: pd.DataFrame,
+    scenarios: list[str],
+    descriptions: dict[str, str],
+    settings: dict,
+    figures: dict[str, str],
+) -> str:
+    """The whole ``report.md``.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        From ``stats.summary_table``.
+    scenarios : list of str
+        In the order given; the first is the reference.
+    descriptions : dict
+        Scenario to its description.
+    settings : dict
+        ``replicates``, ``root_seed``, ``horizon``, ``people``, ``overrides`` (list of str),
+        ``command``.
+    figures : dict
+        Caption to relative path of the figure (PNG).
+    """
+    reference = scenarios[0]
+    out = [f"# peerwell comparison: {', '.join(scenarios)}", ""]
+    out.append(
+        f"{settings['replicates']} replicates per scenario, {settings['people']} people, "
+        f"{settings['horizon']} days; model overrides: "
+        f"{' '.join(settings['overrides']) or 'none'}. Replicate r of every scenario uses the "
+        f"same seed (common random numbers; seeds from `SeedSequence({settings['root_seed']})`, "
+        f"listed in `comparison.json`), so each difference is paired by replicate."
+    )
+    if settings.get("command"):
+        out += ["", f"Command: `{settings['command']}`"]
+    out += ["", "## Scenarios", ""]
+    out += [f"- **{s}** — {descriptions.get(s, '')}" for s in scenarios]
+    out += ["", "## Findings", "", reference_paragraph(summary, reference), ""]
+    for s in scenarios[1:]:
+        out += [scenario_paragraph(summary, s), ""]
+    out += [f"## Outcomes on day {settings['horizon']} (mean [95% CI])", ""]
+    out += [levels_table(summary, scenarios), ""]
+    if len(scenarios) > 1:
+        out += [f"## Paired differences from {reference} (mean [95% CI]; * CI excludes zero)", ""]
+        out += [differences_table(summary, scenarios), ""]
+    out += ["## Figures", ""]
+    out += [f"![{caption}]({path})\n" for caption, path in figures.items()]
+    out += [
+        "## Method",
+        "",
+        f"Confidence intervals are {CI_METHOD} bootstraps of the mean over replicates "
+        f"({N_RESAMPLES} resamples, seed {CI_SEED}); differences are paired by replicate seed. "
+        "The standardised effects of the benefits-vs-risks figure divide a paired difference by "
+        "the pooled person-level SD of the two scenarios (sqrt(p(1-p)) for shares). "
+        "`summary.csv` holds every number of this report; `runs/` holds every run.",
+        "",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,361 @@
+"""Outcome-at-horizon statistics for scenario comparisons: bootstrap CIs and paired differences.
+
+Pure functions on result tables (the stacked trajectories of many runs); no simulation is run
+here. Replicate r of every scenario shares its seed (common random numbers), so differences are
+taken pairwise by seed: the paired difference isolates the scenario's effect from the noise the
+two runs share.
+
+Confidence intervals are percentile bootstraps over replicates (``scipy.stats.bootstrap``),
+seeded with ``CI_SEED`` so the same runs always give the same table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+CI_LEVEL = 0.95
+N_RESAMPLES = 9999
+CI_METHOD = (
+    "percentile"  # BCa is undefined when every replicate agrees (e.g. offline belonging = 0)
+)
+CI_SEED = 20160113
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One outcome of the comparison tables.
+
+    ``kind`` is ``benefit`` (an opportunity of the conceptual model), ``risk`` (one of its risks)
+    or ``context``; ``better`` says which direction is good for people (None for context).
+    ``unit`` is ``share`` (0-1, reported in percentage points), ``pam`` (PAM points) or
+    ``score`` (a 0-1 score).
+    """
+
+    name: str
+    label: str
+    kind: str
+    better: str | None
+    unit: str
+
+
+OUTCOMES: tuple[Outcome, ...] = (
+    Outcome("activation_mean", "activation", "benefit", "higher", "pam"),
+    Outcome("care_seeking_share", "seeking or in care", "benefit", "higher", "share"),
+    Outcome("in_care_share", "in care", "benefit", "higher", "share"),
+    Outcome("wellbeing_mental_mean", "mental wellbeing", "benefit", "higher", "score"),
+    Outcome("wellbeing_physical_mean", "physical wellbeing", "benefit", "higher", "score"),
+    Outcome("self_stigma_mean", "self-stigma", "benefit", "lower", "score"),
+    Outcome("belonging_mean", "belonging", "benefit", "higher", "score"),
+    Outcome("empowerment_mean", "empowerment and hope", "benefit", "higher", "score"),
+    Outcome("recovery_mean", "recovery", "benefit", "higher", "score"),
+    Outcome("employed_share", "employed or in education", "benefit", "higher", "share"),
+    Outcome("misinformation_belief_mean", "misinformation belief", "risk", "lower", "share"),
+    Outcome("uncertainty_mean", "uncertainty about own health", "risk", "lower", "score"),
+    Outcome("hostile_daily_share", "hostile comment received (per day)", "risk", "lower", "share"),
+    Outcome("online_share", "online", "context", None, "share"),
+    Outcome("enrolled_share", "enrolled in an online intervention", "context", None, "share"),
+)
+OUTCOME_BY_NAME = {o.name: o for o in OUTCOMES}
+
+# The outcomes the figures and report lead with (the issue's list, in the user's order).
+MAIN = (
+    "activation_mean",
+    "care_seeking_share",
+    "in_care_share",
+    "wellbeing_mental_mean",
+    "wellbeing_physical_mean",
+    "self_stigma_mean",
+    "belonging_mean",
+    "misinformation_belief_mean",
+)
+
+# Person-level SD column of a mean outcome, for standardised effects; shares use sqrt(p(1-p)).
+_SD_COLUMN = {
+    "activation_mean": "activation_sd",
+    "wellbeing_mental_mean": "wellbeing_mental_sd",
+    "wellbeing_physical_mean": "wellbeing_physical_sd",
+    "self_stigma_mean": "self_stigma_sd",
+    "belonging_mean": "belonging_sd",
+    "empowerment_mean": "empowerment_sd",
+    "recovery_mean": "recovery_sd",
+    "uncertainty_mean": "uncertainty_sd",
+}
+RUN_KEYS = ["scenario", "seed", "run_id"]
+
+
+def horizon_table(trajectories: pd.DataFrame, at_step: int | None = None) -> pd.DataFrame:
+    """One row per run: every outcome on day ``at_step`` (default: each run's last recorded day).
+
+    ``hostile_daily_share`` (the share of people who received a hostile comment, averaged over
+    days 1 to the horizon) is derived from ``flow_hostile`` when the table has a ``people``
+    column (population size); otherwise it is left out.
+
+    Parameters
+    ----------
+    trajectories : DataFrame
+        Stacked trajectories with ``scenario``, ``seed``, ``run_id``, ``step`` and outcome columns
+        (optionally ``replicate`` and ``people``).
+    at_step : int, optional
+        The day to read; every run must have recorded it.
+
+    Returns
+    -------
+    DataFrame
+        ``scenario``, ``seed``, ``run_id`` (and ``replicate``), ``step``, then every recorded
+        numeric column (outcomes, their person-level SDs, flows) on that day.
+
+    Raises
+    ------
+    ValueError
+        A required column is missing, or a run did not record ``at_step``.
+    """
+    missing = [c for c in [*RUN_KEYS, "step"] if c not in trajectories.columns]
+    if missing:
+        raise ValueError(f"trajectories lack column(s) {missing}")
+    keys = RUN_KEYS + (["replicate"] if "replicate" in trajectories.columns else [])
+    df = trajectories.sort_values([*keys, "step"])
+    if at_step is None:
+        rows = df.groupby(keys, sort=False).tail(1)
+    else:
+        rows = df[df["step"] == at_step]
+        n_runs = df.groupby(keys, sort=False).ngroups
+        if len(rows) != n_runs:
+            raise ValueError(f"{n_runs - len(rows)} run(s) did not record day {at_step}")
+    skip = {*keys, "step", "people"}
+    columns = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])]
+    out = rows[[*keys, "step", *columns]].reset_index(drop=True)
+    if "people" in df.columns and "flow_hostile" in df.columns:
+        horizon = out.set_index(keys)["step"]
+        d = df.join(horizon.rename("horizon"), on=keys)
+        d = d[(d["step"] > 0) & (d["step"] <= d["horizon"])]
+        share = (d["flow_hostile"] / d["people"]).groupby([d[k] for k in keys], sort=False).mean()
+        out["hostile_daily_share"] = out.join(share.rename("h"), on=keys)["h"].fillna(0.0).values
+    return out
+
+
+def bootstrap_ci(
+    values, *, level: float = CI_LEVEL, n_resamples: int = N_RESAMPLES, seed: int = CI_SEED
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of ``values``.
+
+    Parameters
+    ----------
+    values : array-like
+        One value per replicate (or per pair, for a paired difference).
+    level : float
+        Confidence level.
+    n_resamples : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the resampling, so the same values always give the same interval.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound; ``(nan, nan)`` with fewer than two values; ``(v, v)`` when every
+        value equals ``v``.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return float("nan"), float("nan")
+    if np.all(x == x[0]):
+        return float(x[0]), float(x[0])
+    res = stats.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        method=CI_METHOD,
+        rng=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def person_sd(horizon: pd.DataFrame, outcome: str) -> float:
+    """Mean over runs of the person-level SD of ``outcome`` (for standardised effects)."""
+    col = _SD_COLUMN.get(outcome)
+    if col is not None and col in horizon.columns:
+        return float(horizon[col].mean())
+    o = OUTCOME_BY_NAME.get(outcome)
+    if o is not None and o.unit == "share":
+        p = horizon[outcome].to_numpy(dtype=np.float64)
+        return float(np.sqrt(np.clip(p * (1.0 - p), 0.0, None)).mean())
+    return float("nan")
+
+
+def _verdict(outcome: str, diff: float, lo: float, hi: float) -> str:
+    """'better', 'worse' or 'no clear change' (CI includes zero) for people; 'up'/'down' for context."""
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0.0 <= hi:
+        return "no clear change"
+    better = OUTCOME_BY_NAME[outcome].better if outcome in OUTCOME_BY_NAME else None
+    if better is None:
+        return "up" if diff > 0 else "down"
+    return "better" if (diff > 0) == (better == "higher") else "worse"
+
+
+def summary_table(
+    horizon: pd.DataFrame,
+    scenarios: list[str] | None = None,
+    outcomes: list[str] | None = None,
+    reference: str | None = None,
+) -> pd.DataFrame:
+    """Per scenario and outcome: mean, SD, bootstrap CI, and the paired difference from ``reference``.
+
+    Parameters
+    ----------
+    horizon : DataFrame
+        From :func:`horizon_table`.
+    scenarios : list of str, optional
+        Scenarios in report order (default: order of appearance).
+    outcomes : list of str, optional
+        Outcome columns (default: every known outcome present).
+    reference : str, optional
+        The scenario differences are taken from (default: the first).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``scenario, outcome, label, kind, better, step, n, mean, sd, ci_low, ci_high,
+        reference, n_pairs, diff, diff_sd, diff_ci_low, diff_ci_high, diff_excludes_zero,
+        verdict, person_sd, std_diff, std_diff_ci_low, std_diff_ci_high``. The reference's own
+        difference columns are empty. ``std_diff`` is the difference over the pooled person-level
+        SD of the two scenarios (a standardised mean difference, as Cohen's d).
+
+    Raises
+    ------
+    ValueError
+        A named scenario or outcome is not in the table.
+    """
+    scenarios = list(scenarios) if scenarios else list(dict.fromkeys(horizon["scenario"]))
+    outcomes = list(outcomes) if outcomes else [o.name for o in OUTCOMES if o.name in horizon]
+    reference = reference or scenarios[0]
+    for s in [*scenarios, reference]:
+        if s not in set(horizon["scenario"]):
+            raise ValueError(f"scenario {s!r} has no runs in the table")
+    for o in outcomes:
+        if o not in horizon.columns:
+            raise ValueError(f"outcome {o!r} is not a column of the table")
+    by = {s: g.set_index("seed").sort_index() for s, g in horizon.groupby("scenario", sort=False)}
+    ref = by[reference]
+    rows = []
+    for s in scenarios:
+        g = by[s]
+        common = g.index.intersection(ref.index)
+        for o in outcomes:
+            x = g[o].to_numpy(dtype=np.float64)
+            lo, hi = bootstrap_ci(x)
+            meta = OUTCOME_BY_NAME.get(o)
+            row = {
+                "scenario": s,
+                "outcome": o,
+                "label": meta.label if meta else o,
+                "kind": meta.kind if meta else "",
+                "better": (meta.better or "") if meta else "",
+                "step": int(g["step"].max()),
+                "n": int(x.size),
+                "mean": float(x.mean()),
+                "sd": float(x.std(ddof=1)) if x.size > 1 else float("nan"),
+                "ci_low": lo,
+                "ci_high": hi,
+                "reference": reference,
+                "person_sd": person_sd(g, o),
+            }
+            if s != reference:
+                d = (g.loc[common, o] - ref.loc[common, o]).to_numpy(dtype=np.float64)
+                dlo, dhi = bootstrap_ci(d)
+                diff = float(d.mean()) if d.size else float("nan")
+                pooled = float(np.sqrt((row["person_sd"] ** 2 + person_sd(ref, o) ** 2) / 2.0))
+                scale = pooled if pooled > 0 else float("nan")
+                row |= {
+                    "n_pairs": int(d.size),
+                    "diff": diff,
+                    "diff_sd": float(d.std(ddof=1)) if d.size > 1 else float("nan"),
+                    "diff_ci_low": dlo,
+                    "diff_ci_high": dhi,
+                    "diff_excludes_zero": bool(np.isfinite(dlo) and (dlo > 0 or dhi < 0)),
+                    "verdict": _verdict(o, diff, dlo, dhi),
+                    "std_diff": diff / scale,
+                    "std_diff_ci_low": dlo / scale,
+                    "std_diff_ci_high": dhi / scale,
+                }
+            rows.append(row)
+    columns = [
+        "scenario", "outcome", "label", "kind", "better", "step", "n", "mean", "sd", "ci_low",
+        "ci_high", "reference", "n_pairs", "diff", "diff_sd", "diff_ci_low", "diff_ci_high",
+        "diff_excludes_zero", "verdict", "person_sd", "std_diff", "std_diff_ci_low",
+        "std_diff_ci_high",
+    ]  # fmt: skip
+    out = pd.DataFrame(rows).reindex(columns=columns)
+    out["n_pairs"] = out["n_pairs"].astype("Int64")
+    out["diff_excludes_zero"] = out["diff_excludes_zero"].astype("boolean")
+    return out
+
+
+def trajectory_bands(
+    trajectories: pd.DataFrame,
+    outcomes: list[str],
+    *,
+    level: float = CI_LEVEL,
+    n_resamples: int = 2000,
+    seed: int = CI_SEED,
+) -> pd.DataFrame:
+    """Mean and percentile-bootstrap band of each outcome per scenario and day, over replicates.
+
+    One set of resampled replicate weights is used for every day of a scenario, so the bootstrap
+    is a single matrix product (weights × replicates-by-days) rather than a loop over days.
+
+    Parameters
+    ----------
+    trajectories : DataFrame
+        Stacked trajectories with ``scenario``, ``seed``, ``step`` and the outcome columns.
+    outcomes : list of str
+        Outcome columns.
+    level, n_resamples, seed
+        Confidence level, bootstrap resamples, and the resampling seed.
+
+    Returns
+    -------
+    DataFrame
+        Long table: ``scenario, outcome, step, mean, lo, hi``.
+    """
+    alpha = (1.0 - level) / 2.0
+    frames = []
+    for scenario, g in trajectories.groupby("scenario", sort=False):
+        g = g.sort_values(["seed", "step"])
+        steps = np.sort(g["step"].unique())
+        n_rep = g["seed"].nunique()
+        if len(g) != n_rep * len(steps):
+            raise ValueError(
+                f"scenario {scenario!r}: runs recorded different days; cannot band them"
+            )
+        # replicates × days × outcomes, in one reshape (rows are sorted by seed, then day)
+        cube = (
+            g[list(outcomes)].to_numpy(dtype=np.float64).reshape(n_rep, len(steps), len(outcomes))
+        )
+        mean = cube.mean(axis=0)
+        if n_rep > 1:
+            rng = np.random.default_rng(seed)
+            weights = rng.multinomial(n_rep, np.full(n_rep, 1.0 / n_rep), size=n_resamples) / n_rep
+            boot = np.einsum("br,rto->bto", weights, cube)
+            lo, hi = np.quantile(boot, [alpha, 1.0 - alpha], axis=0)
+        else:
+            lo = hi = mean
+        for k, o in enumerate(outcomes):
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "scenario": scenario,
+                        "outcome": o,
+                        "step": steps,
+                        "mean": mean[:, k],
+                        "lo": lo[:, k],
+                        "hi": hi[:, k],
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)

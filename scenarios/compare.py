@@ -1,0 +1,351 @@
+"""Scenario comparison with replicates and common random numbers (``peerwell compare``).
+
+``run_comparison`` loads each scenario with the same overrides, runs every (scenario, replicate)
+pair — replicate r of every scenario shares its seed — reusing finished runs in
+``output_dir/runs/``, and writes into ``output_dir``:
+
+- ``runs/<run_id>.parquet``: one file per run (the result store);
+- ``summary.csv``: per scenario and outcome at the horizon, mean, SD, 95% bootstrap CI, and the
+  paired difference from the first-named scenario with its CI;
+- ``figures/``: trajectories with CI bands, a forest plot of paired differences, and a
+  benefits-vs-risks panel per scenario (PNG and SVG);
+- ``report.md``: the tables and figures with one paragraph per scenario;
+- ``comparison.json``: the settings, the seeds and every run_id with whether it was reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from peerwell.analysis import compare_figures, report, stats
+from peerwell.simulation.errors import ConfigError
+from peerwell.simulation.params import ModelParams
+
+from .catalogue import check_scenario_names, load_scenario
+from .replicates import PlannedRun, execute, plan, replicate_seeds
+from .store import atomic_write_bytes, atomic_write_json, provenance
+
+DEFAULT_ROOT_SEED = 2016  # Naslund et al. (2016)
+
+
+@dataclass
+class ComparisonResult:
+    """What a comparison produced.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        The contents of ``summary.csv``.
+    trajectories : DataFrame
+        Every run stacked: ``run_id, scenario, seed, replicate, people, step`` and all outcomes.
+    runs : DataFrame
+        One row per run: ``scenario, replicate, seed, run_id, file, status`` (``reused``,
+        ``ran`` or ``rerun`` when a damaged file was run again).
+    """
+
+    output_dir: Path
+    scenarios: list[str]
+    replicates: int
+    root_seed: int
+    seeds: list[int]
+    summary: pd.DataFrame
+    trajectories: pd.DataFrame
+    runs: pd.DataFrame
+    params: dict[str, ModelParams]
+    files: dict[str, Path] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    @property
+    def reused(self) -> int:
+        """How many runs were read back from ``runs/`` instead of run."""
+        return int((self.runs["status"] == "reused").sum())
+
+
+def _notify_stderr(message: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"peerwell: {message}", file=sys.stderr)
+
+
+def _check_arguments(scenarios: Sequence[str], replicates: Any, root_seed: Any) -> list[str]:
+    if isinstance(scenarios, str) or not isinstance(scenarios, Sequence) or not scenarios:
+        raise ConfigError(
+            f"scenarios must be a non-empty list of scenario names, e.g. [baseline,offline_only]; got {scenarios!r}"
+        )
+    names = [str(s) for s in scenarios]
+    dupes = sorted({s for s in names if names.count(s) > 1})
+    if dupes:
+        raise ConfigError(f"scenarios lists {dupes} more than once; name each scenario once")
+    check_scenario_names(names)
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
+        raise ConfigError(f"replicates={replicates!r}: need a whole number of at least 1 (e.g. 30)")
+    if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
+        raise ConfigError(f"seed={root_seed!r}: the root seed must be a non-negative integer")
+    return names
+
+
+def _check_overrides(overrides) -> list[str] | dict:
+    if overrides is None:
+        return []
+    if isinstance(overrides, str):
+        raise ConfigError(
+            f"overrides must be a list of 'key=value' strings or a dict, got {overrides!r}"
+        )
+    keys = (
+        list(overrides)
+        if isinstance(overrides, Mapping)
+        else [str(o).split("=", 1)[0].lstrip("+~") for o in overrides]
+    )
+    if "seed" in keys:
+        raise ConfigError(
+            "seed is set per replicate (replicate r of every scenario shares its seed); "
+            "choose the root seed instead (root_seed=..., or seed=... on `peerwell compare`)"
+        )
+    if "output_dir" in keys:
+        raise ConfigError("output_dir is an argument of the comparison, not a model override")
+    return dict(overrides) if isinstance(overrides, Mapping) else [str(o) for o in overrides]
+
+
+def _load_all(names: list[str], overrides) -> dict[str, ModelParams]:
+    """Every scenario's params, all validated before anything runs; one horizon for all."""
+    base = {name: load_scenario(name, overrides) for name in names}
+    steps = {name: p.steps for name, p in base.items()}
+    if len(set(steps.values())) > 1:
+        raise ConfigError(
+            f"scenarios end on different days {steps}: set steps=... so all share one horizon"
+        )
+    return base
+
+
+def _stack(planned: list[PlannedRun], frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """All runs in one table, with ``replicate`` and ``people`` (population size) added."""
+    parts = []
+    for pr in planned:
+        df = frames[pr.run_id].copy()
+        df.insert(df.columns.get_loc("seed") + 1, "replicate", pr.replicate)
+        df.insert(df.columns.get_loc("replicate") + 1, "people", pr.params.population.size)
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _save_figure(fig, stem: Path) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` and ``stem.svg``, each atomically, and close it."""
+    paths = []
+    for suffix, kw in ((".png", {"dpi": 110}), (".svg", {})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=suffix[1:], **kw)
+        path = stem.with_suffix(suffix)
+        atomic_write_bytes(path, buf.getvalue())
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def write_figures(result: ComparisonResult, events: dict[str, list[int]]) -> dict[str, Path]:
+    """Trajectories with bands, forest plot and benefits-vs-risks panel (PNG + SVG)."""
+    folder = result.output_dir / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    outcomes = [o for o in stats.MAIN if o in result.trajectories.columns]
+    bands = stats.trajectory_bands(result.trajectories, outcomes)
+    files: dict[str, Path] = {}
+    fig = compare_figures.trajectory_figure(bands, result.scenarios, outcomes, events)
+    files["trajectories"] = _save_figure(fig, folder / "trajectories")[0]
+    if len(result.scenarios) > 1:
+        fig = compare_figures.forest_figure(result.summary)
+        files["forest"] = _save_figure(fig, folder / "forest")[0]
+        fig = compare_figures.benefits_risks_figure(result.summary)
+        files["benefits_risks"] = _save_figure(fig, folder / "benefits_risks")[0]
+    return files
+
+
+def figures_fingerprint(result: ComparisonResult) -> str:
+    """What the figures depend on: the runs, the scenario order, and the code that draws them."""
+    h = hashlib.sha256(json.dumps([result.scenarios, list(result.runs["run_id"])]).encode())
+    for module in (compare_figures, stats):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _previous_figures(out: Path, fingerprint: str) -> dict[str, Path] | None:
+    """The figures of the last comparison in ``out`` if they were drawn from the same runs."""
+    try:
+        old = json.loads((out / "comparison.json").read_text())
+    except (OSError, ValueError):
+        return None
+    files = {k: out / v for k, v in (old.get("figures") or {}).items()}
+    if old.get("figures_fingerprint") != fingerprint or not files:
+        return None
+    for path in files.values():
+        if not (path.exists() and path.with_suffix(".svg").exists()):
+            return None
+    return files
+
+
+def _manifest(result: ComparisonResult, overrides, command: str | None) -> dict:
+    any_params = next(iter(result.params.values()))
+    return {
+        "scenarios": result.scenarios,
+        "reference": result.scenarios[0],
+        "replicates": result.replicates,
+        "root_seed": result.root_seed,
+        "seeds": result.seeds,
+        "overrides": overrides,
+        "command": command,
+        "horizon": any_params.steps,
+        "people": any_params.population.size,
+        "runs": result.runs.to_dict(orient="records"),
+        "figures": {
+            k: str(result.files[k].relative_to(result.output_dir))
+            for k in ("trajectories", "forest", "benefits_risks")
+            if k in result.files
+        },
+        "figures_fingerprint": figures_fingerprint(result)
+        if "trajectories" in result.files
+        else None,
+        "reused": result.reused,
+        "ran": int(len(result.runs) - result.reused),
+        "wall_time_seconds": round(result.wall_seconds, 3),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ci": {
+            "level": stats.CI_LEVEL,
+            "method": stats.CI_METHOD,
+            "resamples": stats.N_RESAMPLES,
+            "seed": stats.CI_SEED,
+        },
+        **provenance(),
+    }
+
+
+def run_comparison(
+    scenarios: list[str],
+    replicates: int = 30,
+    overrides: list[str] | dict | None = None,
+    output_dir: str | Path = "outputs/compare",
+    n_jobs: int = -1,
+    progress: bool = True,
+    root_seed: int = DEFAULT_ROOT_SEED,
+    *,
+    figures: bool = True,
+    notify: Callable[[str], None] | None = None,
+    command: str | None = None,
+) -> ComparisonResult:
+    """Compare scenarios over replicates with common random numbers.
+
+    Parameters
+    ----------
+    scenarios : list of str
+        Scenario names; the first is the reference of every paired difference.
+    replicates : int
+        Runs per scenario; replicate r of every scenario shares its seed.
+    overrides : list of str or dict, optional
+        Model overrides applied to every scenario (``["steps=120", "population.size=1500"]`` or
+        ``{"steps": 120}``); not ``seed`` (use ``root_seed``).
+    output_dir : path
+        Where ``runs/``, ``summary.csv``, ``figures/``, ``report.md`` and ``comparison.json``
+        go. Runs already in ``runs/`` are reused; damaged ones are run again.
+    n_jobs : int
+        Parallel workers (joblib loky): -1 all cores, 1 serial in this process.
+    progress : bool
+        Show a progress bar on stderr.
+    root_seed : int
+        Root of ``numpy.random.SeedSequence(root_seed).spawn(replicates)``.
+    figures : bool
+        Draw the figures (the slowest output; the tables and report do not need them).
+    notify : callable, optional
+        Receives one-line messages (default: stderr).
+    command : str, optional
+        The command line, recorded in the report and manifest.
+
+    Returns
+    -------
+    ComparisonResult
+        ``.summary`` (summary.csv), ``.trajectories`` (all runs stacked), ``.runs``, ``.files``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown scenario (the message lists the known ones), a bad override or value, or
+        scenarios with different horizons. Nothing is run then.
+    OSError
+        ``output_dir`` cannot be written.
+    """
+    t0 = time.perf_counter()
+    notify = notify or _notify_stderr
+    names = _check_arguments(scenarios, replicates, root_seed)
+    overrides = _check_overrides(overrides)
+    base = _load_all(names, overrides)
+    seeds = replicate_seeds(root_seed, replicates)
+    out = Path(output_dir).expanduser().resolve()
+    planned = plan(base, seeds, out / "runs")
+    frames = execute(planned, n_jobs=n_jobs, progress=progress, notify=notify, desc="compare")
+    trajectories = _stack(planned, frames)
+    summary = stats.summary_table(stats.horizon_table(trajectories), names, reference=names[0])
+    runs = pd.DataFrame(
+        [
+            {
+                "scenario": pr.scenario,
+                "replicate": pr.replicate,
+                "seed": pr.params.seed,
+                "run_id": pr.run_id,
+                "file": f"runs/{pr.path.name}",
+                "status": pr.status,
+            }
+            for pr in planned
+        ]
+    )
+    result = ComparisonResult(
+        out, names, replicates, root_seed, seeds, summary, trajectories, runs, base
+    )
+    atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
+    result.files["summary"] = out / "summary.csv"
+    if figures:
+        # Same runs, same drawing code: the figures on disk are already these figures.
+        previous = _previous_figures(out, figures_fingerprint(result))
+        if previous is None:
+            events = {n: sorted({e.day for e in p.scenario.events}) for n, p in base.items()}
+            previous = write_figures(result, events)
+        result.files.update(previous)
+    p0 = next(iter(base.values()))
+    override_list = (
+        [f"{k}={v}" for k, v in overrides.items()] if isinstance(overrides, dict) else overrides
+    )
+    text = report.render_report(
+        summary,
+        names,
+        {n: " ".join(p.scenario.description.split()) for n, p in base.items()},
+        {
+            "replicates": replicates,
+            "root_seed": root_seed,
+            "horizon": p0.steps,
+            "people": p0.population.size,
+            "overrides": override_list,
+            "command": command,
+        },
+        {
+            caption: str(result.files[key].relative_to(out))
+            for key, caption in (
+                ("trajectories", "Trajectories with 95% CI bands"),
+                ("forest", "Paired differences (forest plot)"),
+                ("benefits_risks", "Benefits vs risks"),
+            )
+            if key in result.files
+        },
+    )
+    atomic_write_bytes(out / "report.md", text.encode())
+    result.files["report"] = out / "report.md"
+    result.wall_seconds = time.perf_counter() - t0
+    atomic_write_json(out / "comparison.json", _manifest(result, override_list, command))
+    result.files["manifest"] = out / "comparison.json"
+    return result

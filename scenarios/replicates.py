@@ -1,0 +1,219 @@
+"""Replicated runs into the result store: seeds, reuse of finished runs, parallel execution.
+
+Each planned run is stored as ``runs/<run_id>.parquet`` (written atomically by the worker that
+ran it, through ``store.py``). Before running, finished files are read back and reused; a file
+that cannot be read, or that belongs to another run, is run again (and said so). Runs execute
+in parallel on all cores with joblib's loky backend; each worker runs its Numba kernels on its
+share of the cores, so workers do not fight over threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed, effective_n_jobs
+from tqdm import tqdm
+
+from peerwell.simulation.errors import PeerwellError
+from peerwell.simulation.params import ModelParams
+
+from .runner import simulate
+from .store import atomic_write_parquet, run_id
+
+_TEMP = re.compile(r"^\..+\.tmp-(\d+)$")  # store.atomic_write_bytes's temporary files
+
+
+def replicate_seeds(root_seed: int, replicates: int) -> list[int]:
+    """Seeds of replicates 0..replicates-1: ``SeedSequence(root_seed).spawn``, one 63-bit int each.
+
+    Replicate r of every scenario gets the same seed, so the scenarios see common random numbers.
+
+    Raises
+    ------
+    ValueError
+        ``root_seed`` is negative or ``replicates`` is below 1.
+    """
+    if replicates < 1:
+        raise ValueError(f"replicates={replicates}: need at least 1")
+    if root_seed < 0:
+        raise ValueError(f"root seed {root_seed} must be a non-negative integer")
+    children = np.random.SeedSequence(root_seed).spawn(replicates)
+    # 63 bits: ModelParams.seed allows up to 2**63 - 1.
+    return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
+
+
+@dataclass
+class PlannedRun:
+    """One run of a replicated experiment: which scenario and replicate, its params and file."""
+
+    scenario: str
+    replicate: int
+    params: ModelParams
+    run_id: str
+    path: Path
+    status: str = "planned"  # then: reused | ran | rerun (the file was unreadable)
+
+
+def plan(base: dict[str, ModelParams], seeds: Sequence[int], runs_dir: Path) -> list[PlannedRun]:
+    """Every (scenario, replicate) run: the scenario's params with the replicate's seed.
+
+    Parameters
+    ----------
+    base : dict
+        Scenario name to its validated params (the seed is replaced per replicate).
+    seeds : sequence of int
+        One seed per replicate.
+    runs_dir : Path
+        Where ``<run_id>.parquet`` files live.
+    """
+    planned = []
+    for scenario, params in base.items():
+        for r, seed in enumerate(seeds):
+            p = replace(params, seed=int(seed))
+            rid = run_id(p)
+            planned.append(PlannedRun(scenario, r, p, rid, runs_dir / f"{rid}.parquet"))
+    return planned
+
+
+def read_run(path: Path, expected_run_id: str, steps: int) -> pd.DataFrame:
+    """Read a stored run and check it is the whole of the expected run.
+
+    Raises
+    ------
+    ValueError
+        The file is unreadable, or holds another run, or stops before day ``steps``.
+    """
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for truncated or garbled files
+        raise ValueError(f"unreadable ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    if "run_id" not in df.columns or "step" not in df.columns or df.empty:
+        raise ValueError("not a peerwell run file (no run_id/step columns or no rows)")
+    ids = set(df["run_id"].unique())
+    if ids != {expected_run_id}:
+        raise ValueError(f"holds run(s) {sorted(ids)}, expected {expected_run_id}")
+    if int(df["step"].max()) != steps:
+        raise ValueError(f"ends on day {int(df['step'].max())}, expected day {steps}")
+    return df
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete temporary files left by writers that no longer run (a killed comparison)."""
+    removed = []
+    for path in folder.glob(".*.tmp-*"):
+        m = _TEMP.match(path.name)
+        if not m:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue  # the writer is alive: leave its file alone
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _run_and_store(
+    params: ModelParams, expected_run_id: str, path: str, threads: int | None
+) -> tuple[str, pd.DataFrame]:
+    """Worker: run one simulation and write it atomically (so a killed driver loses nothing).
+
+    Raises
+    ------
+    PeerwellError
+        The worker computes another run_id than the driver planned: the installed peerwell
+        changed while the comparison was running (a worker imported the new code).
+    """
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    result = simulate(params)
+    if result.run_id != expected_run_id:
+        raise PeerwellError(
+            f"run {expected_run_id} came back as {result.run_id}: the peerwell code changed while "
+            "this comparison was running; run the same command again"
+        )
+    atomic_write_parquet(Path(path), result.trajectories, result.meta)
+    return result.run_id, result.trajectories
+
+
+def execute(
+    planned: list[PlannedRun],
+    *,
+    n_jobs: int = -1,
+    progress: bool = True,
+    notify: Callable[[str], None] = print,
+    desc: str = "runs",
+) -> dict[str, pd.DataFrame]:
+    """Reuse finished runs and run the rest in parallel; return every run's trajectories.
+
+    Parameters
+    ----------
+    planned : list of PlannedRun
+        From :func:`plan`; ``status`` is set to ``reused``, ``ran`` or ``rerun``.
+    n_jobs : int
+        joblib's meaning: -1 all cores, 1 serial in this process.
+    progress : bool
+        Show a progress bar (on stderr).
+    notify : callable
+        Receives one-line messages (e.g. a damaged file being run again).
+    desc : str
+        Progress-bar label.
+
+    Returns
+    -------
+    dict
+        run_id to its trajectories.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    todo: list[PlannedRun] = []
+    if planned:
+        planned[0].path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(planned[0].path.parent)
+    for pr in planned:
+        if pr.path.exists():
+            try:
+                out[pr.run_id] = read_run(pr.path, pr.run_id, pr.params.steps)
+                pr.status = "reused"
+                continue
+            except ValueError as exc:
+                notify(f"runs/{pr.path.name} is damaged ({exc}): running it again")
+                pr.path.unlink(missing_ok=True)
+                pr.status = "rerun"
+        todo.append(pr)
+    bar = tqdm(total=len(planned), initial=len(out), desc=desc, unit="run", disable=not progress)
+    try:
+        workers = min(effective_n_jobs(n_jobs), len(todo))
+        if workers <= 1:
+            for pr in todo:
+                rid, df = _run_and_store(pr.params, pr.run_id, str(pr.path), None)
+                out[rid] = df
+                pr.status = "ran" if pr.status == "planned" else pr.status
+                bar.update(1)
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            by_id = {pr.run_id: pr for pr in todo}
+            jobs = (
+                delayed(_run_and_store)(pr.params, pr.run_id, str(pr.path), threads) for pr in todo
+            )
+            parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+            for rid, df in parallel(jobs):
+                out[rid] = df
+                pr = by_id[rid]
+                pr.status = "ran" if pr.status == "planned" else pr.status
+                bar.update(1)
+    finally:
+        bar.close()
+    return out
