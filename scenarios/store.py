@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -30,10 +31,26 @@ def canonical_config(params: ModelParams) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(params), sort_keys=True, default=str))
 
 
+@functools.cache
+def model_fingerprint() -> str:
+    """A hash of the model's source code (``simulation/*.py``).
+
+    Part of the run_id: a stored run made by other model code is a different run, so a store is
+    never silently reused across a change of the kernels (paths and launchers stay out of it).
+    """
+    import peerwell.simulation as sim
+
+    h = hashlib.sha256()
+    for path in sorted(Path(sim.__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def run_id(params: ModelParams) -> str:
-    """A 16-hex-digit id of the scientific config and seed."""
+    """A 16-hex-digit id of the scientific config, the seed and the model code."""
     blob = json.dumps(canonical_config(params), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return hashlib.sha256((model_fingerprint() + blob).encode()).hexdigest()[:16]
 
 
 def git_revision() -> str | None:
@@ -56,6 +73,7 @@ def provenance() -> dict:
 
     return {
         "peerwell_version": peerwell.__version__,
+        "model_fingerprint": model_fingerprint(),
         "git_revision": git_revision(),
         "python": platform.python_version(),
         "mesa": mesa.__version__,

@@ -88,6 +88,7 @@ def posting_kernel(
 def feed_kernel(
     th, community, posted, post_misinfo, post_accurate, post_aware,
     moderation, misinfo_prevalence, supporters, members, volume, feed_misinfo, feed_accurate, feed_aware,
+    member_share,
 ):  # fmt: skip
     """Each community's feed today: its volume (member posts plus peer supporters' posts) and the
     shares of it that are misleading (external sources plus members, less what moderators remove)
@@ -114,20 +115,26 @@ def feed_kernel(
         prev = th[T.SW_MISINFO] * misinfo_prevalence[c]
         if v > 0.0:
             keep = 1.0 - moderation[c] * th[T.MODERATION_EFFICACY]
-            feed_misinfo[c] = th[T.SW_MISINFO] * keep * (prev + (1.0 - prev) * mis[c] / v)
-            feed_accurate[c] = (1.0 - prev) * (acc[c] + sup * th[T.HEALTH_POST_SHARE]) / v
+            # Outside misleading content and hostile replies come with the members' own posts (a
+            # share `prev` of the member threads); peer supporters' posts add clean volume.
+            feed_misinfo[c] = (
+                th[T.SW_MISINFO] * keep * (prev * posts[c] + (1.0 - prev) * mis[c]) / v
+            )
+            feed_accurate[c] = ((1.0 - prev) * acc[c] + sup * th[T.HEALTH_POST_SHARE]) / v
             feed_aware[c] = aware[c] / v
+            member_share[c] = posts[c] / v
         else:
             feed_misinfo[c] = 0.0
             feed_accurate[c] = 0.0
             feed_aware[c] = 0.0
+            member_share[c] = 0.0
 
 
 @njit(parallel=True, cache=True)
 def exchange_kernel(
     th, key, indptr, indices, community, posted, post_misinfo, post_accurate, post_aware, use,
     diagnosis, stigma, c_moderation, c_hostility, c_anti, volume, feed_misinfo, feed_accurate,
-    feed_aware, reads, support, lam_misinfo, lam_accurate, lam_aware, anti, hostile, norm_stigma,
+    feed_aware, member_share, reads, support, lam_misinfo, lam_accurate, lam_aware, anti, hostile, norm_stigma,
 ):  # fmt: skip
     """What each member meets today: posts of tied co-members (replies, follows) and a read of the
     community feed. Sets the support signal S = 1 - exp(-support_per_post · (tie posts + posts read
@@ -175,7 +182,10 @@ def exchange_kernel(
         lam_aware[i] = tw + r * feed_aware[c]
         anti[i] = r * c_anti[c]
         lam_h = (
-            th[T.SW_HOSTILITY] * c_hostility[c] * keep * (posted[i] + th[T.HOSTILE_PER_READ] * r)
+            th[T.SW_HOSTILITY]
+            * c_hostility[c]
+            * keep
+            * (posted[i] + th[T.HOSTILE_PER_READ] * r * member_share[c])
         )
         if diagnosis[i] == 0:
             lam_h *= th[T.PSYCHOSIS_HOSTILITY]

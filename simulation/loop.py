@@ -73,6 +73,7 @@ def run_day(st: State, g: CSRGraph, th: np.ndarray, seed: int, t: int, timer: St
         th, y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
         c["moderation"], c["misinfo_prevalence"], c["supporters"],
         c["members"], c["volume"], c["feed_misinfo"], c["feed_accurate"], c["feed_aware"],
+        c["member_share"],
     )  # fmt: skip
     timer.lap("feed")
     # 4. Exchange over ties and feeds: the one neighbour gather; every update below reads its output.
@@ -80,7 +81,7 @@ def run_day(st: State, g: CSRGraph, th: np.ndarray, seed: int, t: int, timer: St
         th, key["hostility"], g.indptr, g.indices, y["community"], f["posted"], f["post_misinfo"],
         f["post_accurate"], f["post_aware"], s["use"], s["diagnosis"], x["stigma"], c["moderation"],
         c["hostility"], c["anti_stigma"], c["volume"], c["feed_misinfo"], c["feed_accurate"],
-        c["feed_aware"], f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["lam_aware"],
+        c["feed_aware"], c["member_share"], f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["lam_aware"],
         f["anti_stigma"], f["hostile"], f["norm_stigma"],
     )  # fmt: skip
     timer.lap("exchange")

@@ -121,7 +121,10 @@ class Person(mesa.Agent):
             1.0 - math.exp(-th["support_per_post"] * (tie_posts + reads + 2.0 * posted))
         )
         lam_h = (
-            th["hostility"] * feed["hostility"] * keep * (posted + th["hostile_per_read"] * reads)
+            th["hostility"]
+            * feed["hostility"]
+            * keep
+            * (posted + th["hostile_per_read"] * reads * feed["member_share"])
         )
         if self.diagnosis == 0:  # psychosis content draws more derogatory comments
             lam_h *= th["psychosis_hostility"]
@@ -418,14 +421,18 @@ class ReferenceModel(mesa.Model):
                 "misinfo": 0.0,
                 "accurate": 0.0,
                 "aware": 0.0,
+                "member_share": 0.0,
             }
             if volume > 0.0:
                 keep = 1.0 - moderation * th["moderation_efficacy"]
+                # Outside misleading content and hostile replies come with members' own posts;
+                # peer supporters' posts add clean volume.
                 feed["misinfo"] = (
-                    th["misinformation"] * keep * (prev + (1.0 - prev) * mis[c] / volume)
+                    th["misinformation"] * keep * (prev * posts[c] + (1.0 - prev) * mis[c]) / volume
                 )
-                feed["accurate"] = (1.0 - prev) * (acc[c] + sup * th["health_post_share"]) / volume
+                feed["accurate"] = ((1.0 - prev) * acc[c] + sup * th["health_post_share"]) / volume
                 feed["aware"] = aware[c] / volume
+                feed["member_share"] = posts[c] / volume
             self.feeds.append(feed)
 
     def step(self) -> None:

@@ -88,6 +88,7 @@ COMMUNITY: dict[str, type] = {
     "feed_misinfo": np.float64,
     "feed_accurate": np.float64,
     "feed_aware": np.float64,
+    "member_share": np.float64,  # share of the feed written by members (not supporters)
 }
 
 
