@@ -111,7 +111,7 @@ class Person(mesa.Agent):
                 tie_misinfo += other.today["post_misinfo"]
                 tie_accurate += other.today["post_accurate"]
                 tie_aware += other.today["post_aware"]
-                peers_stigma += other.stigma
+                peers_stigma += float(np.float32(other.stigma))  # the kernels average in float32
                 peers += 1
         feed = m.feeds[c]
         reads = min(th["read_rate"] * self.use, feed["volume"])
