@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -76,7 +78,10 @@ COMMANDS = {
 # A callable that is a Hydra app reads sys.argv; a plain one receives the argument list.
 COMMAND_MODULES: list[str] = [
     "peerwell.scenarios.cli_params",
+    "peerwell.scenarios.cli_dashboard",
     "peerwell.scenarios.cli_compare",
+    "peerwell.scenarios.cli_sweep",
+    "peerwell.scenarios.cli_validate",
 ]
 
 
@@ -97,6 +102,35 @@ def usage(commands: dict) -> str:
     return "\n".join(lines)
 
 
+OUTPUT_KEYS = ("output_dir=", "hydra.sweep.dir=", "hydra.run.dir=")
+
+
+def check_output_folders(args: list[str]) -> None:
+    """Refuse an output folder that cannot be written, before any work starts.
+
+    Hydra creates its run folder before peerwell's code runs and would fail there with a
+    traceback; a read-only or full disk found after an hour of simulation would lose the hour.
+    """
+    for arg in args:
+        key = next((k for k in OUTPUT_KEYS if arg.startswith(k)), None)
+        if key is None:
+            continue
+        value = arg[len(key) :]
+        if not value or "," in value or "${" in value:  # a sweep over folders, or interpolated
+            continue
+        folder = Path(value).expanduser()
+        probe = folder / f".peerwell-write-test-{os.getpid()}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            fail(
+                f"cannot write to {key[:-1]}={value}: {exc.strerror or exc}. "
+                "Give a folder you can write to (an absolute path is safest)."
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     commands = load_commands()
@@ -107,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if cmd not in commands:
         fail(f"unknown command {cmd!r}; known: {', '.join(commands)}\n\n{usage(commands)}")
     _, fn = commands[cmd]
+    check_output_folders(rest)
     if hasattr(fn, "__wrapped__"):  # a Hydra app: it parses sys.argv itself
         sys.argv = [f"peerwell-{cmd}", *rest]
         fn()

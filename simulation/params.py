@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .errors import ConfigError
 
 DIAGNOSES = ("schizophrenia", "bipolar", "depression")
@@ -334,10 +336,30 @@ def _range_text(lo, hi) -> str:
     return f"<= {hi}"
 
 
+def _check_type(name: str, value, default) -> None:
+    """The value must have the kind of its default: a number, a whole number, a switch, text."""
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, (bool, np.bool_)), "true or false"
+    elif isinstance(default, int):
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        kind = "a whole number"
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        kind = "a number"
+    elif isinstance(default, str) or default is None:
+        ok, kind = value is None or isinstance(value, str), "text"
+    elif isinstance(default, list):
+        ok, kind = isinstance(value, (list, tuple)), "a list"
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is not {kind}")
+
+
 def _check_number(name: str, value, meta: dict) -> None:
     if isinstance(value, bool):
         return
-    if not isinstance(value, (int, float)):
+    if not isinstance(value, (int, float, np.integer, np.floating)):
         return
     lo, hi = meta.get("lo"), meta.get("hi")
     if isinstance(value, float) and not math.isfinite(value):
@@ -369,7 +391,8 @@ def validate(params: ModelParams) -> ModelParams:
     ConfigError
         A value is out of its declared range or of the wrong type, or values contradict each other.
     """
-    for name, value, meta in iter_fields(params):
+    for (name, value, meta), (_, default, _) in zip(iter_fields(params), iter_fields(_DEFAULTS)):
+        _check_type(name, value, default)
         _check_number(name, value, meta)
     p = params.population
     mix = p.share_schizophrenia + p.share_bipolar + p.share_depression
@@ -431,6 +454,9 @@ def validate(params: ModelParams) -> ModelParams:
     return params
 
 
+_DEFAULTS = ModelParams()
+
+
 def _check_event(params: ModelParams, ev: Event) -> None:
     parts = ev.param.split(".")
     if len(parts) != 2 or parts[0] not in GROUPS or parts[0] in ("network", "population"):
@@ -447,6 +473,7 @@ def _check_event(params: ModelParams, ev: Event) -> None:
     if parts[0] == "communities" and parts[1] in ("count", "platforms", "intervention_communities"):
         raise ConfigError(f"scenario event param {ev.param!r} cannot change during a run")
     meta = dict(next(f for f in dataclasses.fields(group) if f.name == parts[1]).metadata)
+    _check_type(f"scenario event {ev.param}", ev.value, getattr(getattr(_DEFAULTS, parts[0]), parts[1]))
     _check_number(f"scenario event {ev.param}", ev.value, meta)
 
 
