@@ -130,36 +130,35 @@ def feed_kernel(
             member_share[c] = 0.0
 
 
+# Self-stigma as the peer norms see it: 14 bits (steps of 1/16383), packed beside the tag.
+STIGMA_LEVELS = 16383
+
+
 @njit(parallel=True, cache=True)
-def pack_kernel(
-    community, posted, post_misinfo, post_accurate, post_aware, stigma, packed, packed_f32
-):
-    """What the exchange reads of each neighbour, packed into one 8-byte slot per person.
+def pack_kernel(community, posted, post_misinfo, post_accurate, post_aware, stigma, tag):
+    """What the exchange reads of each neighbour, packed into one int32 per person.
 
     The gather over ties is the model's one random-access pass (about 20 million reads a day at a
-    million people); reading a single slot per neighbour instead of six arrays is what keeps the
-    day near the cost of a bare neighbour sum. Slot i holds, as int32 at ``packed[2i+1]``,
-    ``community << 4 | posted | misinfo << 1 | accurate << 2 | aware << 3`` (-1 offline), and as
-    float32 at ``packed_f32[2i]`` the person's self-stigma (peer norms average it in float32).
+    million people): one 4-byte read per neighbour, instead of one from each of six arrays, keeps
+    a day near the cost of a bare neighbour sum. ``tag[i]`` is
+    ``community << 18 | q << 4 | posted | misinfo << 1 | accurate << 2 | aware << 3`` with
+    ``q = round(16383 · self-stigma)``, or -1 when offline (hence at most 8,191 communities).
     """
     for i in prange(community.shape[0]):
         c = community[i]
         if c < 0:
-            packed[2 * i + 1] = -1
+            tag[i] = -1
         else:
-            packed[2 * i + 1] = (
-                (c << 4)
-                | posted[i]
-                | (post_misinfo[i] << 1)
-                | (post_accurate[i] << 2)
-                | (post_aware[i] << 3)
+            q = np.int32(math.floor(stigma[i] * STIGMA_LEVELS + 0.5))
+            flags = (
+                posted[i] | (post_misinfo[i] << 1) | (post_accurate[i] << 2) | (post_aware[i] << 3)
             )
-        packed_f32[2 * i] = np.float32(stigma[i])
+            tag[i] = (c << 18) | (q << 4) | flags
 
 
 @njit(parallel=True, cache=True)
 def exchange_kernel(
-    th, key, indptr, indices, community, posted, packed, packed_f32, use,
+    th, key, indptr, indices, community, posted, tag, use,
     diagnosis, stigma, c_moderation, c_hostility, c_anti, volume, feed_misinfo, feed_accurate,
     feed_aware, member_share, reads, support, lam_misinfo, lam_accurate, lam_aware, anti, hostile, norm_stigma,
 ):  # fmt: skip
@@ -186,20 +185,19 @@ def exchange_kernel(
         tm = 0.0
         ta = 0.0
         tw = 0.0
-        ns = 0.0
+        ns = 0
         nk = 0
         for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            t = packed[2 * j + 1]
+            t = tag[indices[k]]
             # A tie is active while both are in the same community (t = -1 when offline).
-            if (t >> 4) == c:
+            if (t >> 18) == c:
                 tp += t & 1
                 tm += (t >> 1) & 1
                 ta += (t >> 2) & 1
                 tw += (t >> 3) & 1
-                ns += packed_f32[2 * j]
+                ns += (t >> 4) & STIGMA_LEVELS
                 nk += 1
-        norm_stigma[i] = ns / nk if nk > 0 else stigma[i]
+        norm_stigma[i] = ns / nk / STIGMA_LEVELS if nk > 0 else stigma[i]
         r = min(th[T.READ_RATE] * use[i], volume[c])
         keep = 1.0 - c_moderation[c] * th[T.MODERATION_EFFICACY]
         reads[i] = r

@@ -79,11 +79,10 @@ def run_day(st: State, g: CSRGraph, th: np.ndarray, seed: int, t: int, timer: St
     # 4. Exchange over ties and feeds: the one neighbour gather; every update below reads its output.
     K.pack_kernel(
         y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
-        x["stigma"], st.packed, st.packed_f32,
+        x["stigma"], st.tag,
     )  # fmt: skip
     K.exchange_kernel(
-        th, key["hostility"], g.indptr, g.indices, y["community"], f["posted"], st.packed,
-        st.packed_f32, s["use"], s["diagnosis"], x["stigma"], c["moderation"],
+        th, key["hostility"], g.indptr, g.indices, y["community"], f["posted"], st.tag, s["use"], s["diagnosis"], x["stigma"], c["moderation"],
         c["hostility"], c["anti_stigma"], c["volume"], c["feed_misinfo"], c["feed_accurate"],
         c["feed_aware"], c["member_share"], f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["lam_aware"],
         f["anti_stigma"], f["hostile"], f["norm_stigma"],

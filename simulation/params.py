@@ -103,13 +103,13 @@ class PopulationParams:
 class CommunityParams:
     """The online peer communities and the actors in them besides people with SMI."""
 
-    count: int = spec(6, 1, 10_000, unit="communities", help="number of online peer communities", box="entry")
+    count: int = spec(6, 1, 8191, unit="communities", help="number of online peer communities", box="entry")
     platforms: list[str] = spec(["facebook_group", "youtube", "twitter", "forum"], help="platform kinds, assigned to communities in turn", box="entry")
     moderation: float = spec(0.1, 0, 1, unit="0-1", help="moderator presence: removes hostile and misleading content, corrects", source="HORYZONS moderated online social therapy", box="misinformation")
     hostility: float = spec(0.04, 0, 1, unit="rate per post", help="rate of hostile or derogatory comments a post draws (chance 1 - e^-rate), before moderation and the platform multiplier", source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)", box="hostility")
     misinformation_prevalence: float = spec(0.04, 0, 1, unit="share", help="share of each community feed that is misleading content from outside sources (before moderation)", source="peer-forum studies: 10 of 4,600 posts false; 24.4% inappropriate advice", box="misinformation")
     peer_supporters: int = spec(0, 0, 100_000, unit="per community", help="trained peer supporters in each community (post support and accurate information daily)", box="peer_support")
-    intervention_communities: int = spec(0, 0, 10_000, unit="communities", help="communities that host an online intervention for mental and physical wellbeing", box="intervention")
+    intervention_communities: int = spec(0, 0, 8191, unit="communities", help="communities that host an online intervention for mental and physical wellbeing", box="intervention")
     anti_stigma_content: float = spec(0.0, 0, 1, unit="share", help="share of the feed that is contact-based anti-stigma content", box="stigma")
 
 

@@ -17,6 +17,7 @@ import math
 import mesa
 import numpy as np
 
+from .kernels import STIGMA_LEVELS
 from .loop import step_keys
 from .network import build_network
 from .params import ModelParams, set_param, validate
@@ -104,14 +105,15 @@ class Person(mesa.Agent):
             )  # fmt: skip
             return
         tie_posts = tie_misinfo = tie_accurate = tie_aware = 0.0
-        peers_stigma, peers = 0.0, 0
+        peers_stigma, peers = 0, 0
         for other in self.neighbours:
             if other.next["community"] == c:
                 tie_posts += other.today["posted"]
                 tie_misinfo += other.today["post_misinfo"]
                 tie_accurate += other.today["post_accurate"]
                 tie_aware += other.today["post_aware"]
-                peers_stigma += float(np.float32(other.stigma))  # the kernels average in float32
+                # Peer norms see self-stigma in steps of 1/16383 (how the kernels pack it).
+                peers_stigma += math.floor(other.stigma * STIGMA_LEVELS + 0.5)
                 peers += 1
         feed = m.feeds[c]
         reads = min(th["read_rate"] * self.use, feed["volume"])
@@ -134,7 +136,7 @@ class Person(mesa.Agent):
             lam_misinfo=th["misinformation"] * keep * tie_misinfo + reads * feed["misinfo"],
             lam_accurate=tie_accurate + reads * feed["accurate"],
             lam_aware=tie_aware + reads * feed["aware"],
-            norm_stigma=peers_stigma / peers if peers > 0 else self.stigma,
+            norm_stigma=peers_stigma / peers / STIGMA_LEVELS if peers > 0 else self.stigma,
             anti=reads * feed["anti_stigma"],
             hostile=1 if self.u("hostility", 0) < 1.0 - math.exp(-lam_h) else 0,
         )

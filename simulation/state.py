@@ -107,13 +107,8 @@ class State:
     nxt: dict[str, np.ndarray] = field(default_factory=dict)
     scratch: dict[str, np.ndarray] = field(default_factory=dict)
     comm: dict[str, np.ndarray] = field(default_factory=dict)
-    # One 8-byte slot per person for the gather over ties (see kernels.pack_kernel): int32 tag in
-    # the odd half, float32 self-stigma in the even half of the same memory.
-    packed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-
-    @property
-    def packed_f32(self) -> np.ndarray:
-        return self.packed.view(np.float32)
+    # What the gather over ties reads of each person, packed into one int32 (kernels.pack_kernel).
+    tag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     @classmethod
     def empty(cls, n: int, n_communities: int) -> State:
@@ -125,7 +120,7 @@ class State:
             nxt=_alloc(DYNAMIC, n),
             scratch=_alloc(SCRATCH, n),
             comm=_alloc(COMMUNITY, n_communities),
-            packed=np.zeros(2 * n, dtype=np.int32),
+            tag=np.zeros(n, dtype=np.int32),
         )
 
     def swap(self) -> None:
@@ -133,4 +128,4 @@ class State:
 
     def nbytes(self) -> int:
         parts = (self.static, self.cur, self.nxt, self.scratch, self.comm)
-        return sum(a.nbytes for d in parts for a in d.values()) + self.packed.nbytes
+        return sum(a.nbytes for d in parts for a in d.values()) + self.tag.nbytes
