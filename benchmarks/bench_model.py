@@ -65,7 +65,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     n = a.people
-    print(f"peerwell model benchmark: {n:,} people, {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print(
+        f"peerwell model benchmark: {n:,} people, {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
     rows = []
     for threads in (1, 2):
         for record in (False, True):

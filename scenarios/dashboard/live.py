@@ -1,0 +1,446 @@
+"""One browser session's live model and everything the pages draw from it (no Solara here).
+
+A :class:`LiveModel` owns a ``PeerwellModel``, the settings it was built from, the day-by-day
+history of its aggregates, and the network layout (computed once per model, never per frame).
+Changes from the page go through :meth:`LiveModel.apply`: a parameter a running model can take
+(the same rule as timed scenario events) is set at once; any other one restarts the model.
+A lock serialises stepping (the play thread) and changes (the page), so neither sees half a day.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+
+from peerwell.simulation.errors import PeerwellError
+from peerwell.simulation.model import PeerwellModel
+from peerwell.simulation.params import (
+    CARE_STATES,
+    PLATFORMS,
+    ModelParams,
+    set_param,
+    with_overrides,
+)
+from peerwell.simulation.population import set_community_properties
+from peerwell.simulation.theta import pack_theta
+
+from .controls import is_live, lookup, parse_value
+
+# Draw at most this many people; a larger population is shown as a random sample of this size.
+DRAW_MAX = 1000
+# At most this many ties are drawn between the people shown.
+EDGE_MAX = 4000
+# The drawing's coordinate box (SVG viewBox units).
+VIEW_W, VIEW_H = 1000.0, 720.0
+
+# What the nodes can be coloured by: label -> (state array, low, high, colormap or None).
+COLOR_BY: dict[str, tuple[str, float, float, str | None]] = {
+    "activation": ("activation", 0.0, 100.0, "viridis"),
+    "self-stigma": ("stigma", 0.0, 1.0, "magma_r"),
+    "mental wellbeing": ("wellbeing_mental", 0.0, 1.0, "RdYlGn"),
+    "care status": ("care", 0.0, 3.0, None),
+}
+CARE_COLORS = ("#9e9e9e", "#f59e0b", "#16a34a", "#dc2626")
+CARE_LABELS = ("not seeking care", "seeking care", "in care", "disengaged")
+_LUTS = {
+    name: [to_hex(colormaps[name](i / 255)) for i in range(256)]
+    for name in {c for *_, c in COLOR_BY.values() if c}
+}
+
+
+def _platform_label(kind: str) -> str:
+    return {
+        "facebook_group": "Facebook group",
+        "youtube": "YouTube",
+        "twitter": "Twitter/X",
+        "forum": "forum",
+        "moderated_platform": "moderated platform",
+    }.get(kind, kind)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios (the catalogue is scenarios/catalogue.py)
+
+
+# Hydra's compose API works on one process-wide GlobalHydra: sessions take turns using it.
+HYDRA_LOCK = threading.RLock()
+_LIST_TTL = 30.0
+_list_cache: dict[str, Any] = {"at": -1e9, "value": []}
+
+
+def scenario_list() -> list[tuple[str, str]]:
+    """``[(name, description)]`` of the scenario catalogue (re-read at most every 30 s)."""
+    from peerwell.scenarios.catalogue import list_scenarios
+
+    with HYDRA_LOCK:
+        if time.monotonic() - _list_cache["at"] > _LIST_TTL:
+            _list_cache["value"] = list(list_scenarios())
+            _list_cache["at"] = time.monotonic()
+        return list(_list_cache["value"])
+
+
+def scenario_params(name: str, overrides: dict[str, Any]) -> ModelParams:
+    """The scenario's parameters with ``overrides``; ``PeerwellError`` for an unknown name."""
+    from peerwell.scenarios.catalogue import load_scenario
+
+    with HYDRA_LOCK:
+        return load_scenario(name, dict(overrides))
+
+
+def parse_query(search: str) -> tuple[str | None, dict[str, Any], list[str]]:
+    """Read ``?scenario=NAME&population.size=300`` from a page address.
+
+    Returns the scenario name (or None), the parameter overrides that parsed, and one message per
+    part that did not (the page shows them and carries on without those parts).
+    """
+    scenario, overrides, problems = None, {}, []
+    for key, raw in parse_qsl(search.lstrip("?"), keep_blank_values=True):
+        if key == "scenario":
+            scenario = raw
+            continue
+        try:
+            overrides[key] = parse_value(lookup(key), raw)
+        except KeyError:
+            problems.append(f"the address names an unknown parameter {key!r}; it was ignored")
+        except ValueError as exc:
+            problems.append(f"{exc} (from the address; ignored)")
+    return scenario, overrides, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Network layout: computed once per model
+
+
+@dataclass
+class NetworkLayout:
+    """Where each drawn person sits, the ties between them, and where each community is."""
+
+    nodes: np.ndarray  # indices of the people drawn
+    x: list[float]
+    y: list[float]
+    edge_path: str  # one SVG path with every drawn tie
+    communities: list[dict]  # {"x", "y", "r", "label"}
+    n_total: int
+    edges_drawn: int
+    seconds: float
+
+
+def _sunflower(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points evenly filling a unit-density disc, the first ones at the centre."""
+    i = np.arange(n) + 0.5
+    r = np.sqrt(i)
+    theta = i * math.pi * (3 - math.sqrt(5))
+    return r * np.cos(theta), r * np.sin(theta)
+
+
+def compute_layout(model: PeerwellModel, draw_max: int = DRAW_MAX) -> NetworkLayout:
+    """Communities as clusters (hubs at each centre), people placed once; a sample if large."""
+    t0 = time.perf_counter()
+    n = model.params.population.size
+    rng = np.random.default_rng(model.params.seed)
+    nodes = np.arange(n) if n <= draw_max else np.sort(rng.choice(n, draw_max, replace=False))
+    home = model.state.static["home"][nodes]
+    degree = model.graph.degree()[nodes]
+    n_comm = int(model.state.n_communities)
+    x = np.zeros(len(nodes))
+    y = np.zeros(len(nodes))
+    sizes = np.bincount(home, minlength=n_comm)
+    radii = np.sqrt(np.maximum(sizes, 1))
+    # community centres: a ring for a few communities, a sunflower for many
+    if n_comm == 1:
+        cx, cy = np.zeros(1), np.zeros(1)
+    elif n_comm <= 12:
+        ring = max(radii.sum() * 2.8 / (2 * math.pi), radii.max() * 1.8)
+        ang = np.linspace(0, 2 * math.pi, n_comm, endpoint=False) - math.pi / 2
+        cx, cy = ring * np.cos(ang), ring * np.sin(ang)
+    else:
+        sx, sy = _sunflower(n_comm)
+        cx, cy = sx * radii.max() * 2.2, sy * radii.max() * 2.2
+    for k in range(n_comm):
+        members = np.flatnonzero(home == k)
+        if not len(members):
+            continue
+        members = members[np.argsort(-degree[members], kind="stable")]
+        dx, dy = _sunflower(len(members))
+        x[members] = cx[k] + dx
+        y[members] = cy[k] + dy
+    # fit into the view box
+    pad = 40.0
+    lox, hix = float((cx - radii).min()), float((cx + radii).max())
+    loy, hiy = float((cy - radii).min()), float((cy + radii).max())
+    scale = min(
+        (VIEW_W - 2 * pad) / max(hix - lox, 1e-9), (VIEW_H - 2 * pad) / max(hiy - loy, 1e-9)
+    )
+    offx = pad + ((VIEW_W - 2 * pad) - (hix - lox) * scale) / 2
+    offy = pad + ((VIEW_H - 2 * pad) - (hiy - loy) * scale) / 2
+    px = np.round(offx + (x - lox) * scale, 1)
+    py = np.round(offy + (y - loy) * scale, 1)
+    # ties between drawn people
+    local = np.full(n, -1, dtype=np.int64)
+    local[nodes] = np.arange(len(nodes))
+    indptr, indices = model.graph.indptr, model.graph.indices
+    src = np.repeat(np.arange(n), np.diff(indptr))
+    keep = (src < indices) & (local[src] >= 0) & (local[indices] >= 0)
+    a, b = local[src[keep]], local[indices[keep]]
+    if len(a) > EDGE_MAX:
+        pick = np.sort(rng.choice(len(a), EDGE_MAX, replace=False))
+        a, b = a[pick], b[pick]
+    edge_path = "".join(f"M{px[i]:g} {py[i]:g}L{px[j]:g} {py[j]:g}" for i, j in zip(a, b))
+    platforms = model.params.communities.platforms
+    comms = []
+    for k in range(n_comm):
+        if sizes[k] == 0 or n_comm > 24:
+            continue
+        kind = platforms[k % len(platforms)] if platforms else PLATFORMS[0]
+        comms.append(
+            {
+                "x": round(float(offx + (cx[k] - lox) * scale), 1),
+                "y": round(float(offy + (cy[k] - loy) * scale), 1),
+                "r": round(float(radii[k] * scale + 6), 1),
+                "label": f"community {k + 1}: {_platform_label(kind)}",
+            }
+        )
+    return NetworkLayout(
+        nodes=nodes,
+        x=px.tolist(),
+        y=py.tolist(),
+        edge_path=edge_path,
+        communities=comms,
+        n_total=n,
+        edges_drawn=len(a),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The live model
+
+
+@dataclass
+class Change:
+    """A change made from the page: on which day, what, and whether the model restarted."""
+
+    day: int
+    name: str
+    value: Any
+    restarted: bool
+
+
+# History columns the pages draw (trajectories and the classroom's weekly flows).
+HISTORY_KEYS = (
+    "activation_mean",
+    "activation_sd",
+    "care_seeking_share",
+    "in_care_share",
+    "wellbeing_mental_mean",
+    "wellbeing_mental_sd",
+    "wellbeing_physical_mean",
+    "self_stigma_mean",
+    "belonging_mean",
+    "empowerment_mean",
+    "uncertainty_mean",
+    "misinformation_belief_mean",
+    "online_share",
+    "recovery_mean",
+    "employed_share",
+    "enrolled_share",
+)
+
+
+@dataclass
+class LiveModel:
+    """A model that one browser session steps, changes and draws."""
+
+    settings: ModelParams
+    draw_max: int = DRAW_MAX
+    model: PeerwellModel = field(init=False)
+    layout: NetworkLayout = field(init=False)
+    history: dict[str, list[float]] = field(init=False)
+    changes: list[Change] = field(init=False, default_factory=list)
+    lock: threading.RLock = field(init=False, default_factory=threading.RLock)
+    last_step_seconds: float = field(init=False, default=0.0)
+
+    def __post_init__(self):
+        self.settings = with_overrides(self.settings, {"record_every": 1})
+        self._build()
+
+    # -- building ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        model = PeerwellModel(self.settings, agent_views=False)
+        layout = compute_layout(model, self.draw_max)
+        with self.lock:
+            self.model = model
+            self.layout = layout
+            self.history = {"day": [0]}
+            self._record()
+
+    def _record(self) -> None:
+        s = self.model.summary
+        if self.history["day"][-1] != self.model.day:
+            self.history["day"].append(self.model.day)
+        for key, value in s.items():
+            if key in HISTORY_KEYS or key.startswith("flow_"):
+                col = self.history.setdefault(key, [])
+                col.append(value)
+
+    def reset(self) -> None:
+        """Start again from day 0 with the current settings."""
+        self.changes = [c for c in self.changes if c.restarted]
+        self._build()
+
+    def replace(self, settings: ModelParams) -> None:
+        """Start again from day 0 with new settings (e.g. another scenario)."""
+        self.settings = with_overrides(settings, {"record_every": 1})
+        self.changes = []
+        self._build()
+
+    # -- changing ------------------------------------------------------------------------------
+    def apply(self, changes: dict[str, Any]) -> bool:
+        """Apply parameter changes; return True when the model had to restart.
+
+        Raises
+        ------
+        PeerwellError
+            A value is out of range or contradicts another (the settings stay as they were).
+        """
+        new = with_overrides(self.settings, changes)
+        restart = not all(is_live(k) for k in changes)
+        if restart:
+            self.settings = new
+            self._build()
+        else:
+            with self.lock:
+                self.settings = new
+                p = self.model.params
+                for key, value in changes.items():
+                    set_param(p, key, value)
+                self.model.theta = pack_theta(p)
+                set_community_properties(self.model.state, p)
+                self.model.running = self.model.day < p.steps
+        day = self.model.day
+        self.changes += [Change(day, k, v, restart) for k, v in changes.items()]
+        return restart
+
+    # -- stepping ------------------------------------------------------------------------------
+    def step(self, n: int = 1) -> int:
+        """Advance up to ``n`` days (fewer if the run ends); return how many were stepped."""
+        done = 0
+        with self.lock:
+            t0 = time.perf_counter()
+            while done < n and self.model.running:
+                self.model.step()
+                self._record()
+                done += 1
+            if done:
+                self.last_step_seconds = (time.perf_counter() - t0) / done
+        return done
+
+    @property
+    def day(self) -> int:
+        return self.model.day
+
+    @property
+    def running(self) -> bool:
+        return self.model.running
+
+    # -- reading -------------------------------------------------------------------------------
+    def node_colors(self, color_by: str) -> tuple[list[str], list[int]]:
+        """Colour of each drawn person by ``color_by``, and 1/0 for online/offline."""
+        key, lo, hi, cmap = COLOR_BY[color_by]
+        with self.lock:
+            values = self.model.state.cur[key][self.layout.nodes]
+            online = (self.model.state.cur["community"][self.layout.nodes] >= 0).astype(int)
+        if cmap is None:
+            colors = [CARE_COLORS[int(v)] for v in values]
+        else:
+            lut = _LUTS[cmap]
+            idx = np.clip(((values - lo) / (hi - lo) * 255).astype(int), 0, 255)
+            colors = [lut[i] for i in idx]
+        return colors, online.tolist()
+
+    def person(self, drawn_index: int) -> dict:
+        """Today's state of the ``drawn_index``-th person drawn, as labelled text values."""
+        with self.lock:
+            idx = int(self.layout.nodes[drawn_index])
+            d = self.model.person(idx).as_dict()
+        return d
+
+    def weekly(self, key: str, days: int = 7) -> float:
+        """Sum of a daily flow over the last ``days`` days."""
+        col = self.history.get(key, [])
+        return float(sum(col[-days:])) if col else 0.0
+
+    def series(self, key: str) -> list[float]:
+        return list(self.history.get(key, []))
+
+    def settings_copy(self) -> ModelParams:
+        return copy.deepcopy(self.settings)
+
+
+def describe_person(d: dict) -> list[str]:
+    """Lines of text for a person's tooltip."""
+    community = "offline" if d["community"] is None else f"community {d['community'] + 1}"
+    care = CARE_LABELS[CARE_STATES.index(d["care_status"])]
+    return [
+        f"Person {d['index']} · {d['diagnosis']} · {d['role']}",
+        f"{community}; {care}",
+        f"activation {d['activation']:.1f} (PAM level {d['pam_level']})",
+        f"self-stigma {d['self_stigma']:.2f} · belonging {d['belonging']:.2f}",
+        f"mental wellbeing {d['wellbeing_mental']:.2f} · physical {d['wellbeing_physical']:.2f}",
+        f"misled: {'yes' if d['misinformed'] else 'no'} · uncertainty {d['uncertainty']:.2f}",
+        f"recovery {d['recovery']:.2f} · employed: {'yes' if d['employed'] else 'no'}"
+        + (" · in an online intervention" if d["enrolled"] else ""),
+    ]
+
+
+def build_live(scenario: str | None, overrides: dict[str, Any]) -> tuple[LiveModel, list[str]]:
+    """A live model for ``scenario`` with ``overrides``.
+
+    On bad input it falls back (the baseline with the same overrides, then the bare baseline) and
+    returns one message per problem, so the page can say what it did instead.
+    """
+    problems: list[str] = []
+    attempts = [(scenario or "baseline", overrides)]
+    if scenario not in (None, "baseline"):
+        attempts.append(("baseline", overrides))
+    if overrides:
+        attempts.append(("baseline", {}))
+    for k, (name, over) in enumerate(attempts):
+        try:
+            live = LiveModel(scenario_params(name, over))
+        except PeerwellError as exc:
+            problems.append(str(exc))
+            continue
+        if k:
+            problems.append(
+                f"showing {name}" + (" with the address's other settings" if over else "")
+            )
+        return live, problems
+    return LiveModel(ModelParams()), problems  # pragma: no cover - the baseline always loads
+
+
+def warm_up() -> float:
+    """Load what the first page needs (compiled kernels, Hydra, the catalogue); return seconds.
+
+    ``peerwell dashboard`` calls it before it starts listening, so the first visitor does not
+    wait for imports and kernel loading.
+    """
+    t0 = time.perf_counter()
+    scenario_list()
+    live = LiveModel(scenario_params("baseline", {"population.size": 60, "steps": 3}))
+    live.step(2)
+    live.node_colors("activation")
+    describe_person(live.person(0))
+    from .livechart import LiveChart
+
+    LiveChart(3).render(live.history)
+    return time.perf_counter() - t0
