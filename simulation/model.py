@@ -11,7 +11,7 @@ import pandas as pd
 from .agents import PersonView
 from .loop import StepTimer, run_day
 from .network import build_network
-from .params import ModelParams, set_param, validate, with_overrides
+from .params import Event, ModelParams, set_param, validate, with_overrides
 from .population import init_state, set_community_properties
 from .recorder import summarize
 from .theta import pack_theta
@@ -94,6 +94,34 @@ class PeerwellModel(mesa.Model):
         if index not in self._views:
             self._views[index] = PersonView(self, index)
         return self._views[index]
+
+    def set_params(self, changes: dict[str, object]) -> None:
+        """Change parameters from the next step on (what a timed event does, on demand).
+
+        Only what may change during a run: the run length (``steps``, ``record_every``), the rate
+        groups, the mechanism switches and the community properties other than their number and
+        platforms (the same rule as timed events).
+
+        Raises
+        ------
+        ConfigError
+            A name cannot change during a run, or a value is out of range (nothing is changed).
+        """
+        trial = copy.deepcopy(self.params)
+        run_control = {k: v for k, v in changes.items() if k in ("steps", "record_every")}
+        for k, v in run_control.items():
+            set_param(trial, k, v)
+        trial.scenario.events = [
+            Event(day=min(self.day, trial.steps), param=k, value=v)
+            for k, v in changes.items()
+            if k not in run_control
+        ]
+        validate(trial)  # each change checked as an event: may it change, is it in range
+        for k, v in changes.items():
+            set_param(self.params, k, v)
+        self.theta = pack_theta(self.params)
+        set_community_properties(self.state, self.params)
+        self.running = self.day < self.params.steps
 
     def _fire_events(self, day: int) -> None:
         """Apply the timed events of ``day`` before that day's step."""

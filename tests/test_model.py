@@ -62,3 +62,18 @@ def test_zero_steps_and_one_person_run():
     m.run_model()
     df = m.trajectories()
     assert len(df) == 6 and np.isfinite(df.drop(columns=["step"]).to_numpy()).all()
+
+
+def test_set_params_changes_live_parameters_and_refuses_structural_ones():
+    from peerwell.simulation.errors import ConfigError
+
+    m = PeerwellModel(params(population__size=300, steps=20))
+    m.step()
+    m.set_params({"communities.moderation": 0.9})
+    assert m.params.communities.moderation == 0.9
+    assert (m.state.comm["moderation"] >= 0.9).all()
+    with pytest.raises(ConfigError, match="cannot change"):
+        m.set_params({"communities.count": 3})
+    with pytest.raises(ConfigError):
+        m.set_params({"communities.hostility": 2.0})
+    assert m.params.communities.hostility == 0.04  # a refused change changes nothing

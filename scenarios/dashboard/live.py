@@ -27,11 +27,8 @@ from peerwell.simulation.params import (
     CARE_STATES,
     PLATFORMS,
     ModelParams,
-    set_param,
     with_overrides,
 )
-from peerwell.simulation.population import set_community_properties
-from peerwell.simulation.theta import pack_theta
 
 from .controls import is_live, lookup, parse_value
 
@@ -320,12 +317,8 @@ class LiveModel:
         else:
             with self.lock:
                 self.settings = new
-                p = self.model.params
-                for key, value in changes.items():
-                    set_param(p, key, value)
-                self.model.theta = pack_theta(p)
-                set_community_properties(self.model.state, p)
-                self.model.running = self.model.day < p.steps
+                self.model.set_params(changes)
+                self.model.running = self.model.day < self.model.params.steps
         day = self.model.day
         self.changes += [Change(day, k, v, restart) for k, v in changes.items()]
         return restart
