@@ -1,0 +1,306 @@
+"""`peerwell validate` and `peerwell calibrate`: the classic-model checks and the anchor report.
+
+peerwell validate model=sir r0=1.8 population.size=20000 seed=3 output_dir=/abs/path
+peerwell validate all [output_dir=...] [docs=docs/validation.md]
+peerwell calibrate [replicates=4] [fit=true budget=24] [config=.../calibrated.yaml] [key=value ...]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from peerwell.analysis import validation as A
+from peerwell.scenarios.cli import fail
+from peerwell.simulation.errors import PeerwellError
+
+from . import calibrate as C
+from . import validate as V
+
+VALIDATE_USAGE = """usage: peerwell validate model=MODEL [key=value ...] [output_dir=DIR]
+       peerwell validate all [seed=N] [scale=X] [output_dir=DIR] [docs=docs/validation.md]
+
+Run the production kernels configured to a classic model's limit and compare with its known
+answer. Prints simulated and analytic values side by side and writes DIR/validation.json (keys
+model, params, simulated, analytic, tolerance, within_tolerance, ...) and DIR/validation.png.
+
+`all` runs the whole table (every model at several parameter values), writes
+DIR/validation.json, DIR/validation.md and one figure per model in DIR/figures/; with
+docs=PATH it also runs `peerwell calibrate` and rewrites PATH (docs/validation.md) with its
+figures in a folder beside it. scale=X multiplies every case's population (quick looks).
+
+models and their parameters (defaults in brackets):
+{models}
+every model also takes: seed [3], replicates [1], output_dir [outputs/validation/MODEL]
+"""
+
+CALIBRATE_USAGE = """usage: peerwell calibrate [replicates=4] [seed=1] [n_jobs=-1] [output_dir=DIR] [key=value ...]
+       peerwell calibrate fit=true [budget=40] [starts=2] [fit_replicates=2] [output_dir=DIR]
+       peerwell calibrate config=DIR/scenario/calibrated.yaml
+
+Run the calibration scenarios (baseline, offline_only, moderated_community) with replicates and
+report, for every empirical anchor of the model brief the model can express: the target, the
+source, the simulated value with its 95% CI, and whether it is within tolerance. Writes
+DIR/calibration.json and DIR/calibration.md (default DIR: outputs/calibration).
+
+Any model parameter (e.g. entry.leave_rate=0.005, population.size=3000, steps=365) applies to
+every calibration scenario; config=FILE applies the parameters of a scenario file.
+
+fit=true fits {free} to the anchors
+with scipy.optimize.least_squares within budget model evaluations (each: fit_replicates runs of
+baseline and moderated_community; about 5 s at N = 3000 on two cores). The search is local: it
+starts from the current values (set them as key=value to start elsewhere) and from starts-1
+Latin-hypercube points. Writes DIR/fit.json (values, standard errors, residuals) and
+DIR/scenario/calibrated.yaml, runnable as
+    peerwell run --config-dir DIR scenario=calibrated
+then reports the anchors at the fitted values (DIR/calibration.md).
+"""
+
+VALIDATE_ALL_KEYS = {"seed", "scale", "output_dir", "docs", "calibration_replicates"}
+CALIBRATE_KEYS = {
+    "replicates": (int, "an integer"),
+    "seed": (int, "an integer"),
+    "n_jobs": (int, "an integer (-1: all cores)"),
+    "output_dir": (str, "a folder"),
+    "fit": (V._bool, "true or false"),
+    "budget": (int, "an integer (model evaluations)"),
+    "starts": (int, "an integer (starting points of the local search)"),
+    "fit_replicates": (int, "an integer"),
+    "config": (str, "a scenario YAML file"),
+}
+
+
+def _models_help() -> str:
+    lines = []
+    for name, vm in V.MODELS.items():
+        lines.append(f"  {name:8s} {vm.title}")
+        for key, k in vm.keys.items():
+            lines.append(f"      {key}=[{k.default}]  {k.help}")
+    return "\n".join(lines)
+
+
+def _pairs(args: list[str], usage: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for arg in args:
+        if "=" not in arg:
+            fail(f"expected key=value, got {arg!r}\n\n{usage}")
+        key, value = arg.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _print_result(res: dict) -> None:
+    table = Table(
+        title=f"peerwell validate {res['model']}: {res['label']}, N = "
+        f"{res['params'].get('population.size')} ({res['seconds']} s)\n{res['quantity']}"
+    )
+    cols = ("simulated", "analytic (exact)", "classic", "|difference|", "tolerance", "within")
+    for col in cols:
+        table.add_column(col, justify="right")
+    key = res["key"]
+    table.add_row(
+        A.fmt(res["simulated"][key], 6),
+        A.fmt(res["analytic"][key], 6),
+        A.fmt(res["analytic"].get("classic"), 6),
+        A.fmt(res["difference"]),
+        A.fmt(res["tolerance"]),
+        "yes" if res["within_tolerance"] else "[bold red]NO[/]",
+    )
+    Console().print(table)
+    print(f"tolerance: {res['tolerance_basis']}")
+    for note in res["notes"]:
+        print(f"note: {note}")
+
+
+def _dump(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1, default=C._json, allow_nan=True) + "\n")
+
+
+def validate_command(args: list[str]) -> int:
+    """`peerwell validate`: one classic model, or the whole table."""
+    usage = VALIDATE_USAGE.format(models=_models_help())
+    if any(a in ("-h", "--help", "help") for a in args):
+        print(usage)
+        return 0
+    positional = [a for a in args if "=" not in a]
+    pairs = _pairs([a for a in args if "=" in a], usage)
+    model = pairs.pop("model", None)
+    if positional:
+        if positional != ["all"] or model is not None:
+            fail(f"unexpected argument(s) {positional}; give model=MODEL or `all`\n\n{usage}")
+        model = "all"
+    if model is None:
+        fail(f"give model=MODEL (one of {', '.join(V.MODELS)}) or `all`\n\n{usage}")
+    try:
+        if model == "all":
+            return _validate_all(
+                pairs, "peerwell validate " + " ".join(shlex.quote(a) for a in args)
+            )
+        out = Path(pairs.pop("output_dir", f"outputs/validation/{model}"))
+        res = V.validate_model(model, pairs)
+        _print_result(res)
+        _dump(res, out / "validation.json")
+        A.PLOTTERS[model]([res], out / "validation.png")
+        print(f"wrote {out}/validation.json, validation.png")
+        return 0 if res["within_tolerance"] else 1
+    except PeerwellError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write results: {exc.strerror or exc}")
+    return 0
+
+
+def _validate_all(pairs: dict[str, str], command: str) -> int:
+    unknown = set(pairs) - VALIDATE_ALL_KEYS
+    if unknown:
+        fail(
+            f"`peerwell validate all` takes no {sorted(unknown)}; "
+            f"it takes: {', '.join(sorted(VALIDATE_ALL_KEYS))}"
+        )
+    try:
+        seed = int(pairs.get("seed", 3))
+        scale = float(pairs.get("scale", 1.0))
+        cal_reps = int(pairs.get("calibration_replicates", 4))
+    except ValueError as exc:
+        fail(f"bad number: {exc}")
+    if not 0 < scale <= 10:
+        fail(f"scale={scale}: give a factor in (0, 10]")
+    docs = Path(pairs["docs"]) if "docs" in pairs else None
+    default = docs.parent / docs.stem if docs is not None else Path("outputs/validation")
+    out = Path(pairs.get("output_dir", default))
+    results = V.validate_all({"seed": seed}, scale=scale)
+    figs = V.figures(results, out / "figures")
+    table = [V.strip_trajectories(r) for r in results]
+    _dump({"command": command, "results": table}, out / "validation.json")
+    failed = [f"{r['model']} {r['label']}" for r in results if not r["within_tolerance"]]
+    if docs is None:
+        rel = {k: Path(p).relative_to(out).as_posix() for k, p in figs.items()}
+        (out / "validation.md").write_text(V.report_markdown(table, rel, command=command))
+        print(
+            f"wrote {out}/validation.json, validation.md and {len(figs)} figures in {out}/figures"
+        )
+    else:
+        cal = C.calibrate([], replicates=cal_reps, seed=1)
+        _dump(cal, out / "calibration.json")
+        rel = {k: Path(os.path.relpath(p, docs.parent)).as_posix() for k, p in figs.items()}
+        docs.write_text(V.docs_markdown(table, rel, cal, command=command))
+        print(
+            f"wrote {docs}, with {len(figs)} figures and the data in {out} "
+            f"(calibration: {len(cal['outside'])} anchor(s) outside tolerance)"
+        )
+    if failed:
+        print(f"outside tolerance: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_calibration(rows: list[dict], title: str) -> None:
+    table = Table(title=title)
+    for col in ("anchor", "target", "tolerance", "simulated (95% CI)", "status"):
+        table.add_column(col, justify="left" if col == "anchor" else "right")
+    for r in rows:
+        sim = f"{C._value_text(r, 'simulated')} ({C._value_text(r, 'ci_low')} – {C._value_text(r, 'ci_high')})"
+        status = r["status"] if r["within"] is not False else f"[bold red]{r['status']}[/]"
+        table.add_row(r["id"], r["target_text"], r["tolerance"], sim, status)
+    Console().print(table)
+
+
+def calibrate_command(args: list[str]) -> int:
+    """`peerwell calibrate`: the anchor report, and with fit=true a fit of the free parameters."""
+    usage = CALIBRATE_USAGE.format(free=", ".join(f.name for f in C.FIT_PARAMS))
+    if any(a in ("-h", "--help", "help") for a in args):
+        print(usage)
+        return 0
+    pairs = _pairs(args, usage)
+    opts: dict = {}
+    overrides: list[str] = []
+    for key, value in pairs.items():
+        if key in CALIBRATE_KEYS:
+            cast, what = CALIBRATE_KEYS[key]
+            try:
+                opts[key] = cast(value)
+            except ValueError:
+                fail(f"{key}={value!r}: expected {what}")
+        elif "." in key or key in ("steps", "record_every", "network"):
+            overrides.append(f"{key}={value}")
+        else:
+            fail(
+                f"`peerwell calibrate` takes no {key!r}; it takes {', '.join(CALIBRATE_KEYS)} "
+                "and model parameters as group.name=value"
+            )
+    out = Path(opts.get("output_dir", "outputs/calibration"))
+    try:
+        if "config" in opts:
+            overrides = C.overrides_from_file(opts["config"]) + overrides
+        if opts.get("fit"):
+            fitted = C.fit(
+                overrides,
+                replicates=opts.get("fit_replicates", 2),
+                seed=opts.get("seed", 1),
+                budget=opts.get("budget", 40),
+                starts=opts.get("starts", 2),
+                n_jobs=opts.get("n_jobs", -1),
+            )
+            path = C.write_fit(fitted, out, command="peerwell calibrate " + " ".join(args))
+            _print_fit(fitted)
+            print(f"wrote {out}/fit.json and {path}")
+            print(f"run it: peerwell run --config-dir {out.resolve()} scenario=calibrated")
+            overrides = overrides + [f"{k}={v:.10g}" for k, v in fitted["values"].items()]
+        result = C.calibrate(
+            overrides,
+            replicates=opts.get("replicates", 4),
+            seed=opts.get("seed", 1),
+            n_jobs=opts.get("n_jobs", -1),
+        )
+        C.write_report(
+            result, out, title="Calibration" + (" at the fitted values" if opts.get("fit") else "")
+        )
+    except PeerwellError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write results: {exc.strerror or exc}")
+    _print_calibration(result["rows"], f"peerwell calibrate: {len(result['seeds'])} replicates, "
+                       f"N = {result['population_size']}, {result['steps']} days ({result['seconds']} s)")  # fmt: skip
+    print(f"wrote {out}/calibration.json, calibration.md")
+    if result["outside"]:
+        print(f"outside tolerance: {', '.join(result['outside'])}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_fit(fitted: dict) -> None:
+    table = Table(
+        title=f"fit: {fitted['evaluations']} evaluations, cost {fitted['cost_start']:.3f} → {fitted['cost_fitted']:.3f}"
+    )
+    for col in ("parameter", "start", "fitted", "± SE"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for name, v in fitted["values"].items():
+        sd = fitted["sd"][name]
+        table.add_row(
+            name,
+            f"{fitted['start'][name]:.4g}",
+            f"{v:.4g}",
+            "—" if not math.isfinite(sd) else f"{sd:.2g}",
+        )
+    Console().print(table)
+    print(fitted["message"])
+
+
+COMMANDS = {
+    "validate": (
+        "kernels vs classic models: peerwell validate model=sir r0=1.8 output_dir=/abs/path (or `all`)",
+        validate_command,
+    ),
+    "calibrate": (
+        "baseline vs the empirical anchors (fit=true fits free parameters)",
+        calibrate_command,
+    ),
+}

@@ -1,0 +1,154 @@
+"""The shipped defaults against the empirical anchors (issue 6), and the fit end to end.
+
+``peerwell calibrate`` at the defaults, two replicates of 3,000 people for a year: every anchor the
+model can express must lie within its tolerance (the tolerances, and why, are in
+``scenarios/calibrate.py`` and docs/validation.md: mostly the anchor study's own 95% interval).
+A change that moves an anchor out of tolerance fails here.
+
+Anchors the defaults do not meet are listed in ``KNOWN_OUTSIDE`` with the measured value: they
+are expected failures (strict), so fixing one — e.g. adopting the fitted values of
+``peerwell calibrate fit=true`` in ``simulation/params.py`` — turns its xfail into a failure that
+asks for the entry to be removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import pytest
+
+from peerwell.scenarios import calibrate as C
+from peerwell.scenarios.catalogue import load_scenario
+from peerwell.scenarios.cli import main
+
+PEERWELL = str(Path(sys.executable).with_name("peerwell"))
+
+# Measured at the defaults (seeds 1 and 2, N = 3000; docs/validation.md has 4 replicates).
+LEVELS = (
+    "a year of learning from peers lifts activation (means +1.5 to +2.7 points, within their "
+    "intervals) and empties level 1 into level 3; activation.learning_gain ≈ 0.0005 (the fit) "
+    "keeps all four levels inside"
+)
+KNOWN_OUTSIDE = {
+    "pam_level_L1": f"13.8% vs [14.4%, 26.1%]: {LEVELS}",
+    "pam_level_L2": f"17.2% vs [17.2%, 22.6%], on the edge (18.0% with 4 replicates): {LEVELS}",
+    "pam_level_L3": f"36.1% vs [28.0%, 35.9%], on the edge (35.8% with 4 replicates): {LEVELS}",
+    "stigma_schizophrenia": "47.8% vs [39.0%, 44.5%] (Brohan 2010): "
+    "population.stigma_mean_schizophrenia = 0.50 is too high; the fit gives ≈ 0.47",
+    "same_day_correction": "8.4% vs [39.7%, 89.2%] (Esquivel 2006, 7 of 10): peer correction "
+    "reaches 39-44% only at exchange.correction_peer ≈ 1, the top of its range",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def report():
+    return C.calibrate([], replicates=2, seed=1, n_jobs=1)
+
+
+def _row(report, anchor_id):
+    return next(r for r in report["rows"] if r["id"] == anchor_id)
+
+
+@pytest.mark.parametrize("anchor_id", [a.id for a in C.anchors()])
+def test_shipped_defaults_are_within_tolerance(report, anchor_id, request):
+    if anchor_id in KNOWN_OUTSIDE:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_OUTSIDE[anchor_id]))
+    row = _row(report, anchor_id)
+    assert row["within"], (row["fact"], row["simulated"], row["tolerance"], row["replicates"])
+
+
+def test_every_row_says_target_source_tolerance_and_ci(report):
+    ids = [r["id"] for r in report["rows"]]
+    assert len(ids) == len(set(ids)) >= 20
+    for r in report["rows"]:
+        assert r["source"] and r["basis"] and r["tolerance"] and r["target_text"]
+        assert r["ci_low"] <= r["simulated"] <= r["ci_high"]
+        assert len(r["replicates"]) == 2
+    # the anchors of the model brief the issue names are all there
+    for must in ("online_share", "ever_posted", "content_superuser", "pam_mean_bipolar",
+                 "pam_level_L4", "stigma_population", "retention_6m", "retention_9m",
+                 "misleading_share", "same_day_correction"):  # fmt: skip
+        assert must in ids
+
+
+def test_calibrate_writes_json_and_markdown(report, tmp_path):
+    C.write_report(report, tmp_path)
+    data = json.loads((tmp_path / "calibration.json").read_text())
+    assert {"rows", "seeds", "measurements", "outside"} <= set(data)
+    md = (tmp_path / "calibration.md").read_text()
+    assert "HORYZONS" in md and "Why each tolerance" in md
+
+
+def test_fit_true_runs_end_to_end_and_writes_a_runnable_config(tmp_path, capsys):
+    out = tmp_path / "cal"
+    args = ["calibrate", "fit=true", "budget=8", "starts=2", "fit_replicates=1", "replicates=1",
+            "population.size=300", "steps=120", "n_jobs=1", f"output_dir={out}"]  # fmt: skip
+    main(args)  # exit code 1 is allowed: a 120-day run of 300 people is not calibrated
+    fitted = json.loads((out / "fit.json").read_text())
+    assert fitted["evaluations"] <= 8 and fitted["starts"] == 2
+    assert fitted["cost_fitted"] <= fitted["cost_start"]
+    for f in C.FIT_PARAMS:
+        assert f.lo <= fitted["values"][f.name] <= f.hi
+        assert f.name in fitted["sd"] and f.name in fitted["identified"]
+    assert (out / "calibration.md").exists()
+    yaml = out / "scenario" / "calibrated.yaml"
+    assert yaml.read_text().startswith("# @package _global_")
+    # the file is a scenario: its values load and validate ...
+    p = load_scenario("baseline", C.overrides_from_file(yaml))
+    for name, value in fitted["values"].items():
+        group, key = name.split(".")
+        assert getattr(getattr(p, group), key) == pytest.approx(value, rel=1e-6)
+    # ... and run as documented: peerwell run --config-dir OUT scenario=calibrated
+    r = subprocess.run(
+        [PEERWELL, "run", "--config-dir", str(out), "scenario=calibrated", "steps=2",
+         "population.size=60", f"output_dir={tmp_path / 'run'}"],
+        capture_output=True, text=True, env={**os.environ, "NUMBA_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["scenario"] == "calibrated"
+    stigma = fitted["values"]["population.stigma_mean_schizophrenia"]
+    assert meta["config"]["population"]["stigma_mean_schizophrenia"] == pytest.approx(stigma)
+
+
+def test_calibrate_applies_a_config_file(tmp_path, capsys):
+    cfg = tmp_path / "scenario.yaml"
+    cfg.write_text("# @package _global_\nscenario:\n  name: x\nentry:\n  leave_rate: 0.003\n")
+    assert C.overrides_from_file(cfg) == ["entry.leave_rate=0.003"]
+    main(["calibrate", f"config={cfg}", "replicates=1", "population.size=200", "steps=30",
+          "n_jobs=1", f"output_dir={tmp_path / 'out'}"])  # fmt: skip
+    data = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert data["overrides"] == ["entry.leave_rate=0.003", "population.size=200", "steps=30"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["bogus=1"], ["bogus", "replicates", "fit"]),
+        (["entry.no_such=1"], ["entry.no_such"]),
+        (["config=/no/such/file.yaml"], ["/no/such/file.yaml"]),
+        (["replicates=two"], ["replicates", "two"]),
+        (["fit=maybe"], ["fit", "maybe"]),
+    ],
+)
+def test_bad_input_is_a_clear_error(args, words, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["calibrate", *args, "population.size=100", "steps=5", f"output_dir={tmp_path}"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, (word, err)
