@@ -25,7 +25,9 @@ CONTRACT_COLUMNS = [
 
 
 def peerwell(*args, cwd=None):
-    return subprocess.run([PEERWELL, *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy())
+    return subprocess.run(
+        [PEERWELL, *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy()
+    )
 
 
 def test_run_writes_the_contract_files(tmp_path):
@@ -57,7 +59,9 @@ def test_run_writes_the_contract_files(tmp_path):
 )
 def test_bad_input_is_a_clear_error_without_traceback(tmp_path, arg, words):
     # Defaults first: in Hydra the last override wins, and the bad one must be the one that counts.
-    r = peerwell("run", "steps=3", "population.size=200", *arg.split(), f"output_dir={tmp_path / 'x'}")
+    r = peerwell(
+        "run", "steps=3", "population.size=200", *arg.split(), f"output_dir={tmp_path / 'x'}"
+    )
     text = r.stdout + r.stderr
     assert r.returncode != 0
     assert "Traceback" not in text
@@ -69,7 +73,14 @@ def test_bad_input_is_a_clear_error_without_traceback(tmp_path, arg, words):
 def test_malformed_edge_list_names_file_and_line(tmp_path):
     f = tmp_path / "net.txt"
     f.write_text("# people\n0 1\n1 2\n2 x\n")
-    r = peerwell("run", "network=edgelist", f"network.path={f}", "population.size=10", "steps=2", f"output_dir={tmp_path / 'o'}")
+    r = peerwell(
+        "run",
+        "network=edgelist",
+        f"network.path={f}",
+        "population.size=10",
+        "steps=2",
+        f"output_dir={tmp_path / 'o'}",
+    )
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert f"{f}:4" in r.stderr
 
@@ -78,7 +89,14 @@ def test_user_edge_list_runs(tmp_path):
     f = tmp_path / "net.txt"
     f.write_text("\n".join(f"{i} {(i + 1) % 50}" for i in range(50)) + "\n")
     out = tmp_path / "o"
-    r = peerwell("run", "network=edgelist", f"network.path={f}", "population.size=50", "steps=5", f"output_dir={out}")
+    r = peerwell(
+        "run",
+        "network=edgelist",
+        f"network.path={f}",
+        "population.size=50",
+        "steps=5",
+        f"output_dir={out}",
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads((out / "run.json").read_text())["ties"] == 50
 

@@ -19,14 +19,20 @@ BASE = {"population__size": 1500, "steps": 150}
 # switch -> (extra settings that give the mechanism something to act on, [(outcome, sign of on - off)])
 EXPECTED = {
     "entry": ({}, [("online_share", +1), ("belonging_mean", +1)]),
-    "peer_support": ({}, [("belonging_mean", +1), ("wellbeing_mental_mean", +1), ("empowerment_mean", +1)]),
+    "peer_support": (
+        {},
+        [("belonging_mean", +1), ("wellbeing_mental_mean", +1), ("empowerment_mean", +1)],
+    ),
     "stigma_pathway": ({}, [("self_stigma_mean", -1), ("empowerment_mean", +1)]),
     "activation_pathway": ({}, [("activation_mean", +1), ("care_seeking_share", +1)]),
     "intervention_pathway": (
         {"communities__intervention_communities": 3},
         [("wellbeing_physical_mean", +1), ("enrolled_share", +1)],
     ),
-    "misinformation": ({}, [("belief_accuracy_mean", -1), ("care_seeking_share", -1), ("uncertainty_mean", +1)]),
+    "misinformation": (
+        {},
+        [("belief_accuracy_mean", -1), ("care_seeking_share", -1), ("uncertainty_mean", +1)],
+    ),
     "correction": ({}, [("misinformation_belief_mean", -1)]),
     "hostility": ({}, [("self_stigma_mean", +1), ("belonging_mean", -1), ("online_share", -1)]),
     "uncertainty": ({}, [("uncertainty_mean", +1), ("activation_mean", -1)]),
@@ -50,18 +56,28 @@ def test_switching_a_mechanism_off_moves_its_outcomes_the_papers_way(switch):
         d = paired(on, off, outcome) * sign
         assert (d > 0).all(), f"{switch} off: {outcome} paired differences {d * sign}"
         se = d.std(ddof=1) / np.sqrt(len(d))
-        assert d.mean() > 3 * se, f"{switch}: {outcome} effect {d.mean():.4g} not 3 SE ({se:.3g}) from 0"
+        assert d.mean() > 3 * se, (
+            f"{switch}: {outcome} effect {d.mean():.4g} not 3 SE ({se:.3g}) from 0"
+        )
 
 
 # A switched-off mechanism makes the parameters that drive it irrelevant: results are identical
 # to the bit, because every other draw is shared (common random numbers).
 IRRELEVANT = {
     "hostility": {"communities.hostility": 0.5, "exchange.psychosis_hostility": 3.0},
-    "misinformation": {"communities.misinformation_prevalence": 0.5, "exchange.misinfo_adoption": 0.5},
-    "intervention_pathway": {"communities.intervention_communities": 3, "intervention.physical_effect": 0.5},
+    "misinformation": {
+        "communities.misinformation_prevalence": 0.5,
+        "exchange.misinfo_adoption": 0.5,
+    },
+    "intervention_pathway": {
+        "communities.intervention_communities": 3,
+        "intervention.physical_effect": 0.5,
+    },
     "stigma_pathway": {"stigma.stigma_reduction": 0.5, "communities.anti_stigma_content": 0.5},
     "activation_pathway": {"activation.learning_gain": 0.5, "care.peer_encouragement": 10.0},
-    "entry": {"entry.join_rate": 0.5},  # (home_bias also places people at day 0, so it stays relevant)
+    "entry": {
+        "entry.join_rate": 0.5
+    },  # (home_bias also places people at day 0, so it stays relevant)
 }
 
 
@@ -74,14 +90,27 @@ def test_switched_off_mechanism_ignores_its_parameters(switch):
         b.drop(columns=[c for c in b if c.startswith("flow_")])
     )
     on = with_overrides(changed, {f"mechanisms.{switch}": True})
-    assert not run(on).trajectories().equals(a), "the parameters should matter when the switch is on"
+    assert not run(on).trajectories().equals(a), (
+        "the parameters should matter when the switch is on"
+    )
 
 
 def test_offline_only_has_no_online_exchange():
-    p = params(population__size=800, steps=60, population__initial_online_share=0.0, mechanisms__entry=False)
+    p = params(
+        population__size=800,
+        steps=60,
+        population__initial_online_share=0.0,
+        mechanisms__entry=False,
+    )
     df = run(p).trajectories()
     assert (df["online_share"] == 0).all()
-    for flow in ("flow_posts", "flow_support", "flow_hostile", "flow_misinfo_exposure", "flow_misinfo_adopted"):
+    for flow in (
+        "flow_posts",
+        "flow_support",
+        "flow_hostile",
+        "flow_misinfo_exposure",
+        "flow_misinfo_adopted",
+    ):
         assert (df[flow] == 0).all(), flow
     assert (df["belonging_mean"] == 0).all()
 

@@ -28,7 +28,9 @@ def test_population_shares_follow_the_parameters():
     for k, (mean, sd) in enumerate([(57.4, 10.4), (66.6, 17.5), (55.4, 14.6)]):
         sel = st.static["diagnosis"] == k
         assert a0[sel].mean() == pytest.approx(mean, abs=0.6)
-        assert a0[sel].std() == pytest.approx(sd, rel=0.06)  # clipping at 0-100 trims the SD a little
+        assert a0[sel].std() == pytest.approx(
+            sd, rel=0.06
+        )  # clipping at 0-100 trims the SD a little
 
 
 def test_no_spread_in_use_puts_everyone_at_the_mean():

@@ -1,0 +1,376 @@
+"""Sub-commands `sweep`, `collect` and `sensitivity` of the `peerwell` command.
+
+``peerwell sweep`` checks the command line (unknown parameter names, empty ranges, design
+options, sample counts SALib rejects) before Hydra starts, adds ``-m`` and, for a sampled design,
+the ``design_chunk=range(0,N)`` sweep that hands each job its share of the design points; the
+Hydra app then validates every run's values (see ``sweep.SweepCallback``) before any job starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.resources
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, ValueType
+from hydra.errors import HydraException
+from rich.console import Console
+from rich.table import Table
+
+from peerwell.simulation.errors import PeerwellError
+
+from . import design as dz
+from .cli import fail
+from .sweep import OPTION_KEYS, SweepConfig, design_spec, sweep_app
+
+DESIGN_OPTIONS = ("design", "samples", "params", "levels", "second_order", "design_seed")
+DESIGN_OPTIONS += ("model", "chunk_size")
+
+
+def _known_keys() -> tuple[set[str], set[str]]:
+    """Dotted leaf keys and group-node keys of the sweep schema."""
+    leaves, nodes = set(), set()
+    for f in dataclasses.fields(SweepConfig):
+        default = getattr(SweepConfig, f.name, None)
+        sub = f.default_factory() if f.default_factory is not dataclasses.MISSING else default
+        if dataclasses.is_dataclass(sub):
+            nodes.add(f.name)
+            for g in dataclasses.fields(sub):
+                leaves.add(f"{f.name}.{g.name}")
+        else:
+            leaves.add(f.name)
+    return leaves, nodes
+
+
+def _config_groups() -> set[str]:
+    root = importlib.resources.files("peerwell.conf")
+    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("__")}
+
+
+def _split_args(args: list[str]) -> tuple[list[str], list[str]]:
+    """(overrides, everything else: flags and their values), order kept within each."""
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    return overrides, [a for a in args if a not in overrides]
+
+
+def _parse(overrides: list[str]) -> list[Override]:
+    try:
+        return OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        fail(f"cannot read the command line: {exc}")
+        raise  # not reached
+
+
+def check_overrides(parsed: list[Override]) -> dict[str, Any]:
+    """Refuse unknown keys and empty ranges; return the design options given (last one wins).
+
+    Raises
+    ------
+    SystemExit
+        Via ``fail`` with a message naming the key and what would be right.
+    """
+    leaves, nodes = _known_keys()
+    groups = _config_groups()
+    options: dict[str, Any] = {}
+    for ov in parsed:
+        key = ov.key_or_group
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")):
+            continue
+        if key in groups:
+            continue  # Hydra names the options of a group when one does not exist
+        if key not in leaves and key not in nodes:
+            close = difflib.get_close_matches(key, sorted(leaves), n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            fail(
+                f"unknown parameter {key!r} (in {ov.input_line}){hint} — "
+                "`peerwell run --cfg job` lists every parameter"
+            )
+        if ov.is_sweep_override():
+            if key in OPTION_KEYS:
+                fail(f"{ov.input_line}: {key} is a sweep option and cannot take several values")
+            if ov.value_type != ValueType.GLOB_CHOICE_SWEEP and ov.is_discrete_sweep():
+                if not list(ov.sweep_string_iterator()):
+                    fail(
+                        f"{ov.input_line} is an empty range: it gives no values "
+                        f"(e.g. {key}=range(1,5) gives 1,2,3,4)"
+                    )
+            elif not ov.is_discrete_sweep():
+                fail(
+                    f"{ov.input_line}: a sweep lists values (a,b,c or range(a,b,step)); "
+                    "interval() is for optimizers — for a sampled design use design=lhs "
+                    f"params=[{key}:LO:HI]"
+                )
+        if key in OPTION_KEYS:
+            if key == "design_chunk":
+                fail("design_chunk is set by `peerwell sweep` itself; do not give it")
+            options[key] = ov.value()
+    return options
+
+
+def parallel_workers(parsed: list[Override]) -> int:
+    """How many jobs the chosen launcher runs at once (to cut a design into enough chunks)."""
+    from joblib import cpu_count
+
+    launcher, n_jobs, array = "joblib", None, None
+    for ov in parsed:
+        if ov.key_or_group == "hydra/launcher":
+            launcher = str(ov.value())
+        elif ov.key_or_group == "hydra.launcher.n_jobs":
+            n_jobs = int(ov.value())
+        elif ov.key_or_group == "hydra.launcher.array_parallelism":
+            array = int(ov.value())
+    cores = cpu_count()
+    if launcher == "joblib" and n_jobs:
+        # joblib's convention: -1 is every core, -2 all but one, ...
+        return n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
+    if launcher in ("slurm", "submitit_slurm"):
+        return array or 64  # conf/hydra/launcher/slurm.yaml's array_parallelism
+    return cores
+
+
+def prepare_sweep_argv(args: list[str]) -> list[str]:
+    """Check a `peerwell sweep` command line and return the argv of the Hydra app."""
+    overrides, flags = _split_args(args)
+    parsed = _parse(overrides)
+    options = check_overrides(parsed)
+    try:
+        spec = design_spec({k: v for k, v in options.items() if k in DESIGN_OPTIONS})
+    except PeerwellError as exc:
+        fail(str(exc))
+    if spec is not None:
+        size = int(options.get("chunk_size") or 0)
+        if size < 0:
+            fail(f"chunk_size={size}: give a positive number of design points per job (0: auto)")
+        if size == 0:
+            size = dz.auto_chunk_size(spec, parallel_workers(parsed))
+            overrides = [*overrides, f"chunk_size={size}"]
+        overrides = [*overrides, f"design_chunk=range(0,{dz.n_chunks(spec, size)})"]
+    # A sweep is always a multirun, unless the user asks Hydra to show something instead.
+    showing = {"--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help"}
+    showing |= {"--shell-completion", "-sc", "--resolve"}
+    if not ({"-m", "--multirun"} | showing) & set(flags):
+        flags = ["-m", *flags]
+    return [*flags, *overrides]
+
+
+def _one_thread_per_job_env() -> None:
+    # Loky and submitit start fresh interpreters that read these when numpy loads: one BLAS
+    # thread per job, as for Numba (threads=1), since the launcher fills the cores with jobs.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+def sweep_command(args: list[str]) -> int:
+    """`peerwell sweep`: run a Hydra multirun of the model into a resumable store."""
+    argv = prepare_sweep_argv(args)
+    _one_thread_per_job_env()
+    saved = sys.argv
+    sys.argv = ["peerwell-sweep", *argv]
+    try:
+        sweep_app()
+    finally:
+        sys.argv = saved
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _key_values(args: list[str], allowed: dict[str, str], command: str) -> dict[str, str]:
+    out = {}
+    for a in args:
+        key, sep, value = a.partition("=")
+        if not sep or key not in allowed:
+            known = ", ".join(f"{k}= ({v})" for k, v in allowed.items())
+            fail(f"peerwell {command}: cannot use {a!r}; it takes {known}")
+        out[key] = value
+    return out
+
+
+def collect_command(args: list[str]) -> int:
+    """`peerwell collect SWEEP_DIR [heatmap=X,Y] [outcome=NAME] [step=DAY]`."""
+    from peerwell.analysis.heatmap import horizon_grid, plot_heatmap
+
+    from .collect import collect, write_collected
+
+    if not args or "=" in args[0]:
+        fail("usage: peerwell collect SWEEP_DIR [heatmap=PARAM_X,PARAM_Y] [outcome=NAME]")
+    sweep_dir = Path(args[0])
+    opts = _key_values(
+        args[1:],
+        {
+            "heatmap": "two swept parameters, x,y",
+            "outcome": "outcome column of the heatmap, default care_seeking_share",
+            "step": "day of the heatmap, default the last",
+        },
+        "collect",
+    )
+    try:
+        result = collect(sweep_dir)
+        pq_path, csv_path = write_collected(result, sweep_dir)
+    except PeerwellError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write into {sweep_dir}: {exc.strerror or exc}")
+    for name, reason in result.skipped:
+        Console(stderr=True, soft_wrap=True).print(
+            f"[yellow]peerwell: skipped {name}[/]: {reason}", highlight=False, markup=True
+        )
+    print(
+        f"collected {result.runs} runs, {len(result.table)} rows "
+        f"(swept: {', '.join(result.swept) or 'nothing besides seed/scenario'}) into {pq_path} "
+        f"and {csv_path}"
+        + (f"; skipped {len(result.skipped)} unreadable run files" if result.skipped else "")
+    )
+    numeric = [c for c in result.swept if _is_numeric(result.table[c])]
+    pair = None
+    if "heatmap" in opts:
+        pair = [p.strip() for p in opts["heatmap"].split(",")]
+        if len(pair) != 2 or not all(pair):
+            fail(f"heatmap={opts['heatmap']}: give two swept parameters, heatmap=X,Y")
+        for p in pair:
+            if p not in result.table.columns:
+                fail(f"heatmap: {p!r} is not a column of the collected table; swept: {numeric}")
+    elif len(numeric) == 2 and result.table["scenario"].nunique() == 1:
+        pair = numeric  # a two-parameter sweep gets its map without asking
+    if pair:
+        outcome = opts.get("outcome", "care_seeking_share")
+        if outcome not in result.table.columns:
+            fail(f"outcome={outcome!r} is not a column of the collected table")
+        step = None
+        if "step" in opts:
+            try:
+                step = int(opts["step"])
+            except ValueError:
+                fail(f"step={opts['step']!r} must be a whole day number")
+        try:
+            grid = horizon_grid(result.table, pair[0], pair[1], outcome, step=step)
+        except (KeyError, ValueError) as exc:
+            fail(str(exc).strip("'\""))
+        base = sweep_dir / f"heatmap_{outcome}"
+        png = plot_heatmap(
+            grid,
+            base,
+            outcome=outcome,
+            x=pair[0],
+            y=pair[1],
+            step_label=f"day {step}" if step is not None else "",
+        )
+        grid.to_csv(base.with_suffix(".csv"))
+        print(f"heatmap of {outcome} over {pair[0]} × {pair[1]}: {png} (and .svg, .csv)")
+    return 0
+
+
+def _is_numeric(series) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+# ---------------------------------------------------------------------------------------------
+
+SA_KEYS = {
+    "method": "morris or sobol",
+    "outcome": "outcome column (default care_seeking_share)",
+    "output_dir": "where the runs, sensitivity.csv and the figure go",
+    "conf_level": "confidence level of the intervals (default 0.95)",
+}
+
+
+def sensitivity_command(args: list[str]) -> int:
+    """`peerwell sensitivity method=morris|sobol [params=[...]] [outcome=...] [samples=N] ...`."""
+    from .models import get_model
+    from .sensitivity import METHODS, analyze_sweep
+
+    overrides, flags = _split_args(args)
+    if flags:
+        fail(
+            f"peerwell sensitivity takes key=value arguments only, not {' '.join(flags)} "
+            "(replicates: seed=1,2,3; another launcher: hydra/launcher=submitit_local)"
+        )
+    parsed = _parse(overrides)
+    own: dict[str, Any] = {}
+    forwarded = []
+    for text, ov in zip(overrides, parsed):
+        if ov.key_or_group in SA_KEYS:
+            if ov.is_sweep_override():
+                fail(f"{text}: {ov.key_or_group} takes one value")
+            own[ov.key_or_group] = ov.value()
+        elif ov.key_or_group == "design":
+            fail(f"{text}: peerwell sensitivity chooses the design from method=morris|sobol")
+        else:
+            forwarded.append(text)
+    method = str(own.get("method", "morris"))
+    if method not in METHODS:
+        fail(f"method={method!r} is unknown; choose one of {', '.join(METHODS)}")
+    model_name = "peerwell"
+    for ov in parsed:
+        if ov.key_or_group == "model":
+            model_name = str(ov.value())
+    try:
+        hook = get_model(model_name)
+        outcomes = hook.outcomes
+    except PeerwellError as exc:
+        fail(str(exc))
+    outcome = str(own.get("outcome", hook.default_outcome))
+    if outcome not in outcomes:
+        close = difflib.get_close_matches(outcome, outcomes, n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        fail(f"outcome={outcome!r} is not an outcome of the model{hint} (outcomes: {outcomes})")
+    try:
+        conf_level = float(own.get("conf_level", 0.95))
+    except (TypeError, ValueError):
+        conf_level = -1.0
+    if not 0 < conf_level < 1:
+        fail(f"conf_level={own.get('conf_level')!r} must be a number between 0 and 1, e.g. 0.95")
+    out = Path(str(own.get("output_dir", f"outputs/sensitivity/{method}"))).resolve()
+    sweep_command([f"design={method}", f"hydra.sweep.dir={out}", *forwarded])
+    try:
+        result = analyze_sweep(out, outcome, conf_level=conf_level)
+    except PeerwellError as exc:
+        fail(str(exc))
+    _print_indices(result.table, method, outcome)
+    print(
+        f"wrote {result.csv} ({len(result.table)} parameters, {result.n_runs} runs) and "
+        f"{result.figure} (and .svg)"
+    )
+    return 0
+
+
+def _print_indices(table, method: str, outcome: str) -> None:
+    cols = (
+        ["rank", "parameter", "mu_star", "mu_star_conf", "sigma"]
+        if method == "morris"
+        else ["rank", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
+    )
+    t = Table(title=f"{method} sensitivity of {outcome} at the horizon")
+    for c in cols:
+        t.add_column(c, justify="left" if c == "parameter" else "right")
+    for row in table[cols].itertuples(index=False):
+        t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+    Console().print(t)
+
+
+COMMANDS = {
+    "sweep": (
+        "parameter sweep (Hydra multirun, resumable): peerwell sweep -m "
+        "communities.moderation=0,0.5,1 seed=range(1,11) hydra.sweep.dir=/abs/path "
+        "(or design=lhs samples=200 params=[...])",
+        sweep_command,
+    ),
+    "collect": (
+        "gather a sweep into SWEEP_DIR/collected.parquet and .csv: peerwell collect SWEEP_DIR "
+        "[heatmap=X,Y outcome=...]",
+        collect_command,
+    ),
+    "sensitivity": (
+        "Morris/Sobol' sensitivity (SALib): peerwell sensitivity method=morris "
+        "outcome=care_seeking_share output_dir=/abs/path",
+        sensitivity_command,
+    ),
+}

@@ -1,0 +1,162 @@
+"""`peerwell collect`: gather a sweep's result store into one tidy table.
+
+``SWEEP_DIR/runs/*.parquet`` is read as one ``pyarrow.dataset``; the result has one row per run
+and step with ``run_id``, ``step``, ``scenario``, ``seed``, the swept parameters (read from each
+run's own recorded config, so the values are the ones the run used) and the outcome columns.
+A run file that is truncated or corrupt is reported by name and left out, never used.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from peerwell.simulation.errors import PeerwellError
+
+from .runstore import clean_store, runs_dir
+from .store import atomic_write_bytes, atomic_write_parquet, read_metadata
+
+ID_COLUMNS = ["run_id", "step", "scenario", "seed"]
+
+
+class CollectError(PeerwellError):
+    """The folder is not a sweep directory, or holds no readable run."""
+
+
+@dataclass
+class Collected:
+    """A collected sweep: the table, its swept columns, and the files left out (name, reason)."""
+
+    table: pd.DataFrame
+    swept: list[str]
+    runs: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _plan_swept(sweep_dir: Path) -> list[str]:
+    try:
+        return list(json.loads((sweep_dir / "sweep.json").read_text()).get("swept", []))
+    except (OSError, ValueError):
+        return []
+
+
+def _read_runs(files: list[Path], skipped: list[tuple[str, str]]) -> pa.Table:
+    schemas = [pq.read_schema(f).remove_metadata() for f in files]
+    try:
+        schema = pa.unify_schemas(schemas)
+        return ds.dataset([str(f) for f in files], schema=schema, format="parquet").to_table()
+    except (pa.ArrowInvalid, OSError) as exc:
+        # A file whose footer reads but whose data does not: find it, keep the others.
+        tables = []
+        for f in files:
+            try:
+                tables.append(pq.read_table(f).replace_schema_metadata(None))
+            except (pa.ArrowInvalid, OSError) as e:
+                skipped.append((f.name, f"unreadable data: {e}"))
+        if not tables:
+            raise CollectError(f"no run file could be read ({exc})") from None
+        return pa.concat_tables(tables, promote_options="default")
+
+
+def collect(sweep_dir: str | Path) -> Collected:
+    """Read a sweep's store into one table (see the module doc).
+
+    Parameters
+    ----------
+    sweep_dir : path
+        The sweep directory (``hydra.sweep.dir``), holding ``runs/``.
+
+    Returns
+    -------
+    Collected
+
+    Raises
+    ------
+    CollectError
+        No ``runs/`` folder, or no readable run in it.
+    """
+    sweep_dir = Path(sweep_dir)
+    folder = runs_dir(sweep_dir)
+    if not folder.is_dir():
+        raise CollectError(
+            f"{sweep_dir} is not a sweep directory: it has no runs/ folder "
+            "(a sweep writes one into the hydra.sweep.dir=... it was given)"
+        )
+    clean_store(sweep_dir)
+    skipped: list[tuple[str, str]] = []
+    good: list[Path] = []
+    configs: dict[str, dict] = {}
+    for f in sorted(folder.glob("*.parquet")):
+        if f.name.startswith("."):
+            continue
+        try:
+            meta = read_metadata(f)  # reads the footer: a truncated file fails here
+        except (pa.ArrowInvalid, OSError, ValueError) as exc:
+            skipped.append((f.name, f"not a whole Parquet file ({exc})"))
+            continue
+        rid = meta.get("run_id") or f.stem
+        if rid != f.stem:
+            skipped.append((f.name, f"its run_id {rid!r} does not match its file name"))
+            continue
+        flat = _flatten(meta.get("config", {}))
+        flat.update((meta.get("sweep") or {}).get("values") or {})
+        configs[rid] = flat
+        good.append(f)
+    if not good:
+        raise CollectError(f"no readable run file in {folder}")
+    df = _read_runs(good, skipped).to_pandas()
+    bad = {name for name, _ in skipped}
+    df = df[~df["run_id"].isin({Path(n).stem for n in bad})]
+
+    params = pd.DataFrame.from_dict(configs, orient="index")
+    params.index.name = "run_id"
+    params = params[params.index.isin(df["run_id"].unique())]
+    skip = {"seed", "scenario"} | {c for c in params.columns if c.startswith("scenario.")}
+    varying = [
+        c
+        for c in params.columns
+        if c not in skip and params[c].astype(str).nunique(dropna=False) > 1
+    ]
+    planned = [c for c in _plan_swept(sweep_dir) if c in params.columns and c not in skip]
+    swept = list(dict.fromkeys(planned + varying))
+    extra = params[swept].copy()
+    for c in swept:  # lists (e.g. platforms) become text so the table stays flat
+        if extra[c].map(lambda v: isinstance(v, (list, dict))).any():
+            extra[c] = extra[c].astype(str)
+    df = df.merge(extra, left_on="run_id", right_index=True, how="left")
+    outcomes = [c for c in df.columns if c not in ID_COLUMNS and c not in swept]
+    df = df[[c for c in ID_COLUMNS if c in df.columns] + swept + outcomes]
+    df = df.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+    if df.duplicated(["run_id", "step"]).any():
+        raise CollectError("the store holds duplicate (run_id, step) rows; it is damaged")
+    return Collected(df, swept, int(df["run_id"].nunique()), skipped)
+
+
+def write_collected(result: Collected, sweep_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``collected.parquet`` and ``collected.csv`` atomically into ``sweep_dir``."""
+    sweep_dir = Path(sweep_dir)
+    pq_path, csv_path = sweep_dir / "collected.parquet", sweep_dir / "collected.csv"
+    atomic_write_parquet(
+        pq_path,
+        result.table,
+        {"swept": result.swept, "runs": result.runs, "skipped": result.skipped},
+    )
+    atomic_write_bytes(csv_path, result.table.to_csv(index=False).encode())
+    return pq_path, csv_path
