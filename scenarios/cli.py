@@ -7,6 +7,7 @@ wrong key or value is refused before anything runs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -118,7 +119,10 @@ def check_output_folders(args: list[str]) -> None:
         value = arg[len(key) :]
         if not value or "," in value or "${" in value:  # a sweep over folders, or interpolated
             continue
-        folder = Path(value).expanduser()
+        folder = Path(value).expanduser().absolute()
+        # Probe in the deepest folder that exists, and leave nothing behind: a command refused
+        # later for a bad value must not have created its output folder.
+        created = [p for p in (folder, *folder.parents) if not p.exists()]
         probe = folder / f".peerwell-write-test-{os.getpid()}"
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -129,6 +133,10 @@ def check_output_folders(args: list[str]) -> None:
                 f"cannot write to {key[:-1]}={value}: {exc.strerror or exc}. "
                 "Give a folder you can write to (an absolute path is safest)."
             )
+        finally:
+            for p in created:  # deepest first
+                with contextlib.suppress(OSError):
+                    p.rmdir()
 
 
 def main(argv: list[str] | None = None) -> int:
