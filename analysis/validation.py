@@ -464,7 +464,8 @@ def fmt(x, digits: int = 4) -> str:
 
 
 def validation_rows(results: list[dict]) -> list[dict]:
-    """One row per case: model, parameter values, simulated, analytic, |difference|, tolerance."""
+    """The validation table: one row per case (model, parameters, simulated, exact and classic
+    answers, |difference|, tolerance)."""
     rows = []
     for r in results:
         rows.append(
@@ -472,11 +473,12 @@ def validation_rows(results: list[dict]) -> list[dict]:
                 "model": r["model"],
                 "parameters": r["label"],
                 "N": r["params"].get("population.size"),
+                "replicates": r["params"].get("replicates", 1),
                 "quantity": r["quantity"],
                 "simulated": r["simulated"][r["key"]],
-                "analytic": r["analytic"][r["key"]],
+                "analytic (exact)": r["analytic"][r["key"]],
                 "classic": r["analytic"].get("classic"),
-                "difference": r["difference"],
+                "abs. difference": r["difference"],
                 "tolerance": r["tolerance"],
                 "within": r["within_tolerance"],
             }

@@ -788,32 +788,10 @@ MODEL_NOTES = {
 }
 
 
-def table_rows(results: list[dict]) -> list[dict]:
-    """The validation table: one row per case."""
-    rows = []
-    for r in results:
-        rows.append(
-            {
-                "model": r["model"],
-                "parameters": r["label"],
-                "N": r["params"].get("population.size"),
-                "replicates": r["params"].get("replicates", 1),
-                "quantity": r["quantity"],
-                "simulated": r["simulated"][r["key"]],
-                "analytic (exact)": r["analytic"][r["key"]],
-                "classic": r["analytic"].get("classic"),
-                "abs. difference": r["difference"],
-                "tolerance": r["tolerance"],
-                "within": r["within_tolerance"],
-            }
-        )
-    return rows
-
-
 def _validation_sections(
     results: list[dict], figures_rel: dict[str, str], heading: str
 ) -> list[str]:
-    out = [A.markdown_table(table_rows(results))]
+    out = [A.markdown_table(A.validation_rows(results))]
     out.append(
         "*simulated*: peerwell's kernels; *analytic (exact)*: the known answer for the discrete-time "
         "(daily) process the kernels run, in the large-N limit; *classic*: the textbook "
