@@ -651,7 +651,7 @@ class FreeParam:
 
 FIT_PARAMS = [
     FreeParam("population.stigma_mean_schizophrenia", 0.30, 0.60, "self-stigma in schizophrenia"),
-    FreeParam("exchange.correction_peer", 0.0, 1.0, "same-day correction, misleading share"),
+    FreeParam("exchange.correction_reply", 0.0, 30.0, "same-day correction, misleading share"),
     FreeParam("activation.learning_gain", 0.0, 0.004, "PAM means and levels after a year"),
     FreeParam("entry.leave_rate", 0.001, 0.010, "retention at 6 and 9 months, share online"),
 ]

@@ -102,6 +102,8 @@ BASIS: dict[str, str] = {
     "population.post_rate_contributor": "target",
     "population.post_rate_superuser": "target",
     "entry.leave_rate": "target",
+    "activation.learning_gain": "target",
+    "exchange.correction_reply": "target",
 }
 
 # Groups whose values are choices of the experimenter, not quantities calibrated (or not) to data:

@@ -127,6 +127,7 @@ def well_mixed_overrides(
         "care.completion_rate": 0.0,
         "exchange.correction_clinician": float(g),
         "exchange.correction_peer": 0.0,
+        "exchange.correction_reply": 0.0,
         "exchange.correction_moderator": 0.0,
         "exchange.stifling": float(stifling),
         "exchange.misinfo_renewal": float(renewal),

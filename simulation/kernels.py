@@ -270,15 +270,18 @@ def social_kernel(
 
 @njit(parallel=True, cache=True)
 def misinformation_kernel(
-    th, key, community, misinfo, care, lam_misinfo, lam_accurate, lam_aware, c_moderation,
-    misinfo_out, adopted, corrected,
+    th, key, community, misinfo, care, post_misinfo, lam_misinfo, lam_accurate, lam_aware,
+    c_moderation, c_feed_accurate, misinfo_out, adopted, corrected,
 ):  # fmt: skip
     """Misleading health beliefs: unaware (0) -> misled (1) -> corrected (2) -> unaware (new claims).
 
     0→1 with probability 1 - exp(-misinfo_adoption·λ_mis);
     1→2 with probability 1 - exp(-[correction]·(moderation·correction_moderator
-        + correction_peer·λ_acc [online] + correction_clinician [in care]) - stifling·λ_aware)
-        (stifling: meeting posts of people who already know the claim, as in Maki-Thompson);
+        + correction_peer·λ_acc + correction_reply·f_acc·[posted a misleading post] [online]
+        + correction_clinician [in care]) - stifling·λ_aware)
+        (replies: a misleading post draws correcting replies from the community's accurate
+        posters the same day; stifling: meeting posts of people who already know the claim, as
+        in Maki-Thompson);
     2→0 with probability misinfo_renewal.
     """
     n = misinfo.shape[0]
@@ -298,6 +301,7 @@ def misinformation_kernel(
                 rate += (
                     c_moderation[c] * th[T.CORRECTION_MODERATOR]
                     + th[T.CORRECTION_PEER] * lam_accurate[i]
+                    + th[T.CORRECTION_REPLY] * c_feed_accurate[c] * post_misinfo[i]
                 )
             if care[i] == 2:
                 rate += th[T.CORRECTION_CLINICIAN]

@@ -95,10 +95,12 @@ def run_day(st: State, g: CSRGraph, th: np.ndarray, seed: int, t: int, timer: St
         y["belonging"], y["empowerment"], y["stigma"], y["hostile_recent"],
     )  # fmt: skip
     timer.lap("social")
-    # 6. Misleading beliefs: adopted from today's misleading posts, corrected by moderators/peers/care.
+    # 6. Misleading beliefs: adopted from today's misleading posts, corrected by moderators, peers'
+    #    replies to today's misleading posts (the feed above) and care.
     K.misinformation_kernel(
-        th, key["misinfo"], y["community"], x["misinfo"], x["care"], f["lam_misinfo"], f["lam_accurate"],
-        f["lam_aware"], c["moderation"], y["misinfo"], f["adopted"], f["corrected"],
+        th, key["misinfo"], y["community"], x["misinfo"], x["care"], f["post_misinfo"], f["lam_misinfo"],
+        f["lam_accurate"], f["lam_aware"], c["moderation"], c["feed_accurate"], y["misinfo"],
+        f["adopted"], f["corrected"],
     )  # fmt: skip
     timer.lap("misinformation")
     # 7. Learning from peers raises activation; misleading content and hostility raise uncertainty.

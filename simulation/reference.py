@@ -183,9 +183,12 @@ class Person(mesa.Agent):
             c = self.next["community"]
             rate = 0.0
             if c >= 0:
+                feed = self.model.feeds[c]
                 rate += (
-                    self.model.feeds[c]["moderation"] * th["correction_moderator"]
+                    feed["moderation"] * th["correction_moderator"]
                     + th["correction_peer"] * d["lam_accurate"]
+                    # a misleading post of today draws correcting replies from accurate posters
+                    + th["correction_reply"] * feed["accurate"] * d["post_misinfo"]
                 )
             if self.care == 2:
                 rate += th["correction_clinician"]

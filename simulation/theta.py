@@ -90,6 +90,7 @@ _LAYOUT = [
     ("CARE_COMPLETION", "care.completion_rate"),
     ("STIFLING", "exchange.stifling"),
     ("PEER_NORM", "stigma.peer_norm_weight"),
+    ("CORRECTION_REPLY", "exchange.correction_reply"),
 ]
 
 NAMES = [dotted for _, dotted in _LAYOUT]
@@ -172,6 +173,7 @@ EMPLOYMENT_LOSS = 74
 CARE_COMPLETION = 75
 STIFLING = 76
 PEER_NORM = 77
+CORRECTION_REPLY = 78
 
 
 def pack_theta(params: ModelParams) -> np.ndarray:

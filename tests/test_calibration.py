@@ -3,12 +3,8 @@
 ``peerwell calibrate`` at the defaults, two replicates of 3,000 people for a year: every anchor the
 model can express must lie within its tolerance (the tolerances, and why, are in
 ``scenarios/calibrate.py`` and docs/validation.md: mostly the anchor study's own 95% interval).
-A change that moves an anchor out of tolerance fails here.
-
-Anchors the defaults do not meet are listed in ``KNOWN_OUTSIDE`` with the measured value: they
-are expected failures (strict), so fixing one — e.g. adopting the fitted values of
-``peerwell calibrate fit=true`` in ``simulation/params.py`` — turns its xfail into a failure that
-asks for the entry to be removed.
+A change that moves an anchor out of tolerance fails here: there is no list of accepted
+exceptions.
 """
 
 from __future__ import annotations
@@ -28,23 +24,6 @@ from peerwell.scenarios.cli import main
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
 
-# Measured at the defaults (seeds 1 and 2, N = 3000; docs/validation.md has 4 replicates).
-LEVELS = (
-    "a year of learning from peers lifts activation (means +1.5 to +2.7 points, within their "
-    "intervals) and empties level 1 into level 3; activation.learning_gain ≈ 0.0005 (the fit) "
-    "keeps all four levels inside"
-)
-KNOWN_OUTSIDE = {
-    "pam_level_L1": f"13.8% vs [14.4%, 26.1%]: {LEVELS}",
-    "pam_level_L2": f"17.2% vs [17.2%, 22.6%], on the edge (18.0% with 4 replicates): {LEVELS}",
-    "pam_level_L3": f"36.1% vs [28.0%, 35.9%], on the edge (35.8% with 4 replicates): {LEVELS}",
-    "stigma_schizophrenia": "47.8% vs [39.0%, 44.5%] (Brohan 2010): "
-    "population.stigma_mean_schizophrenia = 0.50 is too high; the fit gives ≈ 0.47",
-    "same_day_correction": "8.4% vs [39.7%, 89.2%] (Esquivel 2006, 7 of 10): peer correction "
-    "reaches 39-44% only at exchange.correction_peer ≈ 1, the top of its range",
-}
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     before = numba.get_num_threads()
@@ -63,9 +42,7 @@ def _row(report, anchor_id):
 
 
 @pytest.mark.parametrize("anchor_id", [a.id for a in C.anchors()])
-def test_shipped_defaults_are_within_tolerance(report, anchor_id, request):
-    if anchor_id in KNOWN_OUTSIDE:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_OUTSIDE[anchor_id]))
+def test_shipped_defaults_are_within_tolerance(report, anchor_id):
     row = _row(report, anchor_id)
     assert row["within"], (row["fact"], row["simulated"], row["tolerance"], row["replicates"])
 
