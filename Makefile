@@ -32,8 +32,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
+# The whole performance suite (issue #8), written to benchmarks/RESULTS.md; run it on an idle machine.
 bench: $(STAMP)
-	$(PY) benchmarks/bench_model.py
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(VENV)/bin/peerwell bench
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache

@@ -15,106 +15,87 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import subprocess
+import math
 import sys
+import tempfile
+from pathlib import Path
 
-CHILD = r"""
-import hashlib, json, resource, statistics, sys, time
-import numpy as np
-from numba import njit, prange, get_num_threads
-from peerwell.simulation.model import PeerwellModel
-from peerwell.simulation.params import ModelParams, with_overrides
-
-@njit(parallel=True)  # no cache: this code has no file for Numba to cache against
-def bare_gather(indptr, indices, x, out):
-    for i in prange(out.shape[0]):
-        s = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            s += x[indices[k]]
-        out[i] = s
-
-n, degree, steps = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-p = with_overrides(ModelParams(), {"population.size": n, "network.mean_degree": degree, "steps": steps})
-small = with_overrides(p, {"population.size": 2000, "steps": 2})
-PeerwellModel(small).run_model()  # load the compiled kernels before timing
-t0 = time.perf_counter()
-m = PeerwellModel(p, timing=True, agent_views=False)
-build = time.perf_counter() - t0
-day_times = []
-while m.running:
-    t = time.perf_counter(); m.step(); day_times.append(time.perf_counter() - t)
-x = np.random.default_rng(0).random(n)
-out = np.zeros(n)
-bare_gather(m.graph.indptr, m.graph.indices, x, out)
-gathers = []
-for _ in range(max(5, min(20, steps))):
-    t = time.perf_counter(); bare_gather(m.graph.indptr, m.graph.indices, x, out); gathers.append(time.perf_counter() - t)
-traj = m.trajectories()
-digest = hashlib.sha256(traj.drop(columns=[]).to_numpy().tobytes()).hexdigest()[:16]
-print(json.dumps({
-    "n": n, "threads": get_num_threads(), "ties": m.graph.edges, "build_s": build,
-    "day_s": statistics.median(day_times[1:] or day_times), "total_s": build + sum(day_times),
-    "gather_s": statistics.median(gathers), "digest": digest,
-    "mechanisms_ms": {k: 1000 * v / steps for k, v in m.timer.seconds.items()},
-    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "state_mb": m.state.nbytes() / 2**20,
-}))
-"""
-
-
-def child(n: int, degree: float, steps: int, threads: int) -> dict:
-    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(n), str(degree), str(steps)],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
-    if out.returncode != 0:
-        sys.exit(f"benchmark child failed ({n} people, {threads} threads):\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from worker import Plan, run_each
 
 
 def steps_for(n: int) -> int:
     return 40 if n >= 1_000_000 else 60 if n >= 100_000 else 200
 
 
-def main() -> dict:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--degree", type=float, default=20.0)
     ap.add_argument("--year", action="store_true", help="also run 365 days at the largest size")
-    a = ap.parse_args()
-    sizes = [int(s) for s in a.sizes.split(",")]
-    results = {"rows": [], "year": None}
+    ap.add_argument("--steps", type=int, default=0,
+                    help="days per size (default: 200 below 100k people, 60 below 1M, 40 at 1M)")  # fmt: skip
+    a = ap.parse_args(argv)
+    a.sizes = [int(s) for s in str(a.sizes).split(",")]
+    return a
+
+
+def plan(a: argparse.Namespace, workdir: Path) -> tuple[Plan, dict]:
+    """Per thread count, one task per size; the year (2 threads, largest size) last."""
+    tasks: Plan = {
+        t: [{"task": "scale", "n": n, "degree": a.degree, "steps": a.steps or steps_for(n)}
+            for n in a.sizes]
+        for t in (1, 2)
+    }  # fmt: skip
+    if a.year:
+        tasks[2].append({"task": "scale", "n": a.sizes[-1], "degree": a.degree, "steps": 365})
+    return tasks, {}
+
+
+def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
+    sizes = a.sizes
+    out = {"sizes": sizes, "degree": a.degree, "rows": [], "pairs": [], "year": None}
     print(f"{'people':>10} {'threads':>7} {'ties':>11} {'build s':>8} {'day ms':>8} {'gather ms':>9} "
           f"{'day/gather':>10} {'ns/tie':>7} {'peak MB':>8}")  # fmt: skip
-    for n in sizes:
-        per = {}
-        for threads in (1, 2):
-            r = child(n, a.degree, steps_for(n), threads)
-            per[threads] = r
-            results["rows"].append(r)
+    for k, n in enumerate(sizes):
+        per = {t: results[t][k] for t in (1, 2)}
+        for r in per.values():
+            r["ns_per_tie"] = 1e9 * r["day_s"] / (2 * r["ties"]) if r["ties"] else math.nan
+            out["rows"].append(r)
             print(
                 f"{n:>10,} {r['threads']:>7} {r['ties']:>11,} {r['build_s']:>8.2f} {1000 * r['day_s']:>8.2f} "
                 f"{1000 * r['gather_s']:>9.2f} {r['day_s'] / r['gather_s']:>10.2f} "
-                f"{1e9 * r['day_s'] / (2 * r['ties']):>7.2f} {r['peak_mb']:>8.0f}"
+                f"{r['ns_per_tie']:>7.2f} {r['peak_mb']:>8.0f}"
             )
         same = per[1]["digest"] == per[2]["digest"]
-        print(f"{'':>10} 2 threads vs 1: {per[1]['day_s'] / per[2]['day_s']:.2f}x per day; "
-              f"trajectories bit-identical: {same}")  # fmt: skip
+        speedup = per[1]["day_s"] / per[2]["day_s"]
+        out["pairs"].append({"n": n, "speedup": speedup, "bit_identical": same})
+        print(
+            f"{'':>10} 2 threads vs 1: {speedup:.2f}x per day; trajectories bit-identical: {same}"
+        )
     if a.year:
-        n = sizes[-1]
-        r = child(n, a.degree, 365, 2)
-        results["year"] = r
+        r = results[2][len(sizes)]
+        n = r["n"]
+        r["person_steps_per_s"] = n * 365 / r["total_s"]
+        out["year"] = r
         print(f"\n{n:,} people, 365 days, 2 threads: {r['total_s']:.1f} s wall including a "
-              f"{r['build_s']:.1f} s build; {n * 365 / r['total_s']:.3g} person-steps/s; "
+              f"{r['build_s']:.1f} s build"
+              + (f" ({r['process_s']:.1f} s for the whole process)" if "process_s" in r else "")
+              + f"; {r['person_steps_per_s']:.3g} person-steps/s; "
               f"peak memory {r['peak_mb']:.0f} MB")  # fmt: skip
-    last = results["rows"][-1]
+    last = results[2][len(sizes) - 1]
     print("\nms per day by mechanism at the largest size, 2 threads:")
     for k, v in last["mechanisms_ms"].items():
         print(f"  {k:<15}{v:8.2f}")
     print(f"\nrun fingerprint: {hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:8]}")
-    return results
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    a = parse(argv)
+    with tempfile.TemporaryDirectory(prefix="peerwell-bench-") as tmp:
+        tasks, ctx = plan(a, Path(tmp))
+        return report(a, ctx, run_each(tasks))
 
 
 if __name__ == "__main__":

@@ -83,6 +83,7 @@ COMMAND_MODULES: list[str] = [
     "peerwell.scenarios.cli_compare",
     "peerwell.scenarios.cli_sweep",
     "peerwell.scenarios.cli_validate",
+    "peerwell.scenarios.cli_bench",
 ]
 
 
