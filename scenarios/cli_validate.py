@@ -177,7 +177,9 @@ def _validate_all(pairs: dict[str, str], command: str) -> int:
     default = docs.parent / docs.stem if docs is not None else Path("outputs/validation")
     out = Path(pairs.get("output_dir", default))
     results = V.validate_all({"seed": seed}, scale=scale)
-    figs = V.figures(results, out / "figures")
+    # The page links its figures: with docs=, they go beside it (docs/validation/figures) wherever
+    # output_dir puts the data, so the page never points into a scratch folder.
+    figs = V.figures(results, (default if docs is not None else out) / "figures")
     table = [V.strip_trajectories(r) for r in results]
     _dump({"command": command, "results": table}, out / "validation.json")
     failed = [f"{r['model']} {r['label']}" for r in results if not r["within_tolerance"]]

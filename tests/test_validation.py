@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -276,6 +277,23 @@ def test_validate_all_writes_table_report_and_one_figure_per_model(tmp_path, cap
     for name in V.MODELS:
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 5000
         assert f"figures/{name}.png" in (tmp_path / "validation.md").read_text()
+
+
+def test_docs_page_links_figures_beside_it_wherever_the_data_go(tmp_path, capsys, monkeypatch):
+    # `docs=` regenerates docs/validation.md: its figure links must resolve from the page, even
+    # when output_dir sends the data to a scratch folder.
+    for name, cases in SMALL_TABLE.items():
+        monkeypatch.setattr(V.MODELS[name], "table", cases)
+    page = tmp_path / "docs" / "validation.md"
+    page.parent.mkdir()
+    args = [f"docs={page}", f"output_dir={tmp_path / 'scratch'}", "calibration_replicates=1"]
+    assert main(["validate", "all", *args]) == 0, capsys.readouterr().err
+    links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", page.read_text())
+    assert len(links) == len(V.MODELS)
+    for link in links:
+        assert not link.startswith(("/", "..")), link
+        assert (page.parent / link).stat().st_size > 5000, link
+    assert (tmp_path / "scratch" / "validation.json").exists()
 
 
 @pytest.mark.parametrize(
