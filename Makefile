@@ -4,14 +4,17 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTHON  ?=
+# `make docs` builds the site here (the docs test builds into a folder of its own).
+DOCS_OUT      ?= docs/_build/html
+DOCS_DOCTREES ?= docs/_build/doctrees
 
-.PHONY: demo test lint format bench clean venv
+.PHONY: demo test lint format bench clean venv docs
 
 $(STAMP): pyproject.toml scripts/find-python.sh
 	@set -e; py=$$(PYTHON="$(PYTHON)" sh scripts/find-python.sh); \
 	  if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,dashboard]"
+	$(PY) -m pip install --quiet -e ".[dev,dashboard,docs]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -25,6 +28,11 @@ test: $(STAMP)
 	# The browser tests drive one dashboard server in Chromium: run alone, they do not race the
 	# simulations above for the two cores (their timeouts are real-user waits, not benchmarks).
 	$(VENV)/bin/python -m pytest -m browser
+
+# The documentation site (Sphinx + MyST-NB): warnings are errors, the tutorials are executed.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -j auto -W --keep-going -n -E -b html -d $(DOCS_DOCTREES) docs $(DOCS_OUT)
+	@echo "the site is in $(DOCS_OUT)/index.html"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

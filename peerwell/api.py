@@ -1,0 +1,952 @@
+"""The Python API: what the ``peerwell`` command does, in a few lines of a notebook.
+
+Every function here is a thin layer over the code behind the matching command, so the API and
+the CLI give identical results for the same scenario, seed and overrides:
+
+==============================  ==========================================================
+Python                          command line
+==============================  ==========================================================
+:func:`run`                     ``peerwell run scenario=NAME key=value ...``
+:func:`compare`                 ``peerwell compare scenarios=[A,B] replicates=N ...``
+:func:`sweep`                   ``peerwell sweep -m key=a,b,c ... hydra.sweep.dir=DIR``
+:func:`collect`                 ``peerwell collect DIR``
+:func:`sensitivity`             ``peerwell sensitivity method=morris|sobol ...``
+:func:`list_scenarios`          ``peerwell scenarios``
+:func:`list_params`             ``peerwell params``
+==============================  ==========================================================
+
+**Overrides** are the command line's ``key=value`` pairs. Give them as keyword arguments with a
+double underscore for each dot (``population__size=500``), or as a mapping of the dotted names
+the command line uses (``{"population.size": 500}``), or as the command line's own strings
+(``["population.size=500"]``); the three are the same. Every override is turned into the
+command line's ``key=value`` text and goes through the same Hydra composition and the same
+validation as on the command line, so an unknown key or a bad value raises
+:class:`~peerwell.simulation.ConfigError` before anything runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import logging
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from peerwell.scenarios.collect import Collected
+from peerwell.scenarios.compare import DEFAULT_ROOT_SEED, ComparisonResult
+from peerwell.scenarios.runner import RunResult
+from peerwell.scenarios.sensitivity import SensitivityResult
+from peerwell.simulation.errors import ConfigError, PeerwellError
+from peerwell.simulation.model import PeerwellModel
+from peerwell.simulation.params import ModelParams
+
+Overrides = Mapping[str, Any] | Sequence[str] | None
+"""What the functions take as overrides: a mapping of dotted names, or ``key=value`` strings."""
+
+__all__ = [
+    "DEFAULT_ROOT_SEED",
+    "Collection",
+    "CommandError",
+    "Comparison",
+    "Heatmap",
+    "Overrides",
+    "Result",
+    "Sensitivity",
+    "collect",
+    "compare",
+    "list_params",
+    "list_scenarios",
+    "load_scenario",
+    "make_model",
+    "override_strings",
+    "run",
+    "sensitivity",
+    "sweep",
+]
+
+# Design options of `peerwell sweep` whose value is itself a list (never a list of sweep values).
+_LIST_OPTIONS = frozenset({"params"})
+# A string Hydra reads as the same string without quotes.
+_PLAIN = re.compile(r"^[A-Za-z_/.][\w./:+-]*$")
+_HYDRA_WORDS = frozenset({"true", "false", "null", "none", "inf", "nan"})
+
+
+class CommandError(PeerwellError):
+    """A command that the API drives (a sweep, a sensitivity analysis) failed.
+
+    The message is what the command printed. Bad arguments raise :class:`ConfigError` instead.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides: Python values to the command line's key=value strings
+
+
+def _value(value: Any) -> str:
+    """One value as the command line types it (Hydra's override grammar)."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        value = value.item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str):
+        if _PLAIN.match(value) and value.lower() not in _HYDRA_WORDS:
+            return value
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot pass a {type(value).__name__} ({value!r}) as an override value")
+
+
+def _is_sweep(value: Any) -> bool:
+    return isinstance(value, (list, tuple, range, set, frozenset)) or (
+        hasattr(value, "ndim") and getattr(value, "ndim", 0) == 1
+    )
+
+
+def override_strings(
+    overrides: Overrides = None, *, sweep: bool = False, **kwargs: Any
+) -> list[str]:
+    """The command line's ``key=value`` strings for Python overrides.
+
+    Parameters
+    ----------
+    overrides : mapping or sequence of str, optional
+        Dotted names to values (``{"population.size": 500}``) or ``key=value`` strings, which
+        are passed through unchanged.
+    sweep : bool
+        Read a list, tuple or range value as the values to sweep over (``seed=range(1, 4)``
+        becomes ``seed=1,2,3``), as ``peerwell sweep`` does; otherwise a list is one list value.
+        The design option ``params`` is always one list.
+    **kwargs
+        More overrides, with ``__`` standing for each dot (``population__size=500``).
+
+    Returns
+    -------
+    list of str
+        E.g. ``["population.size=500", "communities.moderation=0.5"]``.
+
+    Raises
+    ------
+    ConfigError
+        A key is given twice, a value cannot be written on the command line, or a sweep has no
+        values.
+
+    Examples
+    --------
+    >>> override_strings({"population.size": 500}, communities__moderation=0.5)
+    ['population.size=500', 'communities.moderation=0.5']
+    >>> override_strings(seed=range(1, 4), sweep=True)
+    ['seed=1,2,3']
+    """
+    if isinstance(overrides, str):
+        raise ConfigError(
+            f"overrides must be a mapping of dotted names or a list of 'key=value' strings, "
+            f"got the string {overrides!r}"
+        )
+    out: list[str] = []
+    keys: set[str] = set()
+
+    def add(key: str, text: str) -> None:
+        if key in keys:
+            raise ConfigError(f"override {key!r} is given twice")
+        keys.add(key)
+        out.append(text)
+
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(overrides, Mapping):
+        pairs += [(str(k), v) for k, v in overrides.items()]
+    elif overrides is not None:
+        for item in overrides:
+            text = str(item)
+            key, eq, _ = text.partition("=")
+            if not eq:
+                raise ConfigError(f"override {text!r} is not key=value")
+            add(key.lstrip("+~"), text)
+    pairs += [(k.replace("__", "."), v) for k, v in kwargs.items()]
+    for key, value in pairs:
+        if sweep and key not in _LIST_OPTIONS and _is_sweep(value):
+            values = list(value)
+            if not values:
+                raise ConfigError(f"{key}: an empty list of values to sweep over")
+            add(key, f"{key}=" + ",".join(_value(v) for v in values))
+        else:
+            add(key, f"{key}={_value(value)}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the commands in this process
+
+
+@contextlib.contextmanager
+def _kept_logging() -> Iterator[None]:
+    """Restore the root logger after Hydra has configured logging for a multirun."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _command(args: list[str], *, verbose: bool) -> str:
+    """Run ``peerwell ARGS`` in this process; return what it printed.
+
+    Raises
+    ------
+    ConfigError
+        The command refused its arguments (exit code 2), with the command's message.
+    CommandError
+        The command failed otherwise.
+    """
+    from peerwell.scenarios.cli import main
+
+    out = io.StringIO()
+    with _kept_logging(), contextlib.ExitStack() as stack:
+        if not verbose:
+            stack.enter_context(contextlib.redirect_stdout(out))
+            stack.enter_context(contextlib.redirect_stderr(out))
+        try:
+            code = main(args) or 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    text = out.getvalue()
+    if code:
+        message = text.strip().split("peerwell: error:", 1)[-1].strip() or text.strip()
+        message = message or f"`peerwell {args[0]}` exited with code {code}"
+        if code == 2:
+            raise ConfigError(message)
+        raise CommandError(message)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Building and running one model
+
+
+def load_scenario(
+    scenario: str = "baseline", overrides: Overrides = None, **kwargs: Any
+) -> ModelParams:
+    """The validated parameters of a scenario with overrides (what ``peerwell run`` composes).
+
+    Parameters
+    ----------
+    scenario : str
+        A scenario name (see :func:`list_scenarios`).
+    overrides : mapping or sequence of str, optional
+        Dotted names to values, or ``key=value`` strings (see :func:`override_strings`).
+    **kwargs
+        More overrides, ``__`` for each dot: ``population__size=500``, ``seed=7``,
+        ``network="barabasi_albert"``.
+
+    Returns
+    -------
+    ModelParams
+        Validated; ``params.scenario.name == scenario``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown scenario or parameter, or a value that is out of range or of the wrong type.
+
+    Examples
+    --------
+    >>> p = load_scenario("moderated_community", population__size=500, steps=30)
+    >>> p.population.size, p.scenario.name
+    (500, 'moderated_community')
+    """
+    from peerwell.scenarios.catalogue import load_scenario as _load
+
+    return _load(scenario, override_strings(overrides, **kwargs))
+
+
+def make_model(
+    scenario: str = "baseline",
+    overrides: Overrides = None,
+    *,
+    agent_views: bool | None = None,
+    **kwargs: Any,
+) -> PeerwellModel:
+    """A :class:`~peerwell.simulation.PeerwellModel` (a ``mesa.Model``) of a scenario, ready to step.
+
+    Parameters
+    ----------
+    scenario : str
+        A scenario name (see :func:`list_scenarios`).
+    overrides : mapping or sequence of str, optional
+        As for :func:`load_scenario`.
+    agent_views : bool, optional
+        Make a ``mesa.Agent`` view per person in ``model.agents`` (default: up to 50,000 people).
+    **kwargs
+        More overrides, ``__`` for each dot.
+
+    Returns
+    -------
+    PeerwellModel
+        At day 0; ``model.step()`` advances a day, ``model.run_model()`` runs to the end,
+        ``model.trajectories()`` gives the recorded days.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`load_scenario`.
+
+    Examples
+    --------
+    >>> model = make_model("baseline", population__size=300, steps=10)
+    >>> model.run_model()
+    >>> int(model.trajectories()["step"].iloc[-1])
+    10
+    """
+    params = load_scenario(scenario, overrides, **kwargs)
+    return PeerwellModel(params, agent_views=agent_views)
+
+
+@dataclass
+class Result(RunResult):
+    """One finished run (what :func:`run` returns).
+
+    Attributes
+    ----------
+    run_id : str
+        Hash of the scientific config, the seed and the model code (as ``peerwell run`` prints).
+    trajectories : pandas.DataFrame
+        One row per recorded day: ``run_id, scenario, seed, step`` and every outcome; the table
+        ``trajectories.parquet`` holds.
+    meta : dict
+        What ``run.json`` holds: full config, seed, versions, git revision, wall time.
+    params : ModelParams
+        The validated parameters of the run.
+    output_dir : pathlib.Path or None
+        Where the files were written, if anywhere.
+    """
+
+    params: ModelParams | None = None
+    output_dir: Path | None = None
+
+    def start_end(self) -> pd.DataFrame:
+        """Each main outcome on the first and the last day, and the change (the printed table).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``outcome, day 0, day N, change``.
+        """
+        from peerwell.analysis.summary import start_end_table
+
+        return start_end_table(self.trajectories)
+
+    def plot(self, outcomes: Sequence[str] | None = None):
+        """Activation, care-seeking and wellbeing over the days, one panel each.
+
+        Parameters
+        ----------
+        outcomes : sequence of str, optional
+            Outcome columns to draw (default: the four panels of ``trajectories.png``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Shown by Jupyter when it ends a cell; ``fig.savefig(path)`` writes it.
+        """
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        from peerwell.analysis.plots import TRAJECTORY_PANELS
+
+        titles = dict(TRAJECTORY_PANELS)
+        names = list(outcomes) if outcomes is not None else [c for c, _ in TRAJECTORY_PANELS]
+        missing = [c for c in names if c not in self.trajectories.columns]
+        if missing:
+            raise KeyError(f"not outcome columns: {missing}")
+        sns.set_theme(style="whitegrid", context="notebook")
+        fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
+        for ax, col in zip(axes[0], names):
+            ax.plot(self.trajectories["step"], self.trajectories[col], lw=1.8)
+            ax.set_title(titles.get(col, col))
+            ax.set_xlabel("day")
+        fig.tight_layout()
+        plt.close(fig)  # returned, not left open for pyplot to show a second time
+        return fig
+
+
+def run(
+    scenario: str = "baseline",
+    overrides: Overrides = None,
+    *,
+    output_dir: str | Path | None = None,
+    progress: bool = False,
+    **kwargs: Any,
+) -> Result:
+    """Run one scenario, as ``peerwell run scenario=NAME key=value ...`` does.
+
+    Parameters
+    ----------
+    scenario : str
+        A scenario name (see :func:`list_scenarios`).
+    overrides : mapping or sequence of str, optional
+        Dotted names to values, or ``key=value`` strings.
+    output_dir : path, optional
+        Also write ``trajectories.parquet``, ``run.json`` and ``trajectories.png`` there, as
+        the command does. By default nothing is written.
+    progress : bool
+        Show a progress bar.
+    **kwargs
+        More overrides, ``__`` for each dot: ``seed=7``, ``steps=180``, ``population__size=500``.
+
+    Returns
+    -------
+    Result
+        ``.trajectories`` (a DataFrame, one row per day), ``.meta``, ``.run_id``, ``.plot()``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown scenario or parameter, or a bad value; nothing is run.
+    OSError
+        ``output_dir`` cannot be written.
+
+    Examples
+    --------
+    >>> r = run("baseline", seed=7, steps=20, population__size=300)
+    >>> list(r.trajectories["step"])[-1]
+    20
+    """
+    from peerwell.scenarios.runner import simulate, write_run
+
+    params = load_scenario(scenario, overrides, **kwargs)
+    done = simulate(params, progress=progress)
+    out = None
+    if output_dir is not None:
+        out = write_run(done, Path(output_dir).expanduser())
+    return Result(done.run_id, done.trajectories, done.meta, params=params, output_dir=out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparisons
+
+
+@dataclass
+class Comparison(ComparisonResult):
+    """A finished comparison (what :func:`compare` returns).
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        The table ``summary.csv`` holds: per scenario and outcome at the horizon, mean, SD,
+        bootstrap 95% CI, and the paired difference from the first scenario with its CI.
+    trajectories : pandas.DataFrame
+        Every run stacked: ``run_id, scenario, seed, replicate, people, step`` and the outcomes.
+    runs : pandas.DataFrame
+        One row per run: ``scenario, replicate, seed, run_id, file, status``.
+    files : dict
+        ``summary``, ``report``, ``manifest`` and the figures, as paths.
+    """
+
+    @property
+    def report(self) -> str:
+        """The text of ``report.md`` (Markdown)."""
+        return Path(self.files["report"]).read_text(encoding="utf-8")
+
+    def differences(self) -> pd.DataFrame:
+        """The paired differences from the reference: one row per scenario and outcome.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``scenario, outcome, label``, the paired difference ``diff`` with ``diff_sd``,
+            ``diff_ci_low``, ``diff_ci_high``, ``diff_excludes_zero`` and the ``verdict``
+            (better, worse, no clear change), without the reference's own rows.
+        """
+        s = self.summary
+        keep = ("scenario", "outcome", "label", "verdict")
+        cols = [c for c in s.columns if c in keep or c.startswith("diff")]
+        return s.loc[s["scenario"] != self.scenarios[0], cols].reset_index(drop=True)
+
+    def plot(self, outcomes: Sequence[str] | None = None):
+        """Mean trajectories over replicates with 95% bootstrap bands (``figures/trajectories``).
+
+        Parameters
+        ----------
+        outcomes : sequence of str, optional
+            One panel each (default: the main outcomes).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+
+        from peerwell.analysis import compare_figures, stats
+
+        names = [o for o in (outcomes or stats.MAIN) if o in self.trajectories.columns]
+        bands = stats.trajectory_bands(self.trajectories, names)
+        events = {n: sorted({e.day for e in p.scenario.events}) for n, p in self.params.items()}
+        fig = compare_figures.trajectory_figure(bands, self.scenarios, names, events)
+        plt.close(fig)
+        return fig
+
+
+def compare(
+    scenarios: Sequence[str],
+    replicates: int = 30,
+    overrides: Overrides = None,
+    *,
+    output_dir: str | Path = "outputs/compare",
+    seed: int = DEFAULT_ROOT_SEED,
+    n_jobs: int = -1,
+    progress: bool = False,
+    figures: bool = True,
+    **kwargs: Any,
+) -> Comparison:
+    """Compare scenarios over replicates, as ``peerwell compare`` does.
+
+    Replicate *r* of every scenario shares its seed (common random numbers), so differences are
+    paired. Finished runs in ``output_dir/runs/`` are reused.
+
+    Parameters
+    ----------
+    scenarios : sequence of str
+        Scenario names; the first is the reference of every paired difference.
+    replicates : int
+        Runs per scenario.
+    overrides : mapping or sequence of str, optional
+        Model overrides applied to every scenario (not ``seed``: see ``seed`` below).
+    output_dir : path
+        Where ``runs/``, ``summary.csv``, ``report.md``, ``comparison.json`` and ``figures/``
+        go (the command's ``output_dir=``).
+    seed : int
+        The root seed of the replicates' seeds (the command's ``seed=``).
+    n_jobs : int
+        Parallel workers: -1 all cores, 1 in this process.
+    progress : bool
+        Show a progress bar.
+    figures : bool
+        Draw the PNG/SVG figures.
+    **kwargs
+        More model overrides, ``__`` for each dot: ``steps=120``, ``population__size=1500``.
+
+    Returns
+    -------
+    Comparison
+        ``.summary`` (equal to ``summary.csv``), ``.trajectories``, ``.runs``, ``.report``,
+        ``.plot()``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown scenario or parameter, a bad value, or scenarios with different horizons;
+        nothing is run.
+    OSError
+        ``output_dir`` cannot be written.
+
+    Examples
+    --------
+    >>> c = compare(["baseline", "moderated_community"], replicates=3, steps=30,
+    ...             population__size=300, output_dir="/tmp/cmp", figures=False)
+    >>> sorted(c.summary["scenario"].unique())
+    ['baseline', 'moderated_community']
+    """
+    from peerwell.scenarios.compare import run_comparison
+
+    strings = override_strings(overrides, **kwargs)
+    names = [scenarios] if isinstance(scenarios, str) else list(scenarios)
+    call = f"{names!r}, replicates={replicates}, overrides={strings!r}"
+    result = run_comparison(
+        names,
+        replicates,
+        strings,
+        output_dir,
+        n_jobs=n_jobs,
+        progress=progress,
+        root_seed=seed,
+        figures=figures,
+        command=f"peerwell.compare({call}, seed={seed})",
+    )
+    values = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    return Comparison(**values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps, collections, sensitivity
+
+
+@dataclass
+class Heatmap:
+    """An outcome at the horizon over two swept parameters (what ``peerwell collect`` draws).
+
+    Attributes
+    ----------
+    grid : pandas.DataFrame
+        Rows: values of ``y``; columns: values of ``x``; cells: the mean over runs (seeds).
+    png, svg, csv : pathlib.Path
+        The files written (``heatmap_<outcome>.*`` in the sweep directory).
+    """
+
+    grid: pd.DataFrame
+    png: Path
+    svg: Path
+    csv: Path
+
+    def _repr_png_(self) -> bytes:
+        return self.png.read_bytes()
+
+
+@dataclass
+class Collection(Collected):
+    """A collected sweep (what :func:`collect` and :func:`sweep` return).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per run and recorded day: ``run_id, step, scenario, seed``, the swept
+        parameters, then the outcomes; what ``collected.parquet`` and ``collected.csv`` hold.
+    swept : list of str
+        The swept parameters (columns of ``table``).
+    runs : int
+        Number of runs.
+    skipped : list of (str, str)
+        Run files left out (damaged), with the reason.
+    sweep_dir : pathlib.Path
+        The sweep directory.
+    log : str
+        What the sweep printed (empty for :func:`collect`).
+    """
+
+    sweep_dir: Path | None = None
+    log: str = ""
+
+    def horizon(self) -> pd.DataFrame:
+        """One row per run: its last recorded day (the table the heatmap and indices read)."""
+        t = self.table
+        last = t.groupby("run_id")["step"].transform("max")
+        return t[t["step"] == last].reset_index(drop=True)
+
+    def heatmap(
+        self,
+        x: str,
+        y: str,
+        outcome: str = "care_seeking_share",
+        *,
+        step: int | None = None,
+    ) -> Heatmap:
+        """Draw ``outcome`` over two swept parameters, as ``peerwell collect DIR heatmap=X,Y``.
+
+        Parameters
+        ----------
+        x, y : str
+            Swept parameters (columns of the grid and rows).
+        outcome : str
+            Outcome column; the mean over runs (seeds) on the last day is drawn.
+        step : int, optional
+            The day to read instead of the last.
+
+        Returns
+        -------
+        Heatmap
+            The grid and the files; Jupyter shows the picture.
+
+        Raises
+        ------
+        KeyError
+            ``x``, ``y`` or ``outcome`` is not a column of the table.
+        """
+        from peerwell.analysis.heatmap import horizon_grid, plot_heatmap
+
+        if self.sweep_dir is None:
+            raise ValueError("this collection has no sweep directory to write the heatmap into")
+        grid = horizon_grid(self.table, x, y, outcome, step=step)
+        base = Path(self.sweep_dir) / f"heatmap_{outcome}"
+        png = plot_heatmap(
+            grid,
+            base,
+            outcome=outcome,
+            x=x,
+            y=y,
+            step_label=f"day {step}" if step is not None else "",
+        )
+        grid.to_csv(base.with_suffix(".csv"))
+        return Heatmap(grid, png, base.with_suffix(".svg"), base.with_suffix(".csv"))
+
+
+def collect(sweep_dir: str | Path) -> Collection:
+    """Gather a sweep's result store into one table, as ``peerwell collect SWEEP_DIR`` does.
+
+    Writes ``collected.parquet`` and ``collected.csv`` into ``sweep_dir``.
+
+    Parameters
+    ----------
+    sweep_dir : path
+        The sweep directory (the ``hydra.sweep.dir`` or ``output_dir`` of a sweep or a
+        sensitivity analysis).
+
+    Returns
+    -------
+    Collection
+        ``.table`` (equal to ``collected.parquet``), ``.swept``, ``.heatmap(x, y)``.
+
+    Raises
+    ------
+    peerwell.scenarios.CollectError
+        No ``runs/`` folder, or no readable run in it.
+
+    Examples
+    --------
+    >>> c = collect("/abs/sweep")  # doctest: +SKIP
+    >>> c.table.groupby("communities.moderation")["care_seeking_share"].mean()  # doctest: +SKIP
+    """
+    from peerwell.scenarios.collect import collect as _collect
+    from peerwell.scenarios.collect import write_collected
+
+    sweep_dir = Path(sweep_dir).expanduser()
+    found = _collect(sweep_dir)
+    write_collected(found, sweep_dir)
+    return Collection(found.table, found.swept, found.runs, found.skipped, sweep_dir=sweep_dir)
+
+
+def _absolute(path: str | Path) -> Path:
+    return Path(path).expanduser().resolve()
+
+
+def sweep(
+    sweep_dir: str | Path,
+    overrides: Overrides = None,
+    *,
+    launcher: str | None = None,
+    n_jobs: int | None = None,
+    verbose: bool = False,
+    **kwargs: Any,
+) -> Collection:
+    """Run a sweep, as ``peerwell sweep -m ... hydra.sweep.dir=SWEEP_DIR``, and collect it.
+
+    The sweep is the command itself, run in this process: the same Hydra multirun, launcher,
+    plan, result store and resume. Rerunning the same call skips finished runs.
+
+    Parameters
+    ----------
+    sweep_dir : path
+        The sweep directory (``hydra.sweep.dir``; made absolute).
+    overrides : mapping or sequence of str, optional
+        Dotted names to values. A list, tuple or range is swept over:
+        ``{"communities.moderation": [0, 0.5, 1], "seed": range(1, 11)}``. Design options are
+        overrides too: ``design="lhs", samples=50, params=[...]``. ``key=value`` strings
+        (``"seed=range(1,11)"``) pass through unchanged.
+    launcher : str, optional
+        Hydra launcher (``hydra/launcher=``): ``joblib`` (the default), ``submitit_local``,
+        ``slurm``.
+    n_jobs : int, optional
+        Parallel jobs of the joblib launcher (``hydra.launcher.n_jobs``).
+    verbose : bool
+        Print what the command prints (Hydra's job list, the summary line) instead of keeping
+        it in ``.log``.
+    **kwargs
+        More overrides, ``__`` for each dot.
+
+    Returns
+    -------
+    Collection
+        The collected table, as :func:`collect` returns it (and ``collected.parquet`` written).
+
+    Raises
+    ------
+    ConfigError
+        The command refused the sweep (unknown parameter, bad value or range); nothing ran.
+    CommandError
+        A job failed.
+
+    Examples
+    --------
+    >>> s = sweep("/abs/sweep", {"communities.moderation": [0, 1], "seed": [1, 2]},
+    ...           steps=30, population__size=300)  # doctest: +SKIP
+    >>> s.runs  # doctest: +SKIP
+    4
+    """
+    directory = _absolute(sweep_dir)
+    args = override_strings(overrides, sweep=True, **kwargs)
+    if launcher is not None:
+        args.append(f"hydra/launcher={launcher}")
+    if n_jobs is not None:
+        args.append(f"hydra.launcher.n_jobs={int(n_jobs)}")
+    log = _command(["sweep", "-m", *args, f"hydra.sweep.dir={directory}"], verbose=verbose)
+    found = collect(directory)
+    found.log = log
+    return found
+
+
+@dataclass
+class Sensitivity(SensitivityResult):
+    """Morris or Sobol' indices of one analysis (what :func:`sensitivity` returns).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``sensitivity.csv``: one row per parameter, ranked; Morris ``mu_star``,
+        ``mu_star_conf``, ``sigma``; Sobol' ``S1``, ``ST`` with their intervals.
+    pairs : pandas.DataFrame or None
+        Second-order Sobol' indices (``second_order=True``).
+    csv, figure : pathlib.Path
+        ``sensitivity.csv`` and ``sensitivity.png`` (an SVG beside it).
+    n_runs : int
+        Runs of the design.
+    output_dir : pathlib.Path
+        The analysis' sweep directory; :func:`collect` reads it.
+    log : str
+        What the command printed.
+    """
+
+    output_dir: Path | None = None
+    log: str = ""
+
+    def _repr_png_(self) -> bytes:
+        return Path(self.figure).read_bytes()
+
+
+def sensitivity(
+    method: str = "morris",
+    overrides: Overrides = None,
+    *,
+    outcome: str = "care_seeking_share",
+    output_dir: str | Path | None = None,
+    conf_level: float = 0.95,
+    launcher: str | None = None,
+    n_jobs: int | None = None,
+    verbose: bool = False,
+    **kwargs: Any,
+) -> Sensitivity:
+    """Morris screening or Sobol' indices, as ``peerwell sensitivity method=...`` does.
+
+    Parameters
+    ----------
+    method : {"morris", "sobol"}
+        The analysis.
+    overrides : mapping or sequence of str, optional
+        Design options and model overrides: ``samples=``, ``params=[...]`` (names, or
+        ``NAME:LO:HI``), ``levels=``, ``second_order=``, ``steps=``, ``population.size=``;
+        ``seed=[1, 2, 3]`` averages each point over three seeds.
+    outcome : str
+        Outcome column read on the last day.
+    output_dir : path, optional
+        The analysis' sweep directory (default ``outputs/sensitivity/<method>``).
+    conf_level : float
+        Confidence level of the intervals.
+    launcher, n_jobs, verbose
+        As for :func:`sweep`.
+    **kwargs
+        More overrides, ``__`` for each dot.
+
+    Returns
+    -------
+    Sensitivity
+        ``.table`` (``sensitivity.csv``), ``.figure``; Jupyter shows the figure.
+
+    Raises
+    ------
+    ConfigError
+        The command refused its arguments (unknown method, parameter or outcome; a sample
+        count SALib rejects); nothing ran.
+    CommandError
+        A run failed.
+
+    Examples
+    --------
+    >>> s = sensitivity("morris", samples=4, steps=60, population__size=500,
+    ...                 output_dir="/abs/morris")  # doctest: +SKIP
+    >>> s.table[["parameter", "mu_star"]]  # doctest: +SKIP
+    """
+    from peerwell.scenarios.sensitivity import analyze_sweep
+
+    out = _absolute(output_dir if output_dir is not None else f"outputs/sensitivity/{method}")
+    args = override_strings(overrides, sweep=True, **kwargs)
+    if launcher is not None:
+        args.append(f"hydra/launcher={launcher}")
+    if n_jobs is not None:
+        args.append(f"hydra.launcher.n_jobs={int(n_jobs)}")
+    own = [
+        f"method={_value(method)}",
+        f"outcome={_value(outcome)}",
+        f"conf_level={_value(float(conf_level))}",
+        f"output_dir={out}",
+    ]
+    log = _command(["sensitivity", *own, *args], verbose=verbose)
+    r = analyze_sweep(out, outcome, conf_level=conf_level)
+    return Sensitivity(r.table, r.pairs, r.csv, r.figure, r.n_runs, output_dir=out, log=log)
+
+
+# ---------------------------------------------------------------------------------------------
+# The catalogue and the parameters
+
+
+def list_scenarios() -> pd.DataFrame:
+    """The scenario catalogue, as ``peerwell scenarios`` lists it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``scenario, description`` (the question each answers and the part of the conceptual
+        model it exercises), in catalogue order.
+
+    Examples
+    --------
+    >>> list_scenarios()["scenario"].iloc[0]
+    'baseline'
+    """
+    from peerwell.scenarios.catalogue import list_scenarios as _list
+
+    return pd.DataFrame(_list(), columns=["scenario", "description"])
+
+
+def list_params(groups: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Every parameter with meaning, unit, default, range, box and source (``peerwell params``).
+
+    Parameters
+    ----------
+    groups : str or sequence of str, optional
+        Only these groups (``"communities"``, ``["care", "offline"]``); default all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter: ``name`` (as typed on the command line), ``group``,
+        ``default``, ``type``, ``unit``, ``lo``, ``hi``, ``choices``, ``help``, ``box``,
+        ``basis``, ``source``, ... — the records of ``peerwell params --format json``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown group.
+
+    Examples
+    --------
+    >>> list_params("communities").set_index("name").loc["communities.moderation", "lo"]
+    0.0
+    """
+    from peerwell.scenarios.paramdoc import group_names, records
+
+    wanted = [groups] if isinstance(groups, str) else groups
+    if wanted is not None:
+        unknown = [g for g in wanted if g not in group_names()]
+        if unknown:
+            raise ConfigError(
+                f"unknown parameter group(s) {unknown}; known groups: {', '.join(group_names())}"
+            )
+    return pd.DataFrame(records(wanted))
