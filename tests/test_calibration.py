@@ -24,6 +24,7 @@ from peerwell.scenarios.cli import main
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
 
+
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     before = numba.get_num_threads()
