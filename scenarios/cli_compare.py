@@ -181,6 +181,13 @@ def compare_command(args: list[str]) -> int:
 
 def scenarios_command(args: list[str]) -> int:
     """`peerwell scenarios`: every scenario with its description."""
+    if args in (["-h"], ["--help"], ["help"]):
+        print(
+            "usage: peerwell scenarios\n\nLists the scenario catalogue (conf/scenario/*.yaml and "
+            "the generated ablations no_MECHANISM): the question each scenario asks and the part "
+            "of the conceptual model it exercises. Run one with peerwell run scenario=NAME."
+        )
+        return 0
     if args:
         fail(f"`peerwell scenarios` takes no arguments, got {' '.join(args)!r}")
     table = Table(

@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from peerwell.scenarios.cli import load_commands, main
+
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
 CONTRACT_COLUMNS = [
     "step",
@@ -104,3 +106,15 @@ def test_user_edge_list_runs(tmp_path):
 def test_help_lists_commands():
     r = peerwell("--help")
     assert r.returncode == 0 and "run" in r.stdout
+
+
+@pytest.mark.parametrize("command", sorted(load_commands()))
+def test_every_command_answers_help(command, capsys):
+    # The CLI reference of the docs is built from these; `--help` must never start the work.
+    try:
+        code = main([command, "--help"])
+    except SystemExit as exc:  # Hydra apps exit after printing their help
+        code = exc.code
+    assert code in (0, None)
+    out = capsys.readouterr().out
+    assert "usage" in out.lower() or "peerwell" in out.lower()
