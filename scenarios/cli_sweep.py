@@ -192,24 +192,43 @@ def _key_values(args: list[str], allowed: dict[str, str], command: str) -> dict[
     return out
 
 
+COLLECT_KEYS = {
+    "heatmap": "two swept parameters, x,y",
+    "outcome": "outcome column of the heatmap, default care_seeking_share",
+    "step": "day of the heatmap, default the last",
+}
+COLLECT_HELP = (
+    "Gathers every finished run of a sweep folder into SWEEP_DIR/collected.parquet and .csv (one "
+    "row per run and recorded day, the swept values as columns); a damaged run file is reported "
+    "by name and left out. heatmap=X,Y also draws the outcome over two swept parameters."
+)
+SENSITIVITY_HELP = (
+    "Samples the declared parameters with SALib (Morris elementary effects or Saltelli/Sobol), "
+    "runs the samples as a resumable sweep, and writes sensitivity.csv and a figure. Every other "
+    "key=value is a model override or a sweep option (params=[...], samples=N, seed=1,2,3, "
+    "hydra/launcher=submitit_local); see docs/sweeps.md."
+)
+
+
+def _help(usage: str, keys: dict[str, str], text: str) -> str:
+    lines = [f"usage: peerwell {usage} [key=value ...]", "", text, "", "keys:"]
+    lines += [f"  {k:<12} {v}" for k, v in keys.items()]
+    return "\n".join(lines)
+
+
 def collect_command(args: list[str]) -> int:
     """`peerwell collect SWEEP_DIR [heatmap=X,Y] [outcome=NAME] [step=DAY]`."""
     from peerwell.analysis.heatmap import horizon_grid, plot_heatmap
 
     from .collect import collect, write_collected
 
+    if any(a in ("-h", "--help", "help") for a in args):
+        print(_help("collect SWEEP_DIR", COLLECT_KEYS, COLLECT_HELP))
+        return 0
     if not args or "=" in args[0]:
         fail("usage: peerwell collect SWEEP_DIR [heatmap=PARAM_X,PARAM_Y] [outcome=NAME]")
     sweep_dir = Path(args[0])
-    opts = _key_values(
-        args[1:],
-        {
-            "heatmap": "two swept parameters, x,y",
-            "outcome": "outcome column of the heatmap, default care_seeking_share",
-            "step": "day of the heatmap, default the last",
-        },
-        "collect",
-    )
+    opts = _key_values(args[1:], COLLECT_KEYS, "collect")
     try:
         result = collect(sweep_dir)
         pq_path, csv_path = write_collected(result, sweep_dir)
@@ -287,6 +306,9 @@ def sensitivity_command(args: list[str]) -> int:
     from .models import get_model
     from .sensitivity import METHODS, analyze_sweep
 
+    if any(a in ("-h", "--help", "help") for a in args):
+        print(_help("sensitivity method=morris|sobol", SA_KEYS, SENSITIVITY_HELP))
+        return 0
     overrides, flags = _split_args(args)
     if flags:
         fail(
