@@ -1,6 +1,7 @@
 """`peerwell dashboard`: serve the Solara dashboard (Explore, Compare, Classroom).
 
-It binds to 127.0.0.1 unless ``--host`` says otherwise, serves Solara's front-end from the
+It binds to 127.0.0.1 unless ``--host`` says otherwise, keeps every folder a page reads or writes
+inside ``--root`` (by default the folder it is started from), serves Solara's front-end from the
 ``solara-assets`` package (no CDN: it works offline, e.g. in a classroom without internet), and
 sends no telemetry and no version check.
 """
@@ -17,7 +18,7 @@ import warnings
 APP = "peerwell.scenarios.dashboard.app"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-# Set when serving beyond loopback: the Compare page keeps its folders inside this one.
+# Always set by `peerwell dashboard`: the Compare page keeps its folders inside this one.
 ROOT_ENV = "PEERWELL_DASHBOARD_ROOT"
 
 
@@ -33,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
         "0.0.0.0 exposes it to the network, see docs/dashboard.md)",
     )
     p.add_argument("--port", default=str(DEFAULT_PORT), help="port (default 8765)")
+    p.add_argument(
+        "--root",
+        default=None,
+        help="the folder the Compare page may read and write result folders in (default: the "
+        "folder the dashboard is started from); a page cannot reach a path outside it",
+    )
     return p
 
 
@@ -72,10 +79,14 @@ def dashboard(argv: list[str]) -> int:
         fail(f"--port must be a whole number between 1 and 65535, got {args.port!r}")
     if not 0 < port < 65536:
         fail(f"--port must be between 1 and 65535, got {port}")
+    root = os.path.realpath(os.path.expanduser(args.root or os.getcwd()))
+    if not os.path.isdir(root):
+        fail(f"--root {args.root!r} is not a folder")
     _check_free(args.host, port)
+    # Page input may only read and write result folders below this one (also on loopback: other
+    # users of this computer, and web pages open in its browser, can reach 127.0.0.1 too).
+    os.environ[ROOT_ENV] = root
     if not _is_loopback(args.host):
-        # Visitors from elsewhere may only write and read comparisons below this folder.
-        os.environ[ROOT_ENV] = os.getcwd()
         print(
             f"peerwell: warning: listening on {args.host}: anyone who can reach this computer on "
             f"port {port} can use the dashboard and run simulations on it (no login). "
@@ -116,7 +127,7 @@ def dashboard(argv: list[str]) -> int:
 
 COMMANDS = {
     "dashboard": (
-        "serve the dashboard: peerwell dashboard [--host 127.0.0.1] [--port 8765]",
+        "serve the dashboard: peerwell dashboard [--host 127.0.0.1] [--port 8765] [--root DIR]",
         dashboard,
     ),
 }

@@ -61,13 +61,19 @@ def _read_runs(files: list[Path], skipped: list[tuple[str, str]]) -> pa.Table:
     schemas = [pq.read_schema(f).remove_metadata() for f in files]
     try:
         schema = pa.unify_schemas(schemas)
-        return ds.dataset([str(f) for f in files], schema=schema, format="parquet").to_table()
+        fmt = ds.ParquetFileFormat(
+            default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+                page_checksum_verification=True
+            )
+        )
+        return ds.dataset([str(f) for f in files], schema=schema, format=fmt).to_table()
     except (pa.ArrowInvalid, OSError) as exc:
         # A file whose footer reads but whose data does not: find it, keep the others.
         tables = []
         for f in files:
             try:
-                tables.append(pq.read_table(f).replace_schema_metadata(None))
+                table = pq.read_table(f, page_checksum_verification=True)
+                tables.append(table.replace_schema_metadata(None))
             except (pa.ArrowInvalid, OSError) as e:
                 skipped.append((f.name, f"unreadable data: {e}"))
         if not tables:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
@@ -21,11 +22,64 @@ class RunConfig(ModelParams):
 
 
 def register_configs() -> None:
-    """Register the schema and the generated scenarios with Hydra's ConfigStore (idempotent)."""
+    """Register the schema and the generated scenarios with Hydra's ConfigStore (idempotent).
+
+    Also installs peerwell's checks on every config Hydra composes (``hydra_guard``): only
+    peerwell's own classes may be instantiated from a config, and broken files get clear errors.
+    """
+    from .hydra_guard import install
+
+    install()
     ConfigStore.instance().store(name="peerwell_run", node=RunConfig)
     from .catalogue import register_scenarios  # here, not at the top: catalogue imports this module
 
     register_scenarios()
+
+
+@functools.cache
+def _schema() -> DictConfig:
+    """The typed schema as an OmegaConf node, built once (OmegaConf.merge copies it)."""
+    return OmegaConf.structured(RunConfig)
+
+
+def _first_extra_key(cfg: DictConfig, obj, prefix: str = "") -> str | None:
+    """A key the config holds but the schema does not (Hydra's ``+key=value`` adds one past the
+    schema, and converting to the dataclasses would drop it silently): the message, or None."""
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key in cfg.keys():
+        if key not in names:
+            where = f"{prefix[:-1]} has" if prefix else "the known keys are"
+            return f"unknown parameter {prefix + str(key)!r}; {where}: {', '.join(names)}"
+        value, node = getattr(obj, key), cfg._get_node(key)
+        if dataclasses.is_dataclass(value) and isinstance(node, DictConfig):
+            found = _first_extra_key(node, value, f"{prefix}{key}.")
+            if found:
+                return found
+    return None
+
+
+def _first_bad_key(cfg) -> str | None:
+    """The first dotted key the schema refuses (OmegaConf does not always say which)."""
+
+    def leaves(node, path):
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                yield from leaves(v, f"{path}.{k}" if path else str(k))
+        else:
+            yield path, node
+
+    try:
+        data = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
+        for path, value in leaves(data, ""):
+            single = OmegaConf.create()
+            OmegaConf.update(single, path, value, force_add=True)
+            try:
+                OmegaConf.merge(_schema(), single)
+            except OmegaConfBaseException:
+                return path
+    except Exception:  # the search is a courtesy: never let it hide the real error
+        return None
+    return None
 
 
 def params_from_cfg(cfg: DictConfig) -> ModelParams:
@@ -37,9 +91,17 @@ def params_from_cfg(cfg: DictConfig) -> ModelParams:
         A value is missing, of the wrong type, out of range, or contradicts another.
     """
     try:
+        kind = OmegaConf.get_type(cfg) if OmegaConf.is_config(cfg) else None
+        if not (isinstance(kind, type) and issubclass(kind, ModelParams)):
+            # A plain config (a YAML file read with OmegaConf.load, a dict): check it against
+            # the schema first, so a wrong key or type is named like any other config error.
+            cfg = OmegaConf.merge(_schema(), cfg)
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None)
+        key = getattr(exc, "full_key", None) or _first_bad_key(cfg)
         raise ConfigError(f"{key or 'config'}: {str(exc).splitlines()[0]}") from None
+    extra = _first_extra_key(cfg, obj)
+    if extra is not None:
+        raise ConfigError(extra)
     values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(ModelParams)}
     return validate(ModelParams(**values))

@@ -25,7 +25,7 @@ from peerwell.simulation.errors import PeerwellError
 from peerwell.simulation.params import ModelParams
 
 from .runner import simulate
-from .store import atomic_write_parquet, run_id
+from .store import atomic_write_parquet, read_verified, run_id
 
 _TEMP = re.compile(r"^\..+\.tmp-(\d+)$")  # store.atomic_write_bytes's temporary files
 
@@ -91,7 +91,7 @@ def read_run(path: Path, expected_run_id: str, steps: int) -> pd.DataFrame:
         The file is unreadable, or holds another run, or stops before day ``steps``.
     """
     try:
-        df = pd.read_parquet(path)
+        df = read_verified(path)
     except Exception as exc:  # pyarrow raises several types for truncated or garbled files
         raise ValueError(f"unreadable ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     if "run_id" not in df.columns or "step" not in df.columns or df.empty:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,12 +84,42 @@ def simulate(params: ModelParams, *, progress: bool = False, timing: bool = Fals
     return RunResult(run_id=rid, trajectories=df, meta=meta)
 
 
+# Temp files of the atomic writes below: ".trajectories.parquet.tmp-<pid>" (store.py) and
+# ".trajectories.tmp-<pid>.png" (the figure, which needs its suffix to be drawn).
+_STALE = re.compile(r"^\.(trajectories\.parquet|run\.json|trajectories)\.tmp-(\d+)(\.png)?$")
+
+
+def _remove_stale_temp_files(out: Path) -> None:
+    """Remove temp files left in ``out`` by a `peerwell run` that was killed mid-write."""
+    for entry in os.scandir(out):
+        m = _STALE.match(entry.name)
+        if not m or int(m.group(2)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(2)), 0)
+            continue  # its writer still runs
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+
+
 def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) -> Path:
     """Write ``trajectories.parquet``, ``run.json`` and ``trajectories.png`` into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(out)
     atomic_write_parquet(out / "trajectories.parquet", result.trajectories, result.meta)
     atomic_write_json(out / "run.json", result.meta)
     if figure:
-        plot_trajectories(result.trajectories, out / "trajectories.png")
+        # Drawn into a dot-named temp file and renamed, like the data: a full disk cannot leave
+        # a truncated figure in place of the previous one.
+        tmp = out / f".trajectories.tmp-{os.getpid()}.png"
+        try:
+            plot_trajectories(result.trajectories, tmp)
+            os.replace(tmp, out / "trajectories.png")
+        finally:
+            tmp.unlink(missing_ok=True)
     return out

@@ -16,6 +16,7 @@ watching the store, which works for every launcher (joblib, submitit, Ray).
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import logging
@@ -45,6 +46,7 @@ from peerwell.simulation.params import ModelParams
 
 from . import design as dz
 from .config import RunConfig, register_configs
+from .hydra_guard import WRITE_ERRORS, OutputWriteError
 from .models import get_model
 from .runstore import clean_store, ensure_run, finished_run_ids, runs_dir
 from .store import atomic_write_bytes, atomic_write_json
@@ -261,7 +263,18 @@ def run_job(cfg: DictConfig) -> dict[str, str]:
             return df, meta
 
         with _BUSY:
-            status[rid] = ensure_run(sweep_dir, rid, compute)
+            try:
+                status[rid] = ensure_run(sweep_dir, rid, compute)
+            except OSError as exc:
+                if exc.errno not in WRITE_ERRORS:
+                    raise
+                # A full disk, a file-size limit or a read-only store: one clear line in the
+                # driver (the run's temp file is gone; finished runs are untouched).
+                raise OutputWriteError(
+                    f"cannot write run {rid} into {runs_dir(sweep_dir)}: "
+                    f"{exc.strerror or exc}. Free some space (or give another "
+                    "hydra.sweep.dir=...) and rerun the same command to resume"
+                ) from None
     return status
 
 
@@ -381,7 +394,13 @@ def plan_sweep(config: DictConfig) -> SweepPlan:
                 raise ConfigError(f"{_job_context(job, None)}: {text}") from None
             with open_dict(composed):
                 del composed["hydra"]
-            bases[gkey] = (composed, hook.base(composed))
+            try:
+                base = hook.base(composed)
+            except PeerwellError:
+                # Valid perhaps only with the job's own values (a scenario event after the
+                # default horizon, and steps=... given): checked per job below.
+                base = None
+            bases[gkey] = (composed, base)
         composed, base = bases[gkey]
         values = {}
         for text, ov in param_ovs:
@@ -405,9 +424,18 @@ def plan_sweep(config: DictConfig) -> SweepPlan:
                 (p, dz.point_values(spec, p))
                 for p in chunk_points(spec, int(opts["chunk_size"]), chunk)
             ]
+        job_base = base
+        if base is None:
+            job_cfg = copy.deepcopy(composed)
+            for key, value in values.items():
+                OmegaConf.update(job_cfg, key, value, merge=True)
+            try:
+                job_base = hook.base(job_cfg)
+            except PeerwellError as exc:
+                raise ConfigError(f"{_job_context(job, None)}: {exc}") from None
         for point, pvals in pts:
             try:
-                obj = hook.with_values(base, {**values, **pvals})
+                obj = hook.with_values(job_base, {**values, **pvals})
             except PeerwellError as exc:
                 raise ConfigError(f"{_job_context(job, point)}: {exc}") from None
             runs.append({"run_id": hook.run_id(obj), "job": j, "point": point})

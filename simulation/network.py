@@ -8,8 +8,8 @@ both people are members of the same community (see ``kernels.py``).
 from __future__ import annotations
 
 import logging
-import math
 import os
+from array import array
 from dataclasses import dataclass
 
 import networkx as nx
@@ -155,6 +155,9 @@ def _sbm(n: int, home: np.ndarray, blocks: int, k: float, within: float, seed: i
         return sbm_csr(home, sbm_probabilities(sizes, k, within), seed)
     order = np.argsort(home, kind="stable")  # block-ordered node b -> person order[b]
     probs = sbm_probabilities(sizes, k, within)
+    # networkx's sparse sampler divides by log(1 - p), which is 0 below double precision: a
+    # probability under 1e-15 gives under a millionth of a tie among the ≤ 50,000 people here.
+    probs[probs < 1e-15] = 0.0
     g = nx.stochastic_block_model(sizes.tolist(), probs.tolist(), seed=seed, sparse=True)
     if g.number_of_edges() == 0:
         return csr_from_edges(n, np.empty(0), np.empty(0))
@@ -168,6 +171,15 @@ def sbm_csr(home: np.ndarray, probs: np.ndarray, seed: int) -> CSRGraph:
     For each block pair the number of ties is drawn from its binomial distribution and the
     endpoints uniformly within the blocks (Karrer & Newman 2011's sparse construction); self-pairs
     and the rare repeated pairs are dropped. Memory stays near the size of the final arrays.
+
+    What it gives (``tests/test_scale.py`` checks it at 100,000 people): the ties between blocks a
+    and b number Binomial(pairs, probs[a, b]), so a person of block a has about
+    Poisson(probs[a, a]·(size_a - 1) + Σ_b≠a probs[a, b]·size_b) ties — with
+    :func:`sbm_probabilities`' probabilities, a mean degree k, a share ``within`` of them inside the
+    person's block — less the dropped self-pairs (a share 1/size_a of the ties inside block a)
+    and repeats (a share about probs[a, b]/2 of the ties between blocks a and b): well under 0.1%
+    for communities of thousands. The CSR is symmetric, each row sorted, with no self-loops or
+    repeated ties.
 
     Parameters
     ----------
@@ -255,29 +267,106 @@ def _compact_rows(indptr, indices, new_indptr):
     return out
 
 
+class _EdgeSet:
+    """Undirected edges of a user's file, deduplicated as they stream in.
+
+    Edges are kept as int64 keys ``min * n + max`` in a small buffer that is merged into a sorted,
+    unique array whenever it grows as large as that array (amortised: each key is sorted O(log)
+    times). Memory stays near the number of *distinct* edges, not the number of lines, so a file of
+    a billion lines repeating a few thousand ties reads in a few megabytes.
+    """
+
+    CHUNK = 1 << 18
+
+    def __init__(self, n: int):
+        self.n = n
+        self.unique = np.empty(0, dtype=np.int64)
+        self.buffer = array("q")
+        self.loops = 0
+
+    def add(self, a: int, b: int) -> None:
+        if a == b:
+            self.loops += 1
+            return
+        self.buffer.append(a * self.n + b if a < b else b * self.n + a)
+        if len(self.buffer) >= max(self.CHUNK, len(self.unique)):
+            self._merge()
+
+    def _merge(self) -> None:
+        if self.buffer:
+            fresh = np.frombuffer(self.buffer, dtype=np.int64)
+            self.unique = np.unique(np.concatenate([self.unique, fresh]))
+            self.buffer = array("q")
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        self._merge()
+        return self.unique // self.n, self.unique % self.n
+
+
+# A line longer than this is not an edge list (e.g. a binary file without newlines): refused
+# without reading the rest of it.
+MAX_LINE = 1 << 16
+
+
+def _check_path(path: str) -> None:
+    if not os.path.exists(path):
+        raise NetworkFileError(f"network file {path!r} does not exist (network.path)")
+    if os.path.isdir(path):
+        raise NetworkFileError(f"network.path={path!r} is a folder; give a network file")
+
+
+def _node_id(path: str, lineno: int, text: str, n: int) -> int:
+    try:
+        x = int(text)
+    except ValueError:
+        raise NetworkFileError(
+            f"{path}:{lineno}: node id {text!r} is not a whole number "
+            f"(nodes are people 0 to {n - 1})"
+        ) from None
+    if x < 0 or x >= n:
+        raise NetworkFileError(
+            f"{path}:{lineno}: node id {x} is outside the population "
+            f"(ids 0 to {n - 1} for population.size={n})"
+        )
+    return x
+
+
 def read_edgelist(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read a whitespace-separated edge list, streaming, validating every line.
+    """Read a whitespace-separated edge list, streaming, validating every line as it comes.
 
     Nodes are people numbered from 0 to ``n - 1``; ``#`` starts a comment; extra columns (weights)
-    are ignored. Self-loops are dropped with a warning; duplicate edges count once.
+    are ignored. Self-loops are dropped with a warning; duplicate edges count once. The first bad
+    line stops the reading (nothing after it is read), and memory grows with the number of
+    distinct edges, not of lines.
+
+    Returns
+    -------
+    u, v : ndarray of int64
+        Each distinct undirected edge once, ``u < v``.
 
     Raises
     ------
     NetworkFileError
         The file is missing, unreadable, binary, or a line is not two node ids in ``[0, n)``.
     """
-    if not os.path.exists(path):
-        raise NetworkFileError(f"network file {path!r} does not exist (network.path)")
-    if os.path.isdir(path):
-        raise NetworkFileError(f"network.path={path!r} is a folder; give an edge-list file")
-    us: list[int] = []
-    vs: list[int] = []
-    loops = 0
+    _check_path(path)
+    edges = _EdgeSet(n)
     try:
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if "\x00" in line:
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(iter(lambda: fh.readline(MAX_LINE + 1), b""), start=1):
+                if len(raw) > MAX_LINE:
+                    raise NetworkFileError(
+                        f"{path}:{lineno}: line longer than {MAX_LINE} bytes; an edge list has "
+                        "one short line per tie (is this a binary file?)"
+                    )
+                if b"\x00" in raw:
                     raise NetworkFileError(f"{path}:{lineno}: binary data; an edge list is text")
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise NetworkFileError(
+                        f"{path}:{lineno}: not a text edge list ({exc.reason})"
+                    ) from None
                 text = line.split("#", 1)[0].strip()
                 if not text:
                     continue
@@ -298,49 +387,83 @@ def read_edgelist(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
                             f"{path}:{lineno}: node id {x} is outside the population "
                             f"(ids 0 to {n - 1} for population.size={n})"
                         )
-                if a == b:
-                    loops += 1
-                    continue
-                us.append(a)
-                vs.append(b)
-    except UnicodeDecodeError as exc:
-        raise NetworkFileError(f"{path}: not a text edge list ({exc.reason})") from None
-    if not us:
+                edges.add(a, b)
+    except OSError as exc:
+        raise NetworkFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    u, v = edges.finish()
+    if not len(u):
         raise NetworkFileError(f"{path}: no edges found (empty file or only comments)")
-    if loops:
-        log.warning("%s: dropped %d self-loop(s)", path, loops)
-    return np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64)
+    if edges.loops:
+        log.warning("%s: dropped %d self-loop(s)", path, edges.loops)
+    return u, v
 
 
 def read_graphml(path: str, n: int) -> CSRGraph:
-    """Read a GraphML network whose node ids are the integers 0 to ``n - 1``.
+    """Read a GraphML network whose node ids are the integers 0 to ``n - 1``, streaming.
+
+    The file is parsed as it is read (expat), so the first bad node or edge stops the reading and
+    names its line; memory grows with the number of distinct edges. Edge direction and attributes
+    are ignored (the network is undirected); self-loops are dropped with a warning and duplicate
+    edges count once. Hyperedges and nested graphs are refused.
 
     Raises
     ------
     NetworkFileError
         The file is missing or not valid GraphML, or node ids are not integers in ``[0, n)``.
     """
-    if not os.path.exists(path):
-        raise NetworkFileError(f"network file {path!r} does not exist (network.path)")
+    from xml.parsers import expat
+
+    _check_path(path)
+    edges = _EdgeSet(n)
+    parser = expat.ParserCreate(namespace_separator=" ")
+    depth = {"graph": 0, "node": 0, "edge": 0}
+    seen = {"graphml": False, "graph": False}
+
+    def start(name: str, attrs: dict) -> None:
+        tag = name.rpartition(" ")[2]
+        line = parser.CurrentLineNumber
+        if tag in seen:
+            seen[tag] = True
+        if tag == "graph":
+            if depth["node"] or depth["edge"]:
+                raise NetworkFileError(f"{path}:{line}: nested graphs are not supported")
+            depth["graph"] += 1
+        elif tag == "node":
+            depth["node"] += 1
+            if "id" not in attrs:
+                raise NetworkFileError(f"{path}:{line}: a <node> without an id")
+            _node_id(path, line, attrs["id"], n)
+        elif tag == "edge":
+            depth["edge"] += 1
+            if "source" not in attrs or "target" not in attrs:
+                raise NetworkFileError(f"{path}:{line}: an <edge> needs source and target")
+            a = _node_id(path, line, attrs["source"], n)
+            b = _node_id(path, line, attrs["target"], n)
+            edges.add(a, b)
+        elif tag == "hyperedge":
+            raise NetworkFileError(f"{path}:{line}: hyperedges are not supported")
+
+    def end(name: str) -> None:
+        tag = name.rpartition(" ")[2]
+        if tag in depth:
+            depth[tag] -= 1
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
     try:
-        g = nx.read_graphml(path)
-    except Exception as exc:  # networkx raises several types for malformed XML
-        raise NetworkFileError(f"{path}: not a readable GraphML file ({exc})") from None
-    mapping = {}
-    for node in g.nodes:
-        try:
-            x = int(node)
-        except (TypeError, ValueError):
-            raise NetworkFileError(
-                f"{path}: node id {node!r} is not a whole number (nodes are people 0 to {n - 1})"
-            ) from None
-        if x < 0 or x >= n or (isinstance(node, float) and not math.isclose(node, x)):
-            raise NetworkFileError(f"{path}: node id {node!r} is outside 0 to {n - 1}")
-        mapping[node] = x
-    g = nx.relabel_nodes(g, mapping)
-    loops = nx.number_of_selfloops(g)
-    if loops:
-        log.warning("%s: dropped %d self-loop(s)", path, loops)
-    if g.number_of_edges() - loops == 0:
+        with open(path, "rb") as fh:
+            parser.ParseFile(fh)
+    except expat.ExpatError as exc:
+        raise NetworkFileError(
+            f"{path}:{exc.lineno}: not a readable GraphML file ({expat.errors.messages[exc.code]})"
+        ) from None
+    except OSError as exc:
+        raise NetworkFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if not (seen["graphml"] and seen["graph"]):
+        raise NetworkFileError(f"{path}: not a GraphML file (no <graphml> with a <graph> in it)")
+    u, v = edges.finish()
+    if edges.loops:
+        log.warning("%s: dropped %d self-loop(s)", path, edges.loops)
+    if not len(u):
         raise NetworkFileError(f"{path}: no edges found")
-    return csr_from_networkx(nx.Graph(g), n)
+    return csr_from_edges(n, u, v)

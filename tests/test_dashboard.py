@@ -517,9 +517,12 @@ def test_compare_refuses_bad_input_with_a_message(app):
     app.button("Run comparison").click()
     _expect_text(app, "Steps must be between 0 and 100,000 days; got -5")
     app.page.get_by_text("…or load a comparison").click()
-    app.fill("Folder with comparison.json and summary.csv", "/nonexistent/folder")
+    app.fill("Folder with comparison.json and summary.csv", "nonexistent/folder")
     app.button("Load").click()
     _expect_text(app, "holds no finished comparison")
+    app.fill("Folder with comparison.json and summary.csv", "/nonexistent/folder")
+    app.button("Load").click()
+    _expect_text(app, "folders must be inside")  # outside the dashboard's --root
     # the page still works
     app.page.get_by_role("button", name="Classroom").click()
     app.page.locator("svg.pw-diagram").wait_for()

@@ -90,8 +90,11 @@ def _bands(trajectories: pd.DataFrame) -> pd.DataFrame:
 def check_folder(folder: str | Path) -> Path:
     """The folder as an absolute path; refused outside the allowed root when one is set.
 
-    ``peerwell dashboard --host`` beyond loopback sets ``PEERWELL_DASHBOARD_ROOT`` (its working
-    folder): visitors from the network may then not read or write files anywhere else.
+    ``peerwell dashboard`` always sets ``PEERWELL_DASHBOARD_ROOT`` (``--root``, by default the
+    folder it was started from): what a page asks to read or write must resolve inside it, so no
+    page input reaches an arbitrary path on the server (``..``, absolute paths and symlinks that
+    lead out are refused). Without the variable (the page's code used as a library) any folder
+    is allowed.
 
     Raises
     ------
@@ -106,7 +109,8 @@ def check_folder(folder: str | Path) -> Path:
         path = (Path(root) / path).resolve()
         if not path.is_relative_to(Path(root).resolve()):
             raise PeerwellError(
-                f"this dashboard is served beyond this computer: folders must be inside {root}"
+                f"folders must be inside {root} (this dashboard's result folder: where it was "
+                f"started, or its --root); {str(folder)!r} is not"
             )
     return path.resolve()
 
@@ -117,7 +121,7 @@ def load_store(folder: str | Path) -> CompareView:
     Raises
     ------
     PeerwellError
-        The folder is not a finished comparison.
+        The folder is not a finished comparison, or its manifest names files outside it.
     """
     out = check_folder(folder)
     manifest_path, summary_path = out / "comparison.json", out / "summary.csv"
@@ -129,8 +133,15 @@ def load_store(folder: str | Path) -> CompareView:
     try:
         manifest = json.loads(manifest_path.read_text())
         summary = pd.read_csv(summary_path)
-        frames = [pd.read_parquet(out / r["file"]) for r in manifest["runs"]]
-    except (OSError, ValueError, KeyError) as exc:
+        files = [(out / r["file"]).resolve() for r in manifest["runs"]]
+        outside = [f for f in files if not f.is_relative_to(out)]
+        if outside:
+            raise PeerwellError(
+                f"cannot read the comparison in {out}: its comparison.json names a run file "
+                f"outside the folder ({outside[0]})"
+            )
+        frames = [pd.read_parquet(f, page_checksum_verification=True) for f in files]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PeerwellError(f"cannot read the comparison in {out}: {exc}") from None
     trajectories = pd.concat(frames, ignore_index=True)
     return CompareView(
