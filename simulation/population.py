@@ -8,6 +8,8 @@ people of a population of 5,000.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import special
 
@@ -41,8 +43,17 @@ _LOGIT_GRID = np.linspace(-40.0, 40.0, 20_001)
 _U_GRID = special.expit(_LOGIT_GRID)
 
 
+@functools.lru_cache(maxsize=64)
+def _beta_grid(a: float, b: float) -> np.ndarray:
+    # ~0.5 s per call: a sweep or a test suite builds thousands of populations with the same few
+    # (a, b), so the tabulated inverse CDF is kept (64 grids of 160 kB at most).
+    grid = special.betaincinv(a, b, _U_GRID)
+    grid.flags.writeable = False
+    return grid
+
+
 def _beta_single(u: np.ndarray, a: float, b: float) -> np.ndarray:
-    x_grid = special.betaincinv(a, b, _U_GRID)
+    x_grid = _beta_grid(float(a), float(b))
     z = special.logit(np.clip(u, 1e-17, 1 - 1e-17))
     return np.clip(np.interp(z, _LOGIT_GRID, x_grid), 0.0, 1.0)
 
