@@ -37,3 +37,29 @@ def browser_type_launch_args(browser_type_launch_args):
 def browser_context_args(browser_context_args):
     # A projector-sized window, as the dashboard is meant to be shown.
     return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
+
+
+def _drop_handlers_on_closed_streams() -> None:
+    import logging
+
+    # A record that still meets a closed stream (e.g. in a module-scoped fixture, set up before
+    # the per-test clean-up runs) is dropped silently rather than printed as a traceback.
+    logging.raiseExceptions = False
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        if not isinstance(logger, logging.Logger):
+            continue
+        for handler in list(logger.handlers):
+            stream = getattr(handler, "stream", None)
+            if stream is not None and getattr(stream, "closed", False):
+                logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_to_closed_streams():
+    """Hydra apps run in-process (``main([...])``) point logging handlers at the streams pytest
+    captured for that test; once those streams close, a later test's log record would print
+    "--- Logging error ---" with a traceback into whatever that test captures. Drop them before
+    and after every test."""
+    _drop_handlers_on_closed_streams()
+    yield
+    _drop_handlers_on_closed_streams()
