@@ -113,6 +113,29 @@ def machine() -> dict:
     }
 
 
+def other_work(seconds: float = 3.0) -> float:
+    """Cores kept busy by other processes just before the suite starts (from /proc/stat).
+
+    The load average cannot say this: it decays over minutes, so it still counts work that has
+    just ended, and at the end of the suite it counts the suite's own threads.
+    """
+
+    def busy_idle() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return sum(v) - idle, idle
+
+    try:
+        b0, i0 = busy_idle()
+        time.sleep(seconds)
+        b1, i1 = busy_idle()
+    except (OSError, ValueError, IndexError):
+        return math.nan
+    total = (b1 - b0) + (i1 - i0)
+    return round((os.cpu_count() or 1) * (b1 - b0) / total, 2) if total > 0 else math.nan
+
+
 def load_average() -> list[float]:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -301,7 +324,7 @@ def render(meta: dict, res: dict, goal_rows: list[dict], outputs: dict[str, str]
             "peerwell's performance.",
             "",
         ]
-    busy = max(meta["load_start"][0], meta["load_end"][0]) >= BUSY_LOAD_PER_CORE * m["cores"]
+    busy = meta["other_work_cores"] >= BUSY_LOAD_PER_CORE * m["cores"]
     lines += [
         f"Produced by `{meta['command']}` on {meta['date']} in {meta['seconds'] / 60:.1f} minutes.",
         "Generated; do not edit by hand.",
@@ -314,13 +337,14 @@ def render(meta: dict, res: dict, goal_rows: list[dict], outputs: dict[str, str]
             ["RAM", f"{m['ram_gb']:.1f} GB"],
             ["OS", m["os"]],
             ["load average (1, 5, 15 min) at start", ", ".join(map(str, meta["load_start"]))],
-            ["load average (1, 5, 15 min) at end", ", ".join(map(str, meta["load_end"]))],
+            ["load average (1, 5, 15 min) at end (counts the suite itself)", ", ".join(map(str, meta["load_end"]))],
+            ["cores busy with other work in the 3 s before the start", f"{meta['other_work_cores']:.2f}"],
         ]),
     ]  # fmt: skip
     if busy:
         lines += [
-            f"> **Warning: the machine was busy** (1-minute load average "
-            f"{max(meta['load_start'][0], meta['load_end'][0]):.2f} on {m['cores']} cores): other "
+            f"> **Warning: the machine was busy** ({meta['other_work_cores']:.2f} of "
+            f"{m['cores']} cores taken by other processes just before the start): other "
             "work shared the cores, so these timings are pessimistic and the thread speed-ups "
             "unreliable. Rerun on an idle machine for figures to quote.",
             "",
@@ -418,16 +442,19 @@ def render(meta: dict, res: dict, goal_rows: list[dict], outputs: dict[str, str]
         f"ms per day by mechanism at {last['n']:,} people, 2 threads:",
         "",
         _table(["mechanism", "ms/day"], [[k, f"{v:.2f}"] for k, v in last["mechanisms_ms"].items()]),
+        "",
         "## Exact command",
         "",
-        "```",
+        # `text`, not shell: the docs tests run every shell block they show, and a full run takes
+        # minutes (tests/test_scale.py runs `peerwell bench --quick` instead).
+        "```text",
         meta["command"],
         "```",
         "",
         "The same measurements, one script at a time (run from `benchmarks/`; each script "
         "starts a fresh process per thread count and task):",
         "",
-        "```",
+        "```text",
         *(f"python {name}.py {shlex.join(args)}" for name, args in meta["script_args"].items()),
         "```",
         "",
@@ -435,7 +462,7 @@ def render(meta: dict, res: dict, goal_rows: list[dict], outputs: dict[str, str]
         "",
     ]  # fmt: skip
     for name, text in outputs.items():
-        lines += [f"<details><summary>{name}.py</summary>", "", "```", text.rstrip(), "```",
+        lines += [f"<details><summary>{name}.py</summary>", "", "```text", text.rstrip(), "```",
                   "", "</details>", ""]  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -546,6 +573,7 @@ def bench_main(argv: list[str]) -> int:
         "versions": versions(),
         "git": git_revision(folder.parent),
         "load_start": load_average(),
+        "other_work_cores": other_work(),
         "script_args": args,
     }
     if meta["versions"]["ndlib"].startswith("not installed"):
