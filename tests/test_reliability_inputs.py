@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
+from util import peerwell_here
 
 from peerwell.scenarios.config import RunConfig, params_from_cfg
 from peerwell.simulation.errors import ConfigError, NetworkFileError
@@ -321,18 +322,6 @@ SCENARIO_FILES = {
         ["hydra.job_logging.handlers.evil.class", "refused"],
     ),
 }  # fmt: skip
-
-
-def peerwell_here(capsys, *args) -> tuple[int, str]:
-    """Run a `peerwell` command in this process; return (exit code, everything it printed)."""
-    from peerwell.scenarios.cli import main
-
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 # Every case through `peerwell run`; the sweep's own path (its plan in the driver) for some.

@@ -16,23 +16,12 @@ from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 from SALib.test_functions import Ishigami
+from util import peerwell_here
 
 ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
 # Analytic values for A=7, B=0.1 (Saltelli et al. 2008; SALib's test_functions.Ishigami).
 KNOWN_S1 = {"x1": 0.3139, "x2": 0.4424, "x3": 0.0}
 KNOWN_ST = {"x1": 0.5576, "x2": 0.4424, "x3": 0.2437}
-
-
-def peerwell_here(capsys, *args) -> tuple[int, str]:
-    """Run a command in this process; returns (exit code, output)."""
-    from peerwell.scenarios.cli import main
-
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 def test_sobol_on_ishigami_gives_salibs_known_indices_and_resumes(tmp_path, capsys):

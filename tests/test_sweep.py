@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from util import peerwell_here
 
 from peerwell.scenarios import design as dz
 from peerwell.scenarios.runstore import clean_store, ensure_run, run_lock
@@ -40,18 +41,6 @@ def peerwell(*args, timeout=600):
     return subprocess.run(
         [PEERWELL, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=timeout
     )
-
-
-def peerwell_here(capsys, *args) -> tuple[int, str]:
-    """Run a command in this process (fast: no interpreter start); returns (exit code, output)."""
-    from peerwell.scenarios.cli import main
-
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 def run_files(sweep_dir: Path) -> list[Path]:

@@ -26,3 +26,16 @@ def horizon(p: ModelParams, seeds, outcome: str) -> np.ndarray:
         q = with_overrides(p, {"seed": s})
         out.append(run(q).summary[outcome])
     return np.array(out)
+
+
+def peerwell_here(capsys, *args) -> tuple[int, str]:
+    """Run a `peerwell` command in this process (no interpreter start); return (exit code, all it
+    printed)."""
+    from peerwell.scenarios.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out + out.err
