@@ -15,22 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numba
 import pytest
+from util import one_numba_thread  # noqa: F401  (autouse: one Numba thread here)
 
 from peerwell.scenarios import calibrate as C
 from peerwell.scenarios.catalogue import load_scenario
 from peerwell.scenarios.cli import main
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

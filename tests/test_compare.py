@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sstats
+from util import one_numba_thread  # noqa: F401  (autouse: one Numba thread here)
 
 from peerwell.analysis import stats
 from peerwell.scenarios.cli import main as cli_main
@@ -28,17 +28,8 @@ from peerwell.simulation.errors import ConfigError
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    """In-process runs are fastest on one thread (results do not depend on the thread count)."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
-def small(tmp_path_factory, one_numba_thread):
+def small(tmp_path_factory):
     """A small three-scenario comparison with every output (figures too)."""
     out = tmp_path_factory.mktemp("small")
     return run_comparison(
@@ -52,7 +43,7 @@ def small(tmp_path_factory, one_numba_thread):
 
 
 @pytest.fixture(scope="module")
-def directional(tmp_path_factory, one_numba_thread):
+def directional(tmp_path_factory):
     """Replicates of the scenarios the paper's directional checks are about (one shared set of
     seeds, so every difference is paired)."""
     out = tmp_path_factory.mktemp("directional")

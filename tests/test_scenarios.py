@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import numba
 import numpy as np
 import pytest
+from util import one_numba_thread  # noqa: F401  (autouse: one Numba thread here)
 
 from peerwell.scenarios.catalogue import (
     ABLATION_BASE,
@@ -37,15 +37,6 @@ REQUIRED = [
     "no_hostility",
 ]
 SMALL = {"population.size": 300}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    """Small runs are fastest on one thread (results do not depend on the thread count)."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def run(params) -> PeerwellModel:

@@ -31,9 +31,9 @@ import sys
 from pathlib import Path
 
 import networkx as nx
-import numba
 import numpy as np
 import pytest
+from util import one_numba_thread  # noqa: F401  (autouse: one Numba thread here)
 
 from peerwell.analysis import validation as A
 from peerwell.scenarios import validate as V
@@ -41,15 +41,6 @@ from peerwell.scenarios.cli import main
 from peerwell.simulation.errors import ConfigError
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Two test workers share two cores: one Numba thread each, or the parallel kernels spin.
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------

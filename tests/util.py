@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+import pytest
 
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import ModelParams, with_overrides
@@ -39,3 +41,14 @@ def peerwell_here(capsys, *args) -> tuple[int, str]:
         code = exc.code
     out = capsys.readouterr()
     return code, out.out + out.err
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_numba_thread():
+    """One Numba thread for a module's in-process runs: two test workers share two cores (more
+    threads would spin against each other), and results do not depend on the thread count.
+    Import it into a test module to apply it there."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
