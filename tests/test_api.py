@@ -236,6 +236,16 @@ def test_the_public_names_resolve_and_are_documented():
             assert section in doc, f"peerwell.{name}: no {section} section"
 
 
+def test_the_package_lists_every_name_of_the_api():
+    # peerwell/__init__.py names the API without importing it (lazy): the two lists must agree.
+    import peerwell.api
+
+    assert set(peerwell.api.__all__) <= set(peerwell.__all__)
+    assert set(peerwell.__all__) - set(peerwell.api.__all__) == {
+        "__version__", "ConfigError", "PeerwellError", "PeerwellModel"
+    }  # fmt: skip
+
+
 def test_no_public_name_hides_a_submodule():
     import pkgutil
 
