@@ -13,6 +13,9 @@ plain Python for the reference implementation, and a test holds them equal.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 from numba import njit
 
@@ -42,11 +45,16 @@ def mix64_py(z: int) -> int:
     return z ^ (z >> 31)
 
 
+@functools.lru_cache(maxsize=1024)
+def stream_key(seed: int, stream: int) -> int:
+    """The key of one mechanism in one run (cached: a day derives seven keys from these)."""
+    k = mix64_py(seed & MASK)
+    return mix64_py((k + ((stream * GOLDEN) & MASK)) & MASK)
+
+
 def step_key(seed: int, stream: int, step: int) -> int:
     """The key of one mechanism at one step; every person's draws in that step derive from it."""
-    k = mix64_py(seed & MASK)
-    k = mix64_py((k + ((stream * GOLDEN) & MASK)) & MASK)
-    return mix64_py((k + ((step * GOLDEN) & MASK)) & MASK)
+    return mix64_py((stream_key(seed, stream) + ((step * GOLDEN) & MASK)) & MASK)
 
 
 def uniform_py(key: int, person: int, draw: int) -> float:
@@ -80,6 +88,46 @@ def uniform(key, person, draw):
     return np.float64(h >> _S11) * TO_UNIT
 
 
+@njit(cache=True, inline="always")
+def chance(key, person, draw, p):
+    """``uniform(key, person, draw) < p``, without the draw when the answer is known.
+
+    A draw is a pure function of its counter, so a draw not taken shifts no other draw: skipping
+    it when ``p <= 0`` (never true) or ``p >= 1`` (always true) changes no result, and saves most of
+    the work of people whom a mechanism cannot touch today (offline, unexposed, nothing to lose).
+    """
+    if p >= 1.0:
+        return True
+    return p > 0.0 and uniform(key, person, draw) < p
+
+
+# hazard_chance decides without the exponential when the draw is clearly on one side of
+# 1 - exp(-h). The margin covers the rounding of exp (under one unit in the last place, about
+# 1.1e-16 near 1) a hundred times over, so the answer is always that of the exact expression.
+HAZARD_MARGIN = 1e-14
+
+
+@njit(cache=True, inline="always")
+def hazard_chance(key, person, draw, hazard):
+    """``uniform(key, person, draw) < 1 - exp(-hazard)``: an event of daily hazard ``hazard``.
+
+    Without the draw when the hazard is not positive (the chance is 0). Without the exponential
+    (about ten times the cost of the draw) unless the draw u falls near the chance: for
+    0 < h <= ln 2, h - h²/2 <= 1 - exp(-h) <= h, so u >= h means no and u < h - h²/2 means yes,
+    and only about h²/2 of the draws need exp. The answer is always the exact expression's
+    (``tests/test_rng.py``).
+    """
+    if not hazard > 0.0:
+        return False
+    u = uniform(key, person, draw)
+    if hazard <= 0.6931471805599453:
+        if u >= hazard + HAZARD_MARGIN:
+            return False
+        if u < hazard - 0.5 * hazard * hazard - HAZARD_MARGIN:
+            return True
+    return u < 1.0 - math.exp(-hazard)
+
+
 @njit(cache=True)
 def uniforms(key, n, draw):
     """Vector of ``n`` uniforms for persons 0..n-1 at one draw index (used at initialisation)."""
@@ -93,3 +141,12 @@ def init_uniforms(seed: int, n: int, draw: int) -> np.ndarray:
     """Uniforms for the initial population: person i's value does not depend on n, so a population
     of 3,000 is the first 3,000 people of a population of 5,000 with the same seed."""
     return uniforms(np.uint64(step_key(seed, STREAM_INIT, 0)), n, draw)
+
+
+@njit(cache=True)
+def day_keys(stream_keys, step):
+    """``step_key`` of several mechanisms at once, from their ``stream_key``s (a uint64 array)."""
+    out = np.empty_like(stream_keys)
+    for j in range(stream_keys.shape[0]):
+        out[j] = mix64(stream_keys[j] + np.uint64(step) * _GOLDEN)
+    return out

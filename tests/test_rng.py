@@ -43,3 +43,50 @@ def test_initial_population_is_a_prefix_across_sizes():
     small = rng.init_uniforms(5, 1000, 3)
     large = rng.init_uniforms(5, 5000, 3)
     assert np.array_equal(small, large[:1000])
+
+
+# --- draws the kernels skip: the answer is always that of the full expression -----------------
+
+KEY = rng.step_key(3, rng.STREAM_MISINFO, 11)
+
+
+def _hazards_near(u: float) -> list[float]:
+    """Hazards whose chance 1 - exp(-h) (or h, or h - h²/2) lies within a few ulps of u."""
+    out = []
+    for h0 in (-np.log1p(-u), u, u + u * u / 2):  # the exact boundary, and the two cheap bounds
+        h = h0
+        for _ in range(4):
+            h = np.nextafter(h, 0.0)
+        for _ in range(9):
+            out.append(float(h))
+            h = np.nextafter(h, np.inf)
+    return out
+
+
+def test_hazard_chance_equals_the_full_expression_even_at_the_boundary():
+    checked = 0
+    for person in range(400):
+        for draw in (0, 1):
+            u = rng.uniform_py(KEY, person, draw)
+            hazards = [0.0, -1.0, float("nan"), float("inf"), 1e-300, 0.6931471805599453,
+                       0.6931471805599454, 2.0, *_hazards_near(u)]  # fmt: skip
+            for h in hazards:
+                exact = bool(u < 1.0 - np.exp(-h)) if h > 0 else False
+                assert rng.hazard_chance(np.uint64(KEY), person, draw, h) is exact, (person, h)
+                checked += 1
+    assert checked > 20_000
+
+
+def test_hazard_chance_skips_the_exponential_for_most_draws():
+    """The cheap bounds decide unless u falls within h²/2 of h: a test of the shortcut itself."""
+    h = 0.1
+    u = rng.uniforms(np.uint64(KEY), 100_000, 0)
+    undecided = np.mean((u >= h - h * h / 2 - rng.HAZARD_MARGIN) & (u < h + rng.HAZARD_MARGIN))
+    assert undecided == pytest.approx(h * h / 2, abs=0.002)
+
+
+def test_chance_equals_the_draw_against_p():
+    for person in range(2000):
+        u = rng.uniform_py(KEY, person, 2)
+        for p in (0.0, -0.5, 1.0, 1.5, float("nan"), u, np.nextafter(u, 1.0), np.nextafter(u, 0.0)):
+            assert rng.chance(np.uint64(KEY), person, 2, p) is bool(u < p), (person, p)
