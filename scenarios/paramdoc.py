@@ -44,6 +44,7 @@ GROUP_TITLES = {
     "communities": "Communities",
     "network": "Network",
     "mechanisms": "Mechanism switches",
+    "submodels": "Submodel switches",
     "entry": "Entry and leaving",
     "exchange": "Exchange",
     "stigma": "Belonging, empowerment and self-stigma",
@@ -108,7 +109,7 @@ BASIS: dict[str, str] = {
 
 # Groups whose values are choices of the experimenter, not quantities calibrated (or not) to data:
 # run control, and the mechanism switches (all on in the baseline).
-NO_BASIS_GROUPS = (RUN_GROUP, "mechanisms")
+NO_BASIS_GROUPS = (RUN_GROUP, "mechanisms", "submodels")
 
 # Allowed values of the parameters that are not numbers.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -383,7 +384,7 @@ def render_basis_summary() -> str:
         n = sum(r.basis == basis for r in all_rows)
         lines.append(f"| {basis} | {meaning} | {n} of {len(all_rows)} |")
     lines.append(
-        "| n/a | run control and mechanism switches: the experimenter's choice, not a quantity "
+        "| n/a | run control, mechanism and submodel switches: the experimenter's choice, not a quantity "
         f"to calibrate | {sum(r.basis == 'n/a' for r in rows())} |"
     )
     return "\n".join(lines) + "\n"

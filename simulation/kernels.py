@@ -2,7 +2,10 @@
 
 Each kernel loops over people (``prange``), reads day t (and what earlier kernels wrote today)
 and writes day t+1. Random draws come from ``rng.uniform(key, person, draw)``, so a person's draws
-do not depend on threads or visiting order. The plain-Python twin of every kernel is in
+do not depend on threads or visiting order, nor on whether another draw was taken: a draw whose
+answer is known (a chance of 0 or 1: ``rng.chance``) or an exponential that cannot change it
+(``rng.hazard_chance``) is skipped, which changes no result and saves most of the work on people
+a mechanism cannot touch today. The plain-Python twin of every kernel is in
 ``reference.py``; ``tests/test_reference.py`` holds the two equal to 1e-9.
 
 Notation in the comments: S support signal, H hostile comment today (0/1), λ expected posts met.
@@ -16,7 +19,18 @@ import numpy as np
 from numba import njit, prange
 
 from . import theta as T
-from .rng import uniform
+from .rng import chance, hazard_chance, uniform
+
+
+@njit(inline="always")
+def _clip01(x):
+    return min(max(x, 0.0), 1.0)
+
+
+@njit(inline="always")
+def _one_minus_exp(x):
+    """1 - exp(-x), without the exponential when x is 0 (most people meet nothing on most days)."""
+    return 1.0 - math.exp(-x) if x != 0.0 else 0.0
 
 
 @njit(parallel=True, cache=True)
@@ -36,8 +50,8 @@ def membership_kernel(
         j = 0
         lv = 0
         if c < 0:
-            if th[T.SW_ENTRY] > 0.0 and uniform(key, i, 0) < th[T.JOIN_RATE] * use[i]:
-                if uniform(key, i, 1) < th[T.HOME_BIAS]:
+            if th[T.SW_ENTRY] > 0.0 and chance(key, i, 0, th[T.JOIN_RATE] * use[i]):
+                if chance(key, i, 1, th[T.HOME_BIAS]):
                     c = home[i]
                 else:
                     c = min(int(uniform(key, i, 2) * n_comm), n_comm - 1)
@@ -48,7 +62,7 @@ def membership_kernel(
                 * (1.0 + th[T.LEAVE_HOSTILITY] * hostile_recent[i])
                 * (1.0 - th[T.BELONGING_RETENTION] * belonging[i])
             )
-            if uniform(key, i, 0) < p:
+            if chance(key, i, 0, p):
                 c = -1
                 lv = 1
         community_out[i] = c
@@ -69,9 +83,9 @@ def posting_kernel(
         p = 0
         pm = 0
         pa = 0
-        if community[i] >= 0 and uniform(key, i, 0) < post_rate[i]:
+        if community[i] >= 0 and chance(key, i, 0, post_rate[i]):
             p = 1
-            if uniform(key, i, 1) < th[T.HEALTH_POST_SHARE]:
+            if chance(key, i, 1, th[T.HEALTH_POST_SHARE]):
                 if misinfo[i] == 1 and th[T.SW_MISINFO] > 0.0:
                     pm = 1
                 else:
@@ -170,7 +184,7 @@ def pack_kernel(community, posted, post_misinfo, post_accurate, post_aware, stig
 
 @njit(parallel=True, cache=True)
 def exchange_kernel(
-    th, key, indptr, indices, community, posted, tag, use,
+    th, key, peer_norms, indptr, indices, community, posted, tag, use,
     diagnosis, stigma, c_moderation, c_hostility, c_anti, volume, feed_misinfo, feed_accurate,
     feed_aware, member_share, reads, support, lam_misinfo, lam_accurate, lam_aware, anti, hostile, norm_stigma,
 ):  # fmt: skip
@@ -179,7 +193,8 @@ def exchange_kernel(
     + 2·[posted today])) — sharing one's own story draws replies —, the
     expected misleading and accurate posts met, anti-stigma posts read, and whether a hostile or
     derogatory comment arrives (on one's own post, or read), less what moderation removes.
-    The same gather takes the mean self-stigma of tied co-members (peer norms)."""
+    The same gather takes the mean self-stigma of tied co-members (peer norms), when
+    ``peer_norms`` (only the social submodel reads them; without it, one's own self-stigma)."""
     n = community.shape[0]
     for i in prange(n):
         c = community[i]
@@ -199,26 +214,36 @@ def exchange_kernel(
         tw = 0.0
         ns = 0
         nk = 0
-        # Blocks of at most LANE_MAX ties, so no 16-bit lane can overflow, whatever the degree.
-        for start in range(indptr[i], indptr[i + 1], LANE_MAX):
+        # Blocks of at most LANE_MAX ties, so no 16-bit lane can overflow, whatever the degree
+        # (a while loop: a stepped range costs a division per person).
+        start = indptr[i]
+        end = indptr[i + 1]
+        while start < end:
+            stop = min(start + LANE_MAX, end)
             lanes = 0
-            for k in range(start, min(start + LANE_MAX, indptr[i + 1])):
-                t = tag[indices[k]]
+            for k in range(start, stop):
+                # Unsigned indices: Numba then skips its negative-index wrap-around (~20% here).
+                t = tag[np.uint64(indices[k])]
                 # A tie is active while both are in the same community (t = -1 when offline).
                 if (t >> 18) == c:
-                    lanes += FLAG_LANES[t & 15]
-                    ns += (t >> 4) & STIGMA_LEVELS
-                    nk += 1
+                    lanes += FLAG_LANES[np.uint64(t & 15)]
+                    if peer_norms:
+                        ns += (t >> 4) & STIGMA_LEVELS
+                        nk += 1
             tp += lanes & 0xFFFF
             tm += (lanes >> 16) & 0xFFFF
             ta += (lanes >> 32) & 0xFFFF
             tw += (lanes >> 48) & 0xFFFF
+            start = stop
         norm_stigma[i] = ns / nk / STIGMA_LEVELS if nk > 0 else stigma[i]
         r = min(th[T.READ_RATE] * use[i], volume[c])
         keep = 1.0 - c_moderation[c] * th[T.MODERATION_EFFICACY]
         reads[i] = r
-        support[i] = th[T.SW_SUPPORT] * (
-            1.0 - math.exp(-th[T.SUPPORT_PER_POST] * (tp + r + 2.0 * posted[i]))
+        sw_support = th[T.SW_SUPPORT]
+        support[i] = (
+            sw_support * _one_minus_exp(th[T.SUPPORT_PER_POST] * (tp + r + 2.0 * posted[i]))
+            if sw_support != 0.0
+            else 0.0
         )
         lam_misinfo[i] = th[T.SW_MISINFO] * keep * tm + r * feed_misinfo[c]
         lam_accurate[i] = ta + r * feed_accurate[c]
@@ -232,12 +257,7 @@ def exchange_kernel(
         )
         if diagnosis[i] == 0:
             lam_h *= th[T.PSYCHOSIS_HOSTILITY]
-        hostile[i] = 1 if uniform(key, i, 0) < 1.0 - math.exp(-lam_h) else 0
-
-
-@njit(inline="always")
-def _clip01(x):
-    return min(max(x, 0.0), 1.0)
+        hostile[i] = 1 if hazard_chance(key, i, 0, lam_h) else 0
 
 
 @njit(parallel=True, cache=True)
@@ -273,7 +293,7 @@ def social_kernel(
             - th[T.EMPOWERMENT_RELAXATION] * (e - empowerment0[i])
             - h * th[T.HOSTILITY_EMPOWERMENT_LOSS] * e
         )
-        campaign = 1.0 - math.exp(-anti[i])
+        campaign = _one_minus_exp(anti[i])
         stigma_out[i] = _clip01(
             s
             - sw * (th[T.STIGMA_REDUCTION] * s_sig * e + th[T.CAMPAIGN_EFFECT] * campaign) * s
@@ -307,7 +327,7 @@ def misinformation_kernel(
         co = 0
         if m == 0:
             if th[T.SW_MISINFO] > 0.0:
-                if uniform(key, i, 0) < 1.0 - math.exp(-th[T.MISINFO_ADOPTION] * lam_misinfo[i]):
+                if hazard_chance(key, i, 0, th[T.MISINFO_ADOPTION] * lam_misinfo[i]):
                     m = 1
                     ad = 1
         elif m == 1:
@@ -322,10 +342,10 @@ def misinformation_kernel(
             if care[i] == 2:
                 rate += th[T.CORRECTION_CLINICIAN]
             hazard = th[T.SW_CORRECTION] * rate + th[T.STIFLING] * lam_aware[i]
-            if uniform(key, i, 1) < 1.0 - math.exp(-hazard):
+            if hazard_chance(key, i, 1, hazard):
                 m = 2
                 co = 1
-        elif uniform(key, i, 2) < th[T.MISINFO_RENEWAL]:
+        elif chance(key, i, 2, th[T.MISINFO_RENEWAL]):
             m = 0
         misinfo_out[i] = m
         adopted[i] = ad
@@ -349,8 +369,8 @@ def activation_kernel(
     for i in prange(n):
         u = uncertainty[i]
         a = activation[i]
-        learn = 1.0 - math.exp(-lam_accurate[i])
-        conflict = 1.0 - math.exp(-(lam_misinfo[i] + hostile[i]))
+        learn = _one_minus_exp(lam_accurate[i])
+        conflict = _one_minus_exp(lam_misinfo[i] + hostile[i])
         uncertainty_out[i] = _clip01(
             u
             + th[T.SW_UNCERTAINTY] * th[T.UNCERTAINTY_GAIN] * conflict * (1.0 - u)
@@ -394,7 +414,7 @@ def care_kernel(
         a = activation[i]
         misled = 1.0 if misinfo[i] == 1 else 0.0
         if c == 0 or c == 3:
-            learn = 1.0 - math.exp(-lam_accurate[i])
+            learn = _one_minus_exp(lam_accurate[i])
             p = (
                 th[T.SEEK_RATE]
                 * math.exp(th[T.SEEK_SLOPE] * (a - 55.0))
@@ -404,11 +424,11 @@ def care_kernel(
             )
             if c == 3:
                 p *= th[T.RESEEK_FACTOR]
-            if uniform(key, i, 0) < p:
+            if chance(key, i, 0, p):
                 c = 1
                 so = 1
         elif c == 1:
-            if uniform(key, i, 0) < th[T.CARE_ENTRY]:
+            if chance(key, i, 0, th[T.CARE_ENTRY]):
                 c = 2
                 en = 1
         else:
@@ -418,9 +438,9 @@ def care_kernel(
                 * (1.0 - th[T.DISENGAGE_ACTIVATION] * a / 100.0)
                 * (1.0 - th[T.SW_INTERVENTION] * th[T.INT_ENGAGEMENT] * enrolled[i])
             )
-            if uniform(key, i, 1) < th[T.CARE_COMPLETION] * recovery[i]:
+            if chance(key, i, 1, th[T.CARE_COMPLETION] * recovery[i]):
                 c = 0
-            elif uniform(key, i, 0) < p:
+            elif chance(key, i, 0, p):
                 c = 3
         care_out[i] = c
         sought[i] = so
@@ -441,9 +461,9 @@ def intervention_kernel(
         c = community[i]
         hosts = on and c >= 0 and c_intervention[c] == 1
         if e == 1:
-            if not hosts or uniform(key, i, 1) < th[T.DROPOUT_RATE]:
+            if not hosts or chance(key, i, 1, th[T.DROPOUT_RATE]):
                 e = 0
-        elif hosts and uniform(key, i, 0) < th[T.ENROL_RATE] * activation[i] / 100.0:
+        elif hosts and chance(key, i, 0, th[T.ENROL_RATE] * activation[i] / 100.0):
             e = 1
             new = 1
         enrolled_out[i] = e
@@ -512,8 +532,8 @@ def offline_kernel(
         recovery_out[i] = _clip01(r + th[T.RECOVERY_RATE] * (target - r))
         e = employed[i]
         if e == 0:
-            if uniform(key, i, 0) < th[T.EMPLOYMENT_GAIN] * r:
+            if chance(key, i, 0, th[T.EMPLOYMENT_GAIN] * r):
                 e = 1
-        elif uniform(key, i, 0) < th[T.EMPLOYMENT_LOSS] * (1.0 - r):
+        elif chance(key, i, 0, th[T.EMPLOYMENT_LOSS] * (1.0 - r)):
             e = 0
         employed_out[i] = e

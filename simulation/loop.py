@@ -1,11 +1,13 @@
 """The whole order of one day, in one function (after Starsim's ``loop.py``).
 
 Each line says why it stands where it does. ``StepTimer`` collects the CPU time of each
-mechanism when asked (``PeerwellModel(..., timing=True)``).
+submodel when asked (``PeerwellModel(..., timing=True)``). A submodel switched off
+(``submodels.<name>=false``) is skipped.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 
@@ -14,6 +16,7 @@ import numpy as np
 from . import kernels as K
 from . import rng
 from .network import CSRGraph
+from .params import SubmodelSwitches
 from .state import State
 
 
@@ -36,107 +39,141 @@ class StepTimer:
             self._t = now
 
 
-def step_keys(seed: int, t: int) -> dict[str, np.uint64]:
-    """The random-number key of every mechanism on day t."""
-    streams = {
-        "membership": rng.STREAM_MEMBERSHIP,
-        "posting": rng.STREAM_POSTING,
-        "hostility": rng.STREAM_HOSTILITY,
-        "misinfo": rng.STREAM_MISINFO,
-        "care": rng.STREAM_CARE,
-        "intervention": rng.STREAM_INTERVENTION,
-        "offline": rng.STREAM_OFFLINE,
-    }
-    return {k: np.uint64(rng.step_key(seed, s, t)) for k, s in streams.items()}
+# Each mechanism's random-number stream (rng.STREAM_*), and its place in a day's key array.
+STREAMS = np.array(
+    [rng.STREAM_MEMBERSHIP, rng.STREAM_POSTING, rng.STREAM_HOSTILITY, rng.STREAM_MISINFO,
+     rng.STREAM_CARE, rng.STREAM_INTERVENTION, rng.STREAM_OFFLINE],
+    dtype=np.int64,
+)  # fmt: skip
+MEMBERSHIP, POSTING, HOSTILITY, MISINFO, CARE, INTERVENTION, OFFLINE = range(len(STREAMS))
 
 
-def run_day(st: State, g: CSRGraph, th: np.ndarray, seed: int, t: int, timer: StepTimer) -> None:
-    """Advance the state from day t to day t+1 (``st.cur`` then holds day t+1)."""
+@functools.lru_cache(maxsize=64)
+def _stream_keys(seed: int) -> np.ndarray:
+    return np.array([rng.stream_key(seed, int(s)) for s in STREAMS], dtype=np.uint64)
+
+
+def step_keys(seed: int, t: int) -> np.ndarray:
+    """The random-number key of every mechanism on day t (indexed by ``MEMBERSHIP`` … ``OFFLINE``);
+    ``rng.step_key(seed, stream, t)`` for each, in one compiled call (a day at 10,000 people is
+    about a millisecond, so twenty-one Python hashes a day were worth removing)."""
+    return rng.day_keys(_stream_keys(seed), t)
+
+
+def run_day(
+    st: State,
+    g: CSRGraph,
+    th: np.ndarray,
+    seed: int,
+    t: int,
+    timer: StepTimer,
+    on: SubmodelSwitches,
+) -> None:
+    """Advance the state from day t to day t+1 (``st.cur`` then holds day t+1).
+
+    ``on`` says which submodels run. One that does not run costs nothing: its variables were
+    frozen at the start (``State.freeze``) and its flows in ``st.scratch`` stay zero.
+    """
     key = step_keys(seed, t)
     x, y, s, f, c = st.cur, st.nxt, st.static, st.scratch, st.comm
     timer.start()
     # 1. Entry first: today's exchange happens among today's members (the critical point).
-    K.membership_kernel(
-        th, key["membership"], x["community"], x["ever_online"], x["belonging"], x["hostile_recent"],
-        s["use"], s["home"], st.n_communities,
-        y["community"], y["ever_online"], f["joined"], f["left"],
-    )  # fmt: skip
-    timer.lap("membership")
+    if on.membership:
+        K.membership_kernel(
+            th, key[MEMBERSHIP], x["community"], x["ever_online"], x["belonging"], x["hostile_recent"],
+            s["use"], s["home"], st.n_communities,
+            y["community"], y["ever_online"], f["joined"], f["left"],
+        )  # fmt: skip
+        timer.lap("membership")
     # 2. Who posts what: needs today's membership, and yesterday's beliefs (what people post).
-    K.posting_kernel(
-        th, key["posting"], y["community"], s["post_rate"], x["misinfo"], x["ever_posted"], x["posts"],
-        f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"], y["ever_posted"], y["posts"],
-    )  # fmt: skip
-    timer.lap("posting")
+    if on.posting:
+        K.posting_kernel(
+            th, key[POSTING], y["community"], s["post_rate"], x["misinfo"], x["ever_posted"], x["posts"],
+            f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"], y["ever_posted"], y["posts"],
+        )  # fmt: skip
+        timer.lap("posting")
     # 3. Each community's feed from today's posts: read by everyone in the exchange below.
-    K.feed_kernel(
-        th, y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
-        c["moderation"], c["misinfo_prevalence"], c["supporters"],
-        c["members"], c["volume"], c["feed_misinfo"], c["feed_accurate"], c["feed_aware"],
-        c["member_share"],
-    )  # fmt: skip
-    timer.lap("feed")
+    if on.feed:
+        K.feed_kernel(
+            th, y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
+            c["moderation"], c["misinfo_prevalence"], c["supporters"],
+            c["members"], c["volume"], c["feed_misinfo"], c["feed_accurate"], c["feed_aware"],
+            c["member_share"],
+        )  # fmt: skip
+        timer.lap("feed")
     # 4. Exchange over ties and feeds: the one neighbour gather; every update below reads its output.
-    K.pack_kernel(
-        y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
-        x["stigma"], st.tag,
-    )  # fmt: skip
-    K.exchange_kernel(
-        th, key["hostility"], g.indptr, g.indices, y["community"], f["posted"], st.tag, s["use"], s["diagnosis"], x["stigma"], c["moderation"],
-        c["hostility"], c["anti_stigma"], c["volume"], c["feed_misinfo"], c["feed_accurate"],
-        c["feed_aware"], c["member_share"], f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["lam_aware"],
-        f["anti_stigma"], f["hostile"], f["norm_stigma"],
-    )  # fmt: skip
-    timer.lap("exchange")
+    #    Peer norms are gathered only for the social submodel, their one reader.
+    if on.exchange:
+        K.pack_kernel(
+            y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
+            x["stigma"], st.tag,
+        )  # fmt: skip
+        K.exchange_kernel(
+            th, key[HOSTILITY], on.social, g.indptr, g.indices, y["community"], f["posted"], st.tag, s["use"], s["diagnosis"], x["stigma"], c["moderation"],
+            c["hostility"], c["anti_stigma"], c["volume"], c["feed_misinfo"], c["feed_accurate"],
+            c["feed_aware"], c["member_share"], f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["lam_aware"],
+            f["anti_stigma"], f["hostile"], f["norm_stigma"],
+        )  # fmt: skip
+        timer.lap("exchange")
+    elif on.social:
+        # Nobody met: peer norms are one's own self-stigma (what the exchange writes with no ties).
+        np.copyto(f["norm_stigma"], x["stigma"])
     # 5. Support, empowerment and hostility move belonging and self-stigma (stigma pathway).
-    K.social_kernel(
-        th, f["support"], f["hostile"], f["anti_stigma"], f["norm_stigma"], x["belonging"],
-        x["empowerment"], x["stigma"], x["hostile_recent"], s["empowerment0"], s["stigma0"],
-        y["belonging"], y["empowerment"], y["stigma"], y["hostile_recent"],
-    )  # fmt: skip
-    timer.lap("social")
+    if on.social:
+        K.social_kernel(
+            th, f["support"], f["hostile"], f["anti_stigma"], f["norm_stigma"], x["belonging"],
+            x["empowerment"], x["stigma"], x["hostile_recent"], s["empowerment0"], s["stigma0"],
+            y["belonging"], y["empowerment"], y["stigma"], y["hostile_recent"],
+        )  # fmt: skip
+        timer.lap("social")
     # 6. Misleading beliefs: adopted from today's misleading posts, corrected by moderators, peers'
     #    replies to today's misleading posts (the feed above) and care.
-    K.misinformation_kernel(
-        th, key["misinfo"], y["community"], x["misinfo"], x["care"], f["post_misinfo"], f["lam_misinfo"],
-        f["lam_accurate"], f["lam_aware"], c["moderation"], c["feed_accurate"], y["misinfo"],
-        f["adopted"], f["corrected"],
-    )  # fmt: skip
-    timer.lap("misinformation")
+    if on.misinformation:
+        K.misinformation_kernel(
+            th, key[MISINFO], y["community"], x["misinfo"], x["care"], f["post_misinfo"], f["lam_misinfo"],
+            f["lam_accurate"], f["lam_aware"], c["moderation"], c["feed_accurate"], y["misinfo"],
+            f["adopted"], f["corrected"],
+        )  # fmt: skip
+        timer.lap("misinformation")
     # 7. Learning from peers raises activation; misleading content and hostility raise uncertainty.
-    K.activation_kernel(
-        th, f["hostile"], f["lam_misinfo"], f["lam_accurate"], x["misinfo"], x["empowerment"],
-        x["uncertainty"], x["activation"], s["uncertainty0"], s["activation0"],
-        y["uncertainty"], y["activation"],
-    )  # fmt: skip
-    timer.lap("activation")
+    if on.activation:
+        K.activation_kernel(
+            th, f["hostile"], f["lam_misinfo"], f["lam_accurate"], x["misinfo"], x["empowerment"],
+            x["uncertainty"], x["activation"], s["uncertainty0"], s["activation0"],
+            y["uncertainty"], y["activation"],
+        )  # fmt: skip
+        timer.lap("activation")
     # 8. Care-seeking follows yesterday's activation, stigma and beliefs (activation pathway).
-    K.care_kernel(
-        th, key["care"], x["care"], x["activation"], x["stigma"], x["misinfo"], x["enrolled"],
-        f["lam_accurate"], x["recovery"], y["care"], f["sought"], f["entered_care"],
-    )  # fmt: skip
-    timer.lap("care")
+    if on.care:
+        K.care_kernel(
+            th, key[CARE], x["care"], x["activation"], x["stigma"], x["misinfo"], x["enrolled"],
+            f["lam_accurate"], x["recovery"], y["care"], f["sought"], f["entered_care"],
+        )  # fmt: skip
+        timer.lap("care")
     # 9. Online interventions: only members of a hosting community can enrol or stay enrolled.
-    K.intervention_kernel(
-        th, key["intervention"], y["community"], x["enrolled"], x["activation"], c["intervention"],
-        y["enrolled"], f["enrolled_new"],
-    )  # fmt: skip
-    timer.lap("intervention")
+    if on.intervention:
+        K.intervention_kernel(
+            th, key[INTERVENTION], y["community"], x["enrolled"], x["activation"], c["intervention"],
+            y["enrolled"], f["enrolled_new"],
+        )  # fmt: skip
+        timer.lap("intervention")
     # 10. Wellbeing follows yesterday's states; hostility today is an immediate shock.
-    K.wellbeing_kernel(
-        th, f["hostile"], x["care"], x["enrolled"], x["belonging"], x["empowerment"], x["stigma"],
-        x["uncertainty"], x["wellbeing_mental"], x["wellbeing_physical"], s["wm_base"], s["wp_base"],
-        s["empowerment0"], s["stigma0"], s["uncertainty0"],
-        y["wellbeing_mental"], y["wellbeing_physical"],
-    )  # fmt: skip
-    timer.lap("wellbeing")
+    if on.wellbeing:
+        K.wellbeing_kernel(
+            th, f["hostile"], x["care"], x["enrolled"], x["belonging"], x["empowerment"], x["stigma"],
+            x["uncertainty"], x["wellbeing_mental"], x["wellbeing_physical"], s["wm_base"], s["wp_base"],
+            s["empowerment0"], s["stigma0"], s["uncertainty0"],
+            y["wellbeing_mental"], y["wellbeing_physical"],
+        )  # fmt: skip
+        timer.lap("wellbeing")
     # 11. Offline outcomes last: they integrate wellbeing and activation (the translation question).
-    K.offline_kernel(
-        th, key["offline"], x["care"], x["wellbeing_mental"], x["activation"], x["recovery"],
-        x["employed"], s["r_base"], s["wellbeing_mental0"], s["activation0"],
-        y["recovery"], y["employed"],
-    )  # fmt: skip
-    timer.lap("offline")
+    if on.offline:
+        K.offline_kernel(
+            th, key[OFFLINE], x["care"], x["wellbeing_mental"], x["activation"], x["recovery"],
+            x["employed"], s["r_base"], s["wellbeing_mental0"], s["activation0"],
+            y["recovery"], y["employed"],
+        )  # fmt: skip
+        timer.lap("offline")
     # 12. Day t+1 becomes today. Kernels 1-4 must run in this order (each reads what the one
     #     before wrote today); kernels 5-11 read only day t and today's exposures, so their order
     #     among themselves does not matter.

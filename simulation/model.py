@@ -14,6 +14,7 @@ from .network import build_network
 from .params import Event, ModelParams, set_param, validate, with_overrides
 from .population import init_state, set_community_properties
 from .recorder import summarize
+from .state import frozen_variables
 from .theta import pack_theta
 
 # Above this many people, agent views are made on demand (``model.person(i)``), not up front.
@@ -69,6 +70,7 @@ class PeerwellModel(mesa.Model):
         self.params = params
         self.day = 0
         self.state = init_state(params)
+        self.state.freeze(frozen_variables(params.submodels))
         self.graph = build_network(params, self.state.static["home"])
         self.theta = pack_theta(params)
         self.timer = StepTimer(timing)
@@ -137,7 +139,10 @@ class PeerwellModel(mesa.Model):
         """Advance one day: events due today, the mechanisms in order, then record."""
         if self.day > 0:
             self._fire_events(self.day)
-        run_day(self.state, self.graph, self.theta, self.params.seed, self.day, self.timer)
+        run_day(
+            self.state, self.graph, self.theta, self.params.seed, self.day, self.timer,
+            self.params.submodels,
+        )  # fmt: skip
         self.day += 1
         if self.day % self.params.record_every == 0 or self.day >= self.params.steps:
             self.summary = summarize(self.state)

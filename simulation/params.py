@@ -140,6 +140,37 @@ class MechanismSwitches:
     offline_translation: bool = spec(True, help="gains made online carry into offline recovery and employment", box="offline")
 
 
+# The submodels of ODD §7, in the order a day runs them (simulation/loop.py).
+SUBMODELS = (
+    "membership", "posting", "feed", "exchange", "social", "misinformation",
+    "activation", "care", "intervention", "wellbeing", "offline",
+)  # fmt: skip
+
+
+@dataclass
+class SubmodelSwitches:
+    """Which submodels (ODD §7) run. One that does not run keeps its state variables at their
+    day-0 values and its daily flows at zero, and costs nothing; the others run as usual.
+
+    Unlike a mechanism switch, which removes one arrow of the conceptual model while its state
+    variables go on changing, this leaves a whole submodel out, as a Starsim simulation leaves out
+    a module it does not include. For studies of one process (the classic-model validations run
+    only what a contagion reads) and for instructors showing one box at a time.
+    """
+
+    membership: bool = spec(True, help="entry and leaving (§7.1); off: everyone keeps their day-0 community", box="entry")
+    posting: bool = spec(True, help="posting (§7.2); off: nobody posts", box="exchange")
+    feed: bool = spec(True, help="community feeds (§7.3); off: the feeds are empty, so only tied co-members are met", box="exchange")
+    exchange: bool = spec(True, help="exchange over ties and feeds (§7.4); off: nobody meets anything", box="exchange")
+    social: bool = spec(True, help="belonging, empowerment, self-stigma, hostility memory (§7.5)", box="stigma")
+    misinformation: bool = spec(True, help="misleading beliefs and their correction (§7.6)", box="misinformation")
+    activation: bool = spec(True, help="uncertainty and consumer activation (§7.7)", box="activation")
+    care: bool = spec(True, help="care status (§7.8)", box="care")
+    intervention: bool = spec(True, help="enrolment in online interventions (§7.9)", box="intervention")
+    wellbeing: bool = spec(True, help="mental and physical wellbeing (§7.10)", box="wellbeing")
+    offline: bool = spec(True, help="recovery and employment (§7.11)", box="offline")
+
+
 @dataclass
 class EntryParams:
     """The critical point: joining an online community of peers, and leaving it."""
@@ -281,6 +312,7 @@ GROUPS = {
     "communities": CommunityParams,
     "network": NetworkParams,
     "mechanisms": MechanismSwitches,
+    "submodels": SubmodelSwitches,
     "entry": EntryParams,
     "exchange": ExchangeParams,
     "stigma": StigmaParams,
@@ -304,6 +336,7 @@ class ModelParams:
     communities: CommunityParams = field(default_factory=CommunityParams)
     network: NetworkParams = field(default_factory=NetworkParams)
     mechanisms: MechanismSwitches = field(default_factory=MechanismSwitches)
+    submodels: SubmodelSwitches = field(default_factory=SubmodelSwitches)
     entry: EntryParams = field(default_factory=EntryParams)
     exchange: ExchangeParams = field(default_factory=ExchangeParams)
     stigma: StigmaParams = field(default_factory=StigmaParams)
@@ -458,10 +491,15 @@ def validate(params: ModelParams) -> ModelParams:
 _DEFAULTS = ModelParams()
 
 
+# Groups fixed for a whole run: the people, their network, and which submodels exist (a submodel
+# switched on mid-run would start from day-0 values that no longer fit the rest of the state).
+FIXED_GROUPS = ("network", "population", "submodels")
+
+
 def _check_event(params: ModelParams, ev: Event) -> None:
     parts = ev.param.split(".")
-    if len(parts) != 2 or parts[0] not in GROUPS or parts[0] in ("network", "population"):
-        allowed = [g for g in GROUPS if g not in ("network", "population")]
+    if len(parts) != 2 or parts[0] not in GROUPS or parts[0] in FIXED_GROUPS:
+        allowed = [g for g in GROUPS if g not in FIXED_GROUPS]
         raise ConfigError(
             f"scenario event param {ev.param!r} must be GROUP.NAME with GROUP one of {allowed}"
         )

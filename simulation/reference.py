@@ -18,12 +18,36 @@ import mesa
 import numpy as np
 
 from .kernels import STIGMA_LEVELS
-from .loop import step_keys
 from .network import build_network
 from .params import ModelParams, set_param, validate
 from .population import init_state, set_community_properties
 from .recorder import summarize
+from .rng import (
+    STREAM_CARE,
+    STREAM_HOSTILITY,
+    STREAM_INTERVENTION,
+    STREAM_MEMBERSHIP,
+    STREAM_MISINFO,
+    STREAM_OFFLINE,
+    STREAM_POSTING,
+    step_key,
+)  # fmt: skip
 from .state import DYNAMIC, STATIC, State
+
+# Each mechanism's random-number stream, by the name ``Person.u`` draws from.
+STREAMS = {
+    "membership": STREAM_MEMBERSHIP, "posting": STREAM_POSTING, "hostility": STREAM_HOSTILITY,
+    "misinfo": STREAM_MISINFO, "care": STREAM_CARE, "intervention": STREAM_INTERVENTION,
+    "offline": STREAM_OFFLINE,
+}  # fmt: skip
+
+# Today's flows when nothing happened (what a submodel that does not run leaves).
+NO_FLOWS = {
+    "joined": 0, "left": 0, "posted": 0, "post_misinfo": 0, "post_accurate": 0, "post_aware": 0,
+    "reads": 0.0, "support": 0.0, "lam_misinfo": 0.0, "lam_accurate": 0.0, "lam_aware": 0.0,
+    "anti": 0.0, "hostile": 0, "adopted": 0, "corrected": 0, "sought": 0, "entered_care": 0,
+    "enrolled_new": 0,
+}  # fmt: skip
 
 
 def clip01(x: float) -> float:
@@ -394,15 +418,16 @@ class ReferenceModel(mesa.Model):
 
         return uniform_py(self._keys[stream], person, draw)
 
-    def compute_feeds(self) -> None:
-        """3. Each community's feed from today's posts (same arithmetic order as ``feed_kernel``)."""
+    def compute_feeds(self, on: bool = True) -> None:
+        """3. Each community's feed from today's posts (same arithmetic order as ``feed_kernel``);
+        empty feeds (no volume) when the feed submodel does not run."""
         th, cs = self.th, self._comm_state.comm
         posts = [0.0] * self.n_communities
         mis = [0.0] * self.n_communities
         acc = [0.0] * self.n_communities
         aware = [0.0] * self.n_communities
         members = [0] * self.n_communities
-        for p in self.people:
+        for p in self.people if on else ():
             c = p.next["community"]
             if c >= 0:
                 members[c] += 1
@@ -444,25 +469,33 @@ class ReferenceModel(mesa.Model):
         """One day: every mechanism for everyone, in the order of ``loop.run_day``."""
         if self.day > 0:
             self._fire_events(self.day)
-        self._keys = {k: int(v) for k, v in step_keys(self.params.seed, self.day).items()}
+        seed, day = self.params.seed, self.day
+        self._keys = {name: step_key(seed, stream, day) for name, stream in STREAMS.items()}
+        on = self.params.submodels
         for p in self.people:
-            p.today = {}
-            p.next = {}
+            # A submodel that does not run leaves its variables as they are (commit sets only
+            # what ran) and its flows at nothing happened; peer norms are then one's own stigma.
+            p.today = {**NO_FLOWS, "norm_stigma": p.stigma}
+            p.next = {"community": p.community}
         for p in self.people:
-            p.decide_membership()
+            if on.membership:
+                p.decide_membership()
         for p in self.people:
-            p.decide_post()
-        self.compute_feeds()
+            if on.posting:
+                p.decide_post()
+        self.compute_feeds(on.feed)
         for p in self.people:
-            p.exchange()
+            if on.exchange:
+                p.exchange()
+        updates = [
+            getattr(Person, f"update_{name}")
+            for name in ("social", "misinformation", "activation", "care", "intervention",
+                         "wellbeing", "offline")
+            if getattr(on, name)
+        ]  # fmt: skip
         for p in self.people:
-            p.update_social()
-            p.update_misinformation()
-            p.update_activation()
-            p.update_care()
-            p.update_intervention()
-            p.update_wellbeing()
-            p.update_offline()
+            for update in updates:
+                update(p)
         for p in self.people:
             p.commit()
         self.day += 1

@@ -33,6 +33,28 @@ DYNAMIC: dict[str, type] = {
     "employed": np.int8,  # employed or in education
 }
 
+# The day-to-day variables each submodel writes (each has exactly one writer). A submodel that
+# does not run (``submodels.<name>=false``) leaves them at their day-0 values: ``State.freeze``.
+WRITES: dict[str, tuple[str, ...]] = {
+    "membership": ("community", "ever_online"),
+    "posting": ("ever_posted", "posts"),
+    "feed": (),
+    "exchange": (),
+    "social": ("belonging", "empowerment", "stigma", "hostile_recent"),
+    "misinformation": ("misinfo",),
+    "activation": ("uncertainty", "activation"),
+    "care": ("care",),
+    "intervention": ("enrolled",),
+    "wellbeing": ("wellbeing_mental", "wellbeing_physical"),
+    "offline": ("recovery", "employed"),
+}
+
+
+def frozen_variables(submodels) -> list[str]:
+    """The variables whose writer does not run, given ``ModelParams.submodels``."""
+    return [v for name, names in WRITES.items() if not getattr(submodels, name) for v in names]
+
+
 # Person-level variables fixed at the start: name -> dtype.
 STATIC: dict[str, type] = {
     "diagnosis": np.int8,  # 0 schizophrenia, 1 bipolar, 2 depression
@@ -107,7 +129,7 @@ class State:
     nxt: dict[str, np.ndarray] = field(default_factory=dict)
     scratch: dict[str, np.ndarray] = field(default_factory=dict)
     comm: dict[str, np.ndarray] = field(default_factory=dict)
-    # What the gather over ties reads of each person, packed into one int32 (kernels.pack_kernel).
+    # What the gather over ties reads of each person, packed into one int32 (kernels.pack_update).
     tag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     @classmethod
@@ -125,6 +147,13 @@ class State:
 
     def swap(self) -> None:
         self.cur, self.nxt = self.nxt, self.cur
+
+    def freeze(self, names) -> None:
+        """Hold variables ``names`` fixed: day t and day t+1 share one array, so the swap cannot
+        bring back an older value and an edit of ``cur`` (a seeded spreader, a dashboard change)
+        holds. Only for variables whose writer does not run."""
+        for name in names:
+            self.nxt[name] = self.cur[name]
 
     def nbytes(self) -> int:
         parts = (self.static, self.cur, self.nxt, self.scratch, self.comm)

@@ -22,7 +22,13 @@ import pytest
 from peerwell.scenarios import paramdoc
 from peerwell.scenarios.cli_params import params_command
 from peerwell.simulation import kernels, state
-from peerwell.simulation.params import MECHANISMS, ModelParams, iter_fields, with_overrides
+from peerwell.simulation.params import (
+    MECHANISMS,
+    SUBMODELS,
+    ModelParams,
+    iter_fields,
+    with_overrides,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ODD = ROOT / "docs" / "ODD.md"
@@ -169,6 +175,8 @@ def test_every_kernel_and_switch_has_its_place(prose):
         assert f"`{name}`" in prose, f"kernel {name} has no submodel section in ODD.md"
     for switch in MECHANISMS:
         assert f"| `mechanisms.{switch}` |" in prose, f"switch {switch} missing in §4.1"
+    for name in SUBMODELS:
+        assert f"`{name}`" in prose.split("**Submodel switches.**", 1)[1][:600], name
 
 
 def test_internal_links_resolve(odd):
