@@ -54,6 +54,18 @@ STUCK_DAYS = 300  # DeGroot: stop when the disagreement has not shrunk by 1% for
 # Parameter mappings
 
 
+# Submodels a contagion on the belief kernel (misinformation) neither needs nor changes.
+CONTAGION_IDLE = (
+    "membership",
+    "social",
+    "activation",
+    "care",
+    "intervention",
+    "wellbeing",
+    "offline",
+)
+
+
 def well_mixed_overrides(
     n: int,
     seed: int,
@@ -131,6 +143,12 @@ def well_mixed_overrides(
         "exchange.correction_moderator": 0.0,
         "exchange.stifling": float(stifling),
         "exchange.misinfo_renewal": float(renewal),
+        # Only what the contagion reads runs. Membership and care would not change anyway (no
+        # entry or leaving; everyone stays in care); the others never reach the beliefs. So the
+        # belief trajectories are those of the whole model, bit for bit (tests/test_submodels.py).
+        **{f"submodels.{name}": False for name in CONTAGION_IDLE},
+        "submodels.feed": k > 0,  # no feed read: only ties carry posts
+        "mechanisms.peer_support": False,  # the support signal is read only by the social submodel
     }
 
 
@@ -189,6 +207,14 @@ def seed_spreaders(model: PeerwellModel, count: int, seed: int) -> np.ndarray:
     return who
 
 
+def _sir_counts(misinfo: np.ndarray) -> np.ndarray:
+    """(S, I, R): people unaware (0), misled (1), corrected (2). Two comparisons instead of
+    ``np.bincount``, which first copies the int8 states into a new int64 array every day."""
+    i = np.count_nonzero(misinfo == 1)
+    r = np.count_nonzero(misinfo == 2)
+    return np.array([misinfo.shape[0] - i - r, i, r], dtype=np.int64)
+
+
 def run_contagion(
     model: PeerwellModel, max_days: int, *, until_over: bool, min_days: int = 0
 ) -> np.ndarray:
@@ -196,12 +222,10 @@ def run_contagion(
 
     Stops when nobody is misled (``until_over``) after at least ``min_days``, or at ``max_days``.
     """
-    rows = []
-    mi = model.state.cur["misinfo"]
-    rows.append(np.bincount(mi, minlength=3)[:3])
+    rows = [_sir_counts(model.state.cur["misinfo"])]
     for day in range(max_days):
         model.step()
-        counts = np.bincount(model.state.cur["misinfo"], minlength=3)[:3]
+        counts = _sir_counts(model.state.cur["misinfo"])
         rows.append(counts)
         if until_over and counts[1] == 0 and day + 1 >= min_days:
             break
@@ -505,7 +529,7 @@ def run_rumor(p: dict) -> dict:
 def peer_norm_resolution(value: float) -> tuple[float, str]:
     """How finely the exchange kernel sees a neighbour's self-stigma near ``value``.
 
-    The peer-norm gather reads self-stigma from a packed per-person tag (``kernels.pack_kernel``):
+    The peer-norm gather reads self-stigma from a packed per-person tag (``kernels.pack_update``):
     quantised to ``1/STIGMA_LEVELS`` when the kernels define that constant, else as float32 (4 ulp).
     """
     from peerwell.simulation import kernels
