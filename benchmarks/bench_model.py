@@ -74,7 +74,7 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
     best = rows[2]  # 2 threads, recording at end
     one = rows[0]
     print(f"\n2 threads vs 1 thread: {best['rate'] / one['rate']:.2f}x")
-    print("\nCPU time per day by mechanism (2 threads, ms):")
+    print("\nCPU time per day by submodel (2 threads, ms, over 3 more days):")
     mech = best["mechanisms"]
     for k, v in mech.items():
         print(f"  {k:<15} {1000 * v:8.3f}")

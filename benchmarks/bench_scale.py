@@ -84,7 +84,7 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
               + f"; {r['person_steps_per_s']:.3g} person-steps/s; "
               f"peak memory {r['peak_mb']:.0f} MB")  # fmt: skip
     last = results[2][len(sizes) - 1]
-    print("\nms per day by mechanism at the largest size, 2 threads:")
+    print("\nms per day by submodel at the largest size, 2 threads (over 3 more days):")
     for k, v in last["mechanisms_ms"].items():
         print(f"  {k:<15}{v:8.2f}")
     print(f"\nrun fingerprint: {hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:8]}")

@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 HERE = Path(__file__).resolve().parent
+TIMED_DAYS = 3  # days run with the per-submodel timer after each timed run
 
 
 @njit(parallel=True, cache=True)
@@ -58,18 +59,25 @@ def task_model(n: int, steps: int, repeats: int) -> dict:
     out = {}
     for mode, every in (("end", steps), ("daily", 1)):
         q = with_overrides(p, {"record_every": every})
-        times, mech = [], {}
+        times = []
         for _ in range(repeats):
-            m = PeerwellModel(q, timing=True, agent_views=False)
+            m = PeerwellModel(q, agent_views=False)
             t = time.perf_counter()
             m.run_model()
             times.append(time.perf_counter() - t)
-            mech = m.timer.seconds
-        out[mode] = {
-            "seconds": statistics.median(times),
-            "mechanisms": {k: v / steps for k, v in mech.items()},
-        }
+        out[mode] = {"seconds": statistics.median(times), "mechanisms": submodel_times(m)}
     return out
+
+
+def submodel_times(m, days: int = TIMED_DAYS) -> dict[str, float]:
+    """Seconds per day of each submodel, over ``days`` more days of a finished run ``m``
+    (timed apart, so the figures of the run itself are those of untimed days)."""
+    m.set_params({"steps": m.params.steps + days})
+    m.timer.enabled = True
+    m.timer.seconds.clear()
+    for _ in range(days):
+        m.step()
+    return {k: v / days for k, v in m.timer.seconds.items()}
 
 
 def task_scale(n: int, degree: float, steps: int) -> dict:
@@ -81,7 +89,7 @@ def task_scale(n: int, degree: float, steps: int) -> dict:
         ModelParams(), {"population.size": n, "network.mean_degree": degree, "steps": steps}
     )
     t0 = time.perf_counter()
-    m = PeerwellModel(p, timing=True, agent_views=False)
+    m = PeerwellModel(p, agent_views=False)
     build = time.perf_counter() - t0
     day_times = []
     while m.running:
@@ -97,6 +105,7 @@ def task_scale(n: int, degree: float, steps: int) -> dict:
         bare_gather(m.graph.indptr, m.graph.indices, x, out)
         gathers.append(time.perf_counter() - t)
     traj = m.trajectories()
+    mechanisms = submodel_times(m)
     return {
         "n": n,
         "steps": steps,
@@ -106,7 +115,7 @@ def task_scale(n: int, degree: float, steps: int) -> dict:
         "total_s": build + sum(day_times),
         "gather_s": statistics.median(gathers),
         "digest": hashlib.sha256(traj.to_numpy().tobytes()).hexdigest()[:16],
-        "mechanisms_ms": {k: 1000 * v / steps for k, v in m.timer.seconds.items()},
+        "mechanisms_ms": {k: 1000 * v for k, v in mechanisms.items()},
         "state_mb": m.state.nbytes() / 2**20,
     }
 
@@ -120,10 +129,13 @@ def task_sis(
     edge list: every misled person posts one misleading post a day (everyone a superuser posting
     daily, all posts about health), read by each tied co-member; adoption a = -ln(1-β) per post
     makes the daily infection chance 1-(1-β)^m; correction by care g = -ln(1-μ) makes recovery μ.
+    Only the submodels the contagion reads run (posting, exchange, misinformation); the same runs
+    with every submodel running (the whole day) are timed too, and their belief counts compared.
     """
     import math
 
     from peerwell.scenarios import validate as V
+    from peerwell.simulation.params import SUBMODELS
 
     who = np.load(infected)
     mapping = {
@@ -132,25 +144,36 @@ def task_sis(
         "network.kind": "edgelist",
         "network.path": edges,
     }  # fmt: skip
+    whole = {
+        **mapping,
+        **{f"submodels.{s}": True for s in SUBMODELS},
+        "mechanisms.peer_support": True,
+    }
 
-    def one(s: int, days: int):
-        model = V.make_model({**mapping, "seed": s})
+    def one(config: dict, s: int, days: int):
+        model = V.make_model({**config, "seed": s})
         model.state.cur["misinfo"][:] = 0
         model.state.cur["misinfo"][who] = 1
         t = time.perf_counter()
         counts = V.run_contagion(model, days, until_over=False)
         return time.perf_counter() - t, counts, model
 
-    one(seed, 2)
+    one(mapping, seed, 2)
+    one(whole, seed, 2)
     times, trajs, h = [], [], hashlib.sha256()
+    whole_times, same = [], True
     for r in range(repeats):
-        sec, counts, model = one(seed + r, steps)
+        sec, counts, model = one(mapping, seed + r, steps)
         times.append(sec)
         trajs.append((counts[:, 1] / n).tolist())
         h.update(counts.tobytes())
         for name in sorted(model.state.cur):
             h.update(np.ascontiguousarray(model.state.cur[name]).tobytes())
-    return {"times": times, "trajectories": trajs, "digest": h.hexdigest()[:16]}
+        sec, counts_whole, _ = one(whole, seed + r, steps)
+        whole_times.append(sec)
+        same &= bool(np.array_equal(counts, counts_whole))
+    return {"times": times, "trajectories": trajs, "digest": h.hexdigest()[:16],
+            "whole_times": whole_times, "whole_same": same}  # fmt: skip
 
 
 TASKS = {"model": task_model, "scale": task_scale, "sis": task_sis}
