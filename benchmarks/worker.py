@@ -135,7 +135,6 @@ def task_sis(
     import math
 
     from peerwell.scenarios import validate as V
-    from peerwell.simulation.params import SUBMODELS
 
     who = np.load(infected)
     mapping = {
@@ -144,11 +143,7 @@ def task_sis(
         "network.kind": "edgelist",
         "network.path": edges,
     }  # fmt: skip
-    whole = {
-        **mapping,
-        **{f"submodels.{s}": True for s in SUBMODELS},
-        "mechanisms.peer_support": True,
-    }
+    whole = V.with_every_submodel(mapping)
 
     def one(config: dict, s: int, days: int):
         model = V.make_model({**config, "seed": s})

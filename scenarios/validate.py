@@ -42,7 +42,7 @@ import numpy as np
 from peerwell.analysis import validation as A
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.model import PeerwellModel
-from peerwell.simulation.params import NETWORK_KINDS, ModelParams, with_overrides
+from peerwell.simulation.params import NETWORK_KINDS, SUBMODELS, ModelParams, with_overrides
 
 USE = 0.5  # everyone's social-media use in the well-mixed limit (any value works: reads = k)
 EXTINCTION_RISK = 1e-6  # SIR: seed enough spreaders that all chains die out early less often
@@ -149,6 +149,16 @@ def well_mixed_overrides(
         **{f"submodels.{name}": False for name in CONTAGION_IDLE},
         "submodels.feed": k > 0,  # no feed read: only ties carry posts
         "mechanisms.peer_support": False,  # the support signal is read only by the social submodel
+    }
+
+
+def with_every_submodel(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` with what ``well_mixed_overrides`` leaves out put back: every submodel and
+    the support signal (the whole model's day, for timing it or checking it changes nothing)."""
+    return {
+        **overrides,
+        **{f"submodels.{name}": True for name in SUBMODELS},
+        "mechanisms.peer_support": True,
     }
 
 
@@ -529,7 +539,7 @@ def run_rumor(p: dict) -> dict:
 def peer_norm_resolution(value: float) -> tuple[float, str]:
     """How finely the exchange kernel sees a neighbour's self-stigma near ``value``.
 
-    The peer-norm gather reads self-stigma from a packed per-person tag (``kernels.pack_update``):
+    The peer-norm gather reads self-stigma from a packed per-person tag (``kernels.pack_kernel``):
     quantised to ``1/STIGMA_LEVELS`` when the kernels define that constant, else as float32 (4 ulp).
     """
     from peerwell.simulation import kernels

@@ -39,12 +39,8 @@ class StepTimer:
             self._t = now
 
 
-# Each mechanism's random-number stream (rng.STREAM_*), and its place in a day's key array.
-STREAMS = np.array(
-    [rng.STREAM_MEMBERSHIP, rng.STREAM_POSTING, rng.STREAM_HOSTILITY, rng.STREAM_MISINFO,
-     rng.STREAM_CARE, rng.STREAM_INTERVENTION, rng.STREAM_OFFLINE],
-    dtype=np.int64,
-)  # fmt: skip
+# Each mechanism's random-number stream (rng.DAY_STREAMS), and its place in a day's key array.
+STREAMS = np.array(list(rng.DAY_STREAMS.values()), dtype=np.int64)
 MEMBERSHIP, POSTING, HOSTILITY, MISINFO, CARE, INTERVENTION, OFFLINE = range(len(STREAMS))
 
 

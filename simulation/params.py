@@ -140,13 +140,6 @@ class MechanismSwitches:
     offline_translation: bool = spec(True, help="gains made online carry into offline recovery and employment", box="offline")
 
 
-# The submodels of ODD §7, in the order a day runs them (simulation/loop.py).
-SUBMODELS = (
-    "membership", "posting", "feed", "exchange", "social", "misinformation",
-    "activation", "care", "intervention", "wellbeing", "offline",
-)  # fmt: skip
-
-
 @dataclass
 class SubmodelSwitches:
     """Which submodels (ODD §7) run. One that does not run keeps its state variables at their
@@ -169,6 +162,10 @@ class SubmodelSwitches:
     intervention: bool = spec(True, help="enrolment in online interventions (§7.9)", box="intervention")
     wellbeing: bool = spec(True, help="mental and physical wellbeing (§7.10)", box="wellbeing")
     offline: bool = spec(True, help="recovery and employment (§7.11)", box="offline")
+
+
+# The submodels of ODD §7, in the order a day runs them (simulation/loop.py).
+SUBMODELS = tuple(f.name for f in dataclasses.fields(SubmodelSwitches))
 
 
 @dataclass

@@ -22,24 +22,8 @@ from .network import build_network
 from .params import ModelParams, set_param, validate
 from .population import init_state, set_community_properties
 from .recorder import summarize
-from .rng import (
-    STREAM_CARE,
-    STREAM_HOSTILITY,
-    STREAM_INTERVENTION,
-    STREAM_MEMBERSHIP,
-    STREAM_MISINFO,
-    STREAM_OFFLINE,
-    STREAM_POSTING,
-    step_key,
-)  # fmt: skip
+from .rng import DAY_STREAMS, step_key
 from .state import DYNAMIC, STATIC, State
-
-# Each mechanism's random-number stream, by the name ``Person.u`` draws from.
-STREAMS = {
-    "membership": STREAM_MEMBERSHIP, "posting": STREAM_POSTING, "hostility": STREAM_HOSTILITY,
-    "misinfo": STREAM_MISINFO, "care": STREAM_CARE, "intervention": STREAM_INTERVENTION,
-    "offline": STREAM_OFFLINE,
-}  # fmt: skip
 
 # Today's flows when nothing happened (what a submodel that does not run leaves).
 NO_FLOWS = {
@@ -470,7 +454,7 @@ class ReferenceModel(mesa.Model):
         if self.day > 0:
             self._fire_events(self.day)
         seed, day = self.params.seed, self.day
-        self._keys = {name: step_key(seed, stream, day) for name, stream in STREAMS.items()}
+        self._keys = {name: step_key(seed, stream, day) for name, stream in DAY_STREAMS.items()}
         on = self.params.submodels
         for p in self.people:
             # A submodel that does not run leaves its variables as they are (commit sets only

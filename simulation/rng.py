@@ -36,6 +36,18 @@ STREAM_INTERVENTION = 7
 STREAM_OFFLINE = 8
 STREAM_VALIDATION = 9
 
+# The streams a day draws from, by the name the per-agent reference draws with (``Person.u``);
+# their order is that of the key array of ``loop.step_keys``.
+DAY_STREAMS = {
+    "membership": STREAM_MEMBERSHIP,
+    "posting": STREAM_POSTING,
+    "hostility": STREAM_HOSTILITY,
+    "misinfo": STREAM_MISINFO,
+    "care": STREAM_CARE,
+    "intervention": STREAM_INTERVENTION,
+    "offline": STREAM_OFFLINE,
+}
+
 
 def mix64_py(z: int) -> int:
     """SplitMix64 finaliser on a Python int (reference twin of :func:`mix64`)."""

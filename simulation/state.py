@@ -129,7 +129,7 @@ class State:
     nxt: dict[str, np.ndarray] = field(default_factory=dict)
     scratch: dict[str, np.ndarray] = field(default_factory=dict)
     comm: dict[str, np.ndarray] = field(default_factory=dict)
-    # What the gather over ties reads of each person, packed into one int32 (kernels.pack_update).
+    # What the gather over ties reads of each person, packed into one int32 (kernels.pack_kernel).
     tag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     @classmethod

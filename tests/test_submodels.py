@@ -103,10 +103,7 @@ def test_kernels_with_submodels_off_match_the_reference(off):
 
 def _contagion(overrides: dict, everything: bool, days: int) -> np.ndarray:
     """Daily (S, I, R) counts; ``everything`` puts back every submodel the contagion leaves out."""
-    if everything:
-        overrides = {**overrides, **{f"submodels.{n}": True for n in SUBMODELS}}
-        overrides["mechanisms.peer_support"] = True
-    model = V.make_model(overrides)
+    model = V.make_model(V.with_every_submodel(overrides) if everything else overrides)
     V.seed_spreaders(model, 40, seed=3)
     return V.run_contagion(model, days, until_over=False)
 
