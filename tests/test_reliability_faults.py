@@ -33,11 +33,18 @@ import pyarrow.parquet as pq
 import pytest
 
 SEED = 20261127  # the kill offsets are drawn from random.Random(SEED): reproducible
+# Seconds before a forked command is taken as hung (the longest takes about 20 s alone, a few
+# times that beside the other test worker).
+COMMAND_TIMEOUT = 300
 
 ZYGOTE = textwrap.dedent(
     """
-    import json, os, resource, signal, sys, traceback
+    import faulthandler, json, os, resource, signal, sys, time, traceback
     os.environ["NUMBA_THREADING_LAYER"] = "workqueue"  # fork-safe, unlike GNU OpenMP
+    # No tqdm monitor thread: forked while it held tqdm's lock, a child deadlocked on its first
+    # progress bar (seen once, with the other test worker loading the machine).
+    import tqdm
+    tqdm.tqdm.monitor_interval = 0
     from peerwell.scenarios.cli import load_commands, main
     from peerwell.scenarios.runner import simulate
     from peerwell.simulation.params import ModelParams, with_overrides
@@ -49,7 +56,18 @@ ZYGOTE = textwrap.dedent(
     for line in sys.stdin:
         req = json.loads(line)
         if req["op"] == "wait":
-            _, status = os.waitpid(req["pid"], 0)
+            # The child dumps its stacks and exits at its own deadline (below); this one is the
+            # backstop for a child too stuck even for that.
+            deadline = time.monotonic() + req["timeout"] + 30
+            while True:
+                pid, status = os.waitpid(req["pid"], os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(req["pid"], signal.SIGKILL)
+                    _, status = os.waitpid(req["pid"], 0)
+                    break
+                time.sleep(0.02)
             code = os.waitstatus_to_exitcode(status)
             print(json.dumps({"code": code}), flush=True)
             continue
@@ -64,6 +82,9 @@ ZYGOTE = textwrap.dedent(
             os.dup2(out, 1)
             os.dup2(err, 2)
             os.chdir(req["cwd"])
+            # A hung command fails its test with every thread's stack in its .err file, within
+            # minutes, instead of holding CI until its limit.
+            faulthandler.dump_traceback_later(req["timeout"], exit=True, file=sys.stderr)
             if req.get("fsize"):
                 # A full disk, honestly: writes beyond the limit fail with EFBIG (SIGXFSZ,
                 # which would kill the process instead, is ignored as a full disk sends none).
@@ -127,12 +148,12 @@ class Zygote:
         out, err = self.workdir / f"cmd{self.n}.out", self.workdir / f"cmd{self.n}.err"
         pid = self._ask(
             {"op": "start", "args": args, "out": str(out), "err": str(err),
-             "cwd": str(self.workdir), "fsize": fsize}
+             "cwd": str(self.workdir), "fsize": fsize, "timeout": COMMAND_TIMEOUT}
         )["pid"]  # fmt: skip
         return pid, out, err
 
     def wait(self, pid: int) -> int:
-        return self._ask({"op": "wait", "pid": pid})["code"]
+        return self._ask({"op": "wait", "pid": pid, "timeout": COMMAND_TIMEOUT})["code"]
 
     def run(self, args: list[str], fsize: int | None = None) -> Done:
         t0 = time.perf_counter()
