@@ -75,27 +75,36 @@ def membership_kernel(
 def posting_kernel(
     th, key, community, post_rate, misinfo, ever_posted, posts,
     posted, post_misinfo, post_accurate, post_aware, ever_posted_out, posts_out,
+    pack, stigma, tag,
 ):  # fmt: skip
     """Lurk or post. A member posts with their role's daily rate; a share ``health_post_share`` of
-    posts carries health information, misleading if the poster holds a misleading belief."""
+    posts carries health information, misleading if the poster holds a misleading belief.
+
+    With ``pack`` (the exchange runs today), also writes each person's ``tag`` for the exchange
+    (``pack_kernel``'s work, in the same pass: at 10,000 people a pass costs as much to start as
+    to run)."""
     n = community.shape[0]
     for i in prange(n):
+        c = community[i]
         p = 0
         pm = 0
         pa = 0
-        if community[i] >= 0 and chance(key, i, 0, post_rate[i]):
+        if c >= 0 and chance(key, i, 0, post_rate[i]):
             p = 1
             if chance(key, i, 1, th[T.HEALTH_POST_SHARE]):
                 if misinfo[i] == 1 and th[T.SW_MISINFO] > 0.0:
                     pm = 1
                 else:
                     pa = 1
+        aw = 1 if (p == 1 and misinfo[i] >= 1) else 0
         posted[i] = p
-        post_aware[i] = 1 if (p == 1 and misinfo[i] >= 1) else 0
+        post_aware[i] = aw
         post_misinfo[i] = pm
         post_accurate[i] = pa
         ever_posted_out[i] = 1 if (ever_posted[i] == 1 or p == 1) else 0
         posts_out[i] = posts[i] + p
+        if pack:
+            tag[i] = _tag(c, stigma[i], p, pm, pa, aw)
 
 
 @njit(cache=True)
@@ -160,6 +169,16 @@ FLAG_LANES = np.array(
 )
 
 
+@njit(inline="always")
+def _tag(c, stigma, posted, post_misinfo, post_accurate, post_aware):
+    """One person's tag (see ``pack_kernel``): -1 when offline."""
+    if c < 0:
+        return -1
+    q = np.int32(math.floor(stigma * STIGMA_LEVELS + 0.5))
+    flags = posted | (post_misinfo << 1) | (post_accurate << 2) | (post_aware << 3)
+    return (c << 18) | (q << 4) | flags
+
+
 @njit(parallel=True, cache=True)
 def pack_kernel(community, posted, post_misinfo, post_accurate, post_aware, stigma, tag):
     """What the exchange reads of each neighbour, packed into one int32 per person.
@@ -169,17 +188,13 @@ def pack_kernel(community, posted, post_misinfo, post_accurate, post_aware, stig
     a day near the cost of a bare neighbour sum. ``tag[i]`` is
     ``community << 18 | q << 4 | posted | misinfo << 1 | accurate << 2 | aware << 3`` with
     ``q = round(16383 · self-stigma)``, or -1 when offline (hence at most 8,191 communities).
+    ``posting_kernel`` writes the same tags when it runs (``pack=True``); this pass is for days
+    without posting.
     """
     for i in prange(community.shape[0]):
-        c = community[i]
-        if c < 0:
-            tag[i] = -1
-        else:
-            q = np.int32(math.floor(stigma[i] * STIGMA_LEVELS + 0.5))
-            flags = (
-                posted[i] | (post_misinfo[i] << 1) | (post_accurate[i] << 2) | (post_aware[i] << 3)
-            )
-            tag[i] = (c << 18) | (q << 4) | flags
+        tag[i] = _tag(
+            community[i], stigma[i], posted[i], post_misinfo[i], post_accurate[i], post_aware[i]
+        )
 
 
 @njit(parallel=True, cache=True)
@@ -187,6 +202,7 @@ def exchange_kernel(
     th, key, peer_norms, indptr, indices, community, posted, tag, use,
     diagnosis, stigma, c_moderation, c_hostility, c_anti, volume, feed_misinfo, feed_accurate,
     feed_aware, member_share, reads, support, lam_misinfo, lam_accurate, lam_aware, anti, hostile, norm_stigma,
+    beliefs, belief_key, misinfo, care, post_misinfo, misinfo_out, adopted, corrected,
 ):  # fmt: skip
     """What each member meets today: posts of tied co-members (replies, follows) and a read of the
     community feed. Sets the support signal S = 1 - exp(-support_per_post · (tie posts + posts read
@@ -194,70 +210,81 @@ def exchange_kernel(
     expected misleading and accurate posts met, anti-stigma posts read, and whether a hostile or
     derogatory comment arrives (on one's own post, or read), less what moderation removes.
     The same gather takes the mean self-stigma of tied co-members (peer norms), when
-    ``peer_norms`` (only the social submodel reads them; without it, one's own self-stigma)."""
+    ``peer_norms`` (only the social submodel reads them; without it, one's own self-stigma).
+
+    With ``beliefs``, also applies ``misinformation_kernel``'s update to each person right after
+    their exposures (it reads only their own; one pass instead of two, the same draws)."""
     n = community.shape[0]
     for i in prange(n):
         c = community[i]
+        lam_m = 0.0
+        lam_a = 0.0
+        lam_w = 0.0
         if c < 0:
             reads[i] = 0.0
             support[i] = 0.0
-            lam_misinfo[i] = 0.0
-            lam_accurate[i] = 0.0
-            lam_aware[i] = 0.0
             anti[i] = 0.0
             hostile[i] = 0
             norm_stigma[i] = stigma[i]
-            continue
-        tp = 0.0
-        tm = 0.0
-        ta = 0.0
-        tw = 0.0
-        ns = 0
-        nk = 0
-        # Blocks of at most LANE_MAX ties, so no 16-bit lane can overflow, whatever the degree
-        # (a while loop: a stepped range costs a division per person).
-        start = indptr[i]
-        end = indptr[i + 1]
-        while start < end:
-            stop = min(start + LANE_MAX, end)
-            lanes = 0
-            for k in range(start, stop):
-                # Unsigned indices: Numba then skips its negative-index wrap-around (~20% here).
-                t = tag[np.uint64(indices[k])]
-                # A tie is active while both are in the same community (t = -1 when offline).
-                if (t >> 18) == c:
-                    lanes += FLAG_LANES[np.uint64(t & 15)]
-                    if peer_norms:
-                        ns += (t >> 4) & STIGMA_LEVELS
-                        nk += 1
-            tp += lanes & 0xFFFF
-            tm += (lanes >> 16) & 0xFFFF
-            ta += (lanes >> 32) & 0xFFFF
-            tw += (lanes >> 48) & 0xFFFF
-            start = stop
-        norm_stigma[i] = ns / nk / STIGMA_LEVELS if nk > 0 else stigma[i]
-        r = min(th[T.READ_RATE] * use[i], volume[c])
-        keep = 1.0 - c_moderation[c] * th[T.MODERATION_EFFICACY]
-        reads[i] = r
-        sw_support = th[T.SW_SUPPORT]
-        support[i] = (
-            sw_support * _one_minus_exp(th[T.SUPPORT_PER_POST] * (tp + r + 2.0 * posted[i]))
-            if sw_support != 0.0
-            else 0.0
-        )
-        lam_misinfo[i] = th[T.SW_MISINFO] * keep * tm + r * feed_misinfo[c]
-        lam_accurate[i] = ta + r * feed_accurate[c]
-        lam_aware[i] = tw + r * feed_aware[c]
-        anti[i] = r * c_anti[c]
-        lam_h = (
-            th[T.SW_HOSTILITY]
-            * c_hostility[c]
-            * keep
-            * (posted[i] + th[T.HOSTILE_PER_READ] * r * member_share[c])
-        )
-        if diagnosis[i] == 0:
-            lam_h *= th[T.PSYCHOSIS_HOSTILITY]
-        hostile[i] = 1 if hazard_chance(key, i, 0, lam_h) else 0
+        else:
+            tp = 0.0
+            tm = 0.0
+            ta = 0.0
+            tw = 0.0
+            ns = 0
+            nk = 0
+            # Blocks of at most LANE_MAX ties, so no 16-bit lane can overflow, whatever the degree
+            # (a while loop: a stepped range costs a division per person).
+            start = indptr[i]
+            end = indptr[i + 1]
+            while start < end:
+                stop = min(start + LANE_MAX, end)
+                lanes = 0
+                for k in range(start, stop):
+                    # Unsigned indices: Numba then skips its negative-index wrap-around (~20% here).
+                    t = tag[np.uint64(indices[k])]
+                    # A tie is active while both are in the same community (t = -1 when offline).
+                    if (t >> 18) == c:
+                        lanes += FLAG_LANES[np.uint64(t & 15)]
+                        if peer_norms:
+                            ns += (t >> 4) & STIGMA_LEVELS
+                            nk += 1
+                tp += lanes & 0xFFFF
+                tm += (lanes >> 16) & 0xFFFF
+                ta += (lanes >> 32) & 0xFFFF
+                tw += (lanes >> 48) & 0xFFFF
+                start = stop
+            norm_stigma[i] = ns / nk / STIGMA_LEVELS if nk > 0 else stigma[i]
+            r = min(th[T.READ_RATE] * use[i], volume[c])
+            keep = 1.0 - c_moderation[c] * th[T.MODERATION_EFFICACY]
+            reads[i] = r
+            sw_support = th[T.SW_SUPPORT]
+            support[i] = (
+                sw_support * _one_minus_exp(th[T.SUPPORT_PER_POST] * (tp + r + 2.0 * posted[i]))
+                if sw_support != 0.0
+                else 0.0
+            )
+            lam_m = th[T.SW_MISINFO] * keep * tm + r * feed_misinfo[c]
+            lam_a = ta + r * feed_accurate[c]
+            lam_w = tw + r * feed_aware[c]
+            anti[i] = r * c_anti[c]
+            lam_h = (
+                th[T.SW_HOSTILITY]
+                * c_hostility[c]
+                * keep
+                * (posted[i] + th[T.HOSTILE_PER_READ] * r * member_share[c])
+            )
+            if diagnosis[i] == 0:
+                lam_h *= th[T.PSYCHOSIS_HOSTILITY]
+            hostile[i] = 1 if hazard_chance(key, i, 0, lam_h) else 0
+        lam_misinfo[i] = lam_m
+        lam_accurate[i] = lam_a
+        lam_aware[i] = lam_w
+        if beliefs:
+            misinfo_out[i], adopted[i], corrected[i] = _belief(
+                th, belief_key, i, misinfo[i], c, care[i], post_misinfo[i], lam_m, lam_a, lam_w,
+                c_moderation, feed_accurate,
+            )  # fmt: skip
 
 
 @njit(parallel=True, cache=True)
@@ -304,6 +331,40 @@ def social_kernel(
         hostile_recent_out[i] = th[T.HOSTILITY_MEMORY] * hostile_recent[i] + h
 
 
+@njit(inline="always")
+def _belief(
+    th, key, i, m, c, care, post_misinfo, lam_misinfo, lam_accurate, lam_aware, c_moderation,
+    c_feed_accurate,
+):  # fmt: skip
+    """Person i's belief tomorrow, and whether they adopted or were corrected today, from their
+    belief ``m`` and community ``c`` today, their care state and today's exposures (the rule is
+    ``misinformation_kernel``'s; the exchange applies it in its own pass)."""
+    ad = 0
+    co = 0
+    if m == 0:
+        if th[T.SW_MISINFO] > 0.0:
+            if hazard_chance(key, i, 0, th[T.MISINFO_ADOPTION] * lam_misinfo):
+                m = 1
+                ad = 1
+    elif m == 1:
+        rate = 0.0
+        if c >= 0:
+            rate += (
+                c_moderation[c] * th[T.CORRECTION_MODERATOR]
+                + th[T.CORRECTION_PEER] * lam_accurate
+                + th[T.CORRECTION_REPLY] * c_feed_accurate[c] * post_misinfo
+            )
+        if care == 2:
+            rate += th[T.CORRECTION_CLINICIAN]
+        hazard = th[T.SW_CORRECTION] * rate + th[T.STIFLING] * lam_aware
+        if hazard_chance(key, i, 1, hazard):
+            m = 2
+            co = 1
+    elif chance(key, i, 2, th[T.MISINFO_RENEWAL]):
+        m = 0
+    return m, ad, co
+
+
 @njit(parallel=True, cache=True)
 def misinformation_kernel(
     th, key, community, misinfo, care, post_misinfo, lam_misinfo, lam_accurate, lam_aware,
@@ -319,37 +380,15 @@ def misinformation_kernel(
         posters the same day; stifling: meeting posts of people who already know the claim, as
         in Maki-Thompson);
     2→0 with probability misinfo_renewal.
+
+    The exchange applies the same rule in its own pass when it runs (``beliefs=True``); this pass
+    is for days without the exchange, and for timing each submodel on its own.
     """
-    n = misinfo.shape[0]
-    for i in prange(n):
-        m = misinfo[i]
-        ad = 0
-        co = 0
-        if m == 0:
-            if th[T.SW_MISINFO] > 0.0:
-                if hazard_chance(key, i, 0, th[T.MISINFO_ADOPTION] * lam_misinfo[i]):
-                    m = 1
-                    ad = 1
-        elif m == 1:
-            c = community[i]
-            rate = 0.0
-            if c >= 0:
-                rate += (
-                    c_moderation[c] * th[T.CORRECTION_MODERATOR]
-                    + th[T.CORRECTION_PEER] * lam_accurate[i]
-                    + th[T.CORRECTION_REPLY] * c_feed_accurate[c] * post_misinfo[i]
-                )
-            if care[i] == 2:
-                rate += th[T.CORRECTION_CLINICIAN]
-            hazard = th[T.SW_CORRECTION] * rate + th[T.STIFLING] * lam_aware[i]
-            if hazard_chance(key, i, 1, hazard):
-                m = 2
-                co = 1
-        elif chance(key, i, 2, th[T.MISINFO_RENEWAL]):
-            m = 0
-        misinfo_out[i] = m
-        adopted[i] = ad
-        corrected[i] = co
+    for i in prange(misinfo.shape[0]):
+        misinfo_out[i], adopted[i], corrected[i] = _belief(
+            th, key, i, misinfo[i], community[i], care[i], post_misinfo[i], lam_misinfo[i],
+            lam_accurate[i], lam_aware[i], c_moderation, c_feed_accurate,
+        )  # fmt: skip
 
 
 @njit(parallel=True, cache=True)

@@ -72,6 +72,13 @@ def run_day(
     """
     key = step_keys(seed, t)
     x, y, s, f, c = st.cur, st.nxt, st.static, st.scratch, st.comm
+    # Posting also writes the exchange's tags, and the exchange also updates beliefs: each rule
+    # reads only its own person's values, so one parallel pass does both with the same draws (at
+    # 10,000 people, starting a pass costs about as much as running it). Timed days keep them
+    # apart, so each submodel's time can be told; the results are the same (tests/test_model.py).
+    fuse = not timer.enabled
+    tags_in_posting = fuse and on.posting and on.exchange
+    beliefs_in_exchange = fuse and on.exchange and on.misinformation
     timer.start()
     # 1. Entry first: today's exchange happens among today's members (the critical point).
     if on.membership:
@@ -86,6 +93,7 @@ def run_day(
         K.posting_kernel(
             th, key[POSTING], y["community"], s["post_rate"], x["misinfo"], x["ever_posted"], x["posts"],
             f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"], y["ever_posted"], y["posts"],
+            tags_in_posting, x["stigma"], st.tag,
         )  # fmt: skip
         timer.lap("posting")
     # 3. Each community's feed from today's posts: read by everyone in the exchange below.
@@ -100,15 +108,18 @@ def run_day(
     # 4. Exchange over ties and feeds: the one neighbour gather; every update below reads its output.
     #    Peer norms are gathered only for the social submodel, their one reader.
     if on.exchange:
-        K.pack_kernel(
-            y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
-            x["stigma"], st.tag,
-        )  # fmt: skip
+        if not tags_in_posting:
+            K.pack_kernel(
+                y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
+                x["stigma"], st.tag,
+            )  # fmt: skip
         K.exchange_kernel(
             th, key[HOSTILITY], on.social, g.indptr, g.indices, y["community"], f["posted"], st.tag, s["use"], s["diagnosis"], x["stigma"], c["moderation"],
             c["hostility"], c["anti_stigma"], c["volume"], c["feed_misinfo"], c["feed_accurate"],
             c["feed_aware"], c["member_share"], f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["lam_aware"],
             f["anti_stigma"], f["hostile"], f["norm_stigma"],
+            beliefs_in_exchange, key[MISINFO], x["misinfo"], x["care"], f["post_misinfo"], y["misinfo"],
+            f["adopted"], f["corrected"],
         )  # fmt: skip
         timer.lap("exchange")
     elif on.social:
@@ -123,8 +134,9 @@ def run_day(
         )  # fmt: skip
         timer.lap("social")
     # 6. Misleading beliefs: adopted from today's misleading posts, corrected by moderators, peers'
-    #    replies to today's misleading posts (the feed above) and care.
-    if on.misinformation:
+    #    replies to today's misleading posts (the feed above) and care. (In the exchange's pass
+    #    when both run untimed.)
+    if on.misinformation and not beliefs_in_exchange:
         K.misinformation_kernel(
             th, key[MISINFO], y["community"], x["misinfo"], x["care"], f["post_misinfo"], f["lam_misinfo"],
             f["lam_accurate"], f["lam_aware"], c["moderation"], c["feed_accurate"], y["misinfo"],
