@@ -15,22 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-
-PEERWELL = Path(sys.executable).parent / "peerwell"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def in_process(people: int, days: int = 60) -> dict:
@@ -63,62 +51,36 @@ def in_process(people: int, days: int = 60) -> dict:
 
 
 def in_browser(people: int, seconds: float, speed: int) -> dict:
-    from playwright.sync_api import sync_playwright
+    from peerwell.scenarios.dashboard.headless import headless_page, served_dashboard
 
-    port = free_port()
     work = tempfile.mkdtemp(prefix="pw-bench-")
-    log = open(os.path.join(work, "dashboard.log"), "w")
-    proc = subprocess.Popen(
-        [str(PEERWELL), "dashboard", "--port", str(port)], cwd=work, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                ],
-            )
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{url}/?population.size={people}", wait_until="networkidle", timeout=90_000)
-            page.locator(".pw-day").wait_for(timeout=60_000)
-            # one step first, so loading the compiled kernels is not timed
-            page.get_by_role("button", name="Step", exact=True).click()
-            page.wait_for_function("() => document.querySelector('.pw-day').innerText === '1'")
-            t = time.perf_counter()
-            page.get_by_role("button", name="Step", exact=True).click()
-            page.wait_for_function("() => document.querySelector('.pw-day').innerText === '2'")
-            click_to_text = time.perf_counter() - t
-            slider = page.get_by_role("slider").first
-            slider.focus()
-            for _ in range(speed - 10):
-                slider.press("ArrowRight")
-            page.get_by_text(f"Speed: {speed} days per second").wait_for()
-            day0 = int(page.locator(".pw-day").inner_text())
-            page.get_by_role("button", name="Play", exact=True).click()
-            t0 = time.perf_counter()
-            samples = []
-            while time.perf_counter() - t0 < seconds:
-                time.sleep(0.25)
-                samples.append(
-                    (time.perf_counter() - t0, int(page.locator(".pw-day").inner_text()))
-                )
-            page.get_by_role("button", name="Pause", exact=True).click()
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    with (
+        open(os.path.join(work, "dashboard.log"), "w") as log,
+        served_dashboard(Path(work), log=log) as url,
+        headless_page() as page,
+    ):
+        page.goto(f"{url}/?population.size={people}", wait_until="networkidle", timeout=90_000)
+        page.locator(".pw-day").wait_for(timeout=60_000)
+        # one step first, so loading the compiled kernels is not timed
+        page.get_by_role("button", name="Step", exact=True).click()
+        page.wait_for_function("() => document.querySelector('.pw-day').innerText === '1'")
+        t = time.perf_counter()
+        page.get_by_role("button", name="Step", exact=True).click()
+        page.wait_for_function("() => document.querySelector('.pw-day').innerText === '2'")
+        click_to_text = time.perf_counter() - t
+        slider = page.get_by_role("slider").first
+        slider.focus()
+        for _ in range(speed - 10):
+            slider.press("ArrowRight")
+        page.get_by_text(f"Speed: {speed} days per second").wait_for()
+        day0 = int(page.locator(".pw-day").inner_text())
+        page.get_by_role("button", name="Play", exact=True).click()
+        t0 = time.perf_counter()
+        samples = []
+        while time.perf_counter() - t0 < seconds:
+            time.sleep(0.25)
+            samples.append((time.perf_counter() - t0, int(page.locator(".pw-day").inner_text())))
+        page.get_by_role("button", name="Pause", exact=True).click()
     # rate from the first visible change to the last sample (the click itself takes a moment)
     moving = [(s, d) for s, d in samples if d > day0]
     (s0, d0), (s1, d1) = moving[0], moving[-1]

@@ -9,7 +9,6 @@ registered here because pytest-ipywidgets, which would register it, is not insta
 from __future__ import annotations
 
 import contextlib
-import shutil
 import warnings
 
 import pytest
@@ -21,16 +20,12 @@ with warnings.catch_warnings(), contextlib.suppress(ImportError):
 
 pytest_plugins = ["solara.test.pytest_plugin"]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    }
+    from peerwell.scenarios.dashboard.headless import CHROMIUM_ARGS, chromium_path
+
+    return {**browser_type_launch_args, "executable_path": chromium_path(), "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")

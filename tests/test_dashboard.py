@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from peerwell.scenarios.dashboard.headless import chromium_path, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERWELL = Path(sys.executable).parent / "peerwell"
@@ -31,22 +32,16 @@ SMALL = "population.size=300"
 LOG_ERROR = re.compile(r"Traceback|\bERROR\b|Exception|error in ", re.IGNORECASE)
 
 needs_chromium = pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists() and shutil.which("chromium") is None,
+    not Path(chromium_path()).exists(),
     reason="needs Debian's chromium (apt-get install -y chromium)",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
     """A `peerwell dashboard` process and its log."""
 
     def __init__(self, workdir: Path, args: list[str] | None = None):
-        self.port = _free_port()
+        self.port = free_port()
         self.workdir = workdir
         self.log_path = workdir / f"dashboard-{self.port}.log"
         self._log = open(self.log_path, "w")
