@@ -39,7 +39,9 @@ class PeerwellModel(mesa.Model):
     params : ModelParams, optional
         Parameters; defaults to ``ModelParams()``. Copied, so timed events never change the caller's.
     timing : bool
-        Collect the wall time of each mechanism in ``model.timer.seconds``.
+        Collect the wall time of each mechanism in ``model.timer.seconds``. Each kernel then runs
+        as a parallel pass of its own (untimed days fold two rules into the passes before them,
+        ODD §3); the results are the same.
     agent_views : bool, optional
         Create a ``PersonView`` per person in ``model.agents``; default: only up to
         ``AGENT_VIEW_LIMIT`` people.
