@@ -56,8 +56,10 @@ def ExplorePage():
             message.set(("error", str(exc)))
             return str(exc)
         when = "the model restarted from day 0" if restarted else f"from day {live.day} on"
-        message.set(("info", f"{label} is now {value}: {when}."))
+        # The views first, the message last: a message that says "restarted from day 0" must
+        # not show beside a counter still at the old day.
         changed()
+        message.set(("info", f"{label} is now {value}: {when}."))
         return None
 
     def on_scenario(name: str):
@@ -71,8 +73,8 @@ def ExplorePage():
         except PeerwellError as exc:
             message.set(("error", str(exc)))
             return
-        message.set(("info", f"Scenario {name}: {live.settings.scenario.description}"))
         changed()
+        message.set(("info", f"Scenario {name}: {live.settings.scenario.description}"))
 
     def on_error(text: str | None):
         message.set(("error", text) if text else None)
