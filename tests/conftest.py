@@ -30,8 +30,9 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    # A projector-sized window, as the dashboard is meant to be shown.
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
+    from peerwell.scenarios.dashboard.headless import VIEWPORT
+
+    return {**browser_context_args, "viewport": VIEWPORT}
 
 
 def _drop_handlers_on_closed_streams() -> None:

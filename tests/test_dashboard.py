@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,10 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from peerwell.scenarios.dashboard.headless import chromium_path, free_port
+from peerwell.scenarios.dashboard.headless import DashboardServer, chromium_path, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-PEERWELL = Path(sys.executable).parent / "peerwell"
 ARTIFACTS = Path(
     os.environ.get("PEERWELL_TEST_ARTIFACTS", ROOT / "outputs/test-artifacts/dashboard")
 )
@@ -37,33 +34,18 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-class Server:
+class Server(DashboardServer):
     """A `peerwell dashboard` process and its log."""
 
     def __init__(self, workdir: Path, args: list[str] | None = None):
-        self.port = free_port()
-        self.workdir = workdir
-        self.log_path = workdir / f"dashboard-{self.port}.log"
+        port = free_port()
+        self.log_path = workdir / f"dashboard-{port}.log"
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [str(PEERWELL), "dashboard", "--port", str(self.port), *(args or [])],
-            cwd=workdir,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dashboard exited: {self.log()}")
-            try:
-                urllib.request.urlopen(self.url + "/", timeout=2).read()
-                return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"dashboard did not answer on {self.url}: {self.log()}")
+        try:
+            super().__init__(workdir, log=self._log, args=args or (), port=port)
+        except RuntimeError as exc:
+            self._log.close()
+            raise RuntimeError(f"{exc}: {self.log()}") from None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -72,12 +54,7 @@ class Server:
         return [ln for ln in self.log()[offset:].splitlines() if LOG_ERROR.search(ln)]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        super().stop()
         self._log.close()
 
 
