@@ -20,11 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from peerwell.analysis.summary import start_end_table
 from peerwell.simulation.errors import PeerwellError
 
 from .config import params_from_cfg, register_configs
-from .runner import simulate, write_run
 
 log = logging.getLogger("peerwell")
 CONF = "pkg://peerwell.conf"
@@ -54,6 +52,11 @@ def run_app(cfg: DictConfig) -> None:
     """`peerwell run`: one run of one scenario; writes trajectories, metadata and a figure."""
     try:
         params = params_from_cfg(cfg)
+        # The model's modules (Mesa, Numba, pandas: seconds) load once the values are known good.
+        from peerwell.analysis.summary import start_end_table
+
+        from .runner import simulate, write_run
+
         result = simulate(params, progress=sys.stderr.isatty())
         out = write_run(result, cfg.output_dir)
     except PeerwellError as exc:
@@ -87,11 +90,39 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
+# Where each sub-command is defined, so a command loads its own module only (the others import
+# Hydra's sweepers, SALib, the validation models: seconds that a wrong value should not wait for).
+# tests/test_cli.py holds this equal to the modules' COMMANDS.
+COMMAND_HOMES: dict[str, str] = {
+    "params": "peerwell.scenarios.cli_params",
+    "dashboard": "peerwell.scenarios.cli_dashboard",
+    "scenarios": "peerwell.scenarios.cli_compare",
+    "compare": "peerwell.scenarios.cli_compare",
+    "sweep": "peerwell.scenarios.cli_sweep",
+    "collect": "peerwell.scenarios.cli_sweep",
+    "sensitivity": "peerwell.scenarios.cli_sweep",
+    "validate": "peerwell.scenarios.cli_validate",
+    "calibrate": "peerwell.scenarios.cli_validate",
+    "bench": "peerwell.scenarios.cli_bench",
+}
+
+
 def load_commands() -> dict:
+    """Every sub-command: name -> (one-line help, callable). Imports every command module."""
     commands = dict(COMMANDS)
     for name in COMMAND_MODULES:
         commands.update(importlib.import_module(name).COMMANDS)
     return commands
+
+
+def find_command(name: str):
+    """The callable of one sub-command, importing only its module; None if there is none."""
+    if name in COMMANDS:
+        return COMMANDS[name][1]
+    home = COMMAND_HOMES.get(name)
+    if home is None:
+        return None
+    return importlib.import_module(home).COMMANDS[name][1]
 
 
 def usage(commands: dict) -> str:
@@ -142,14 +173,14 @@ def check_output_folders(args: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = load_commands()
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(usage(commands))
+        print(usage(load_commands()))
         return 0
     cmd, rest = argv[0], argv[1:]
-    if cmd not in commands:
+    fn = find_command(cmd)
+    if fn is None:
+        commands = load_commands()
         fail(f"unknown command {cmd!r}; known: {', '.join(commands)}\n\n{usage(commands)}")
-    _, fn = commands[cmd]
     check_output_folders(rest)
     if hasattr(fn, "__wrapped__"):  # a Hydra app: it parses sys.argv itself
         sys.argv = [f"peerwell-{cmd}", *rest]

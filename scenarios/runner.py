@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from peerwell.analysis.plots import plot_trajectories
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import ModelParams
 
@@ -118,6 +117,8 @@ def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) ->
         # a truncated figure in place of the previous one.
         tmp = out / f".trajectories.tmp-{os.getpid()}.png"
         try:
+            from peerwell.analysis.plots import plot_trajectories  # seaborn: only when writing
+
             plot_trajectories(result.trajectories, tmp)
             os.replace(tmp, out / "trajectories.png")
         finally:

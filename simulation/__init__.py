@@ -1,34 +1,37 @@
 """One peerwell run: parameters, population, network, state arrays, kernels and the Mesa model.
 
 The names in ``__all__`` are the public interface of this package; every module below
-``peerwell.simulation`` is internal. ``ReferenceModel`` (the same model as plain per-agent Mesa
-code, the oracle the kernels are tested against) is loaded on first use.
+``peerwell.simulation`` is internal. They are loaded on first use: ``peerwell.simulation.errors``
+(which the command line needs to report a wrong value) must not load Mesa, Numba and the kernels,
+about a second and a half before anything can be refused. ``ReferenceModel`` is the same model as
+plain per-agent Mesa code, the oracle the kernels are tested against.
 """
 
-from .agents import PersonView
-from .errors import ConfigError, NetworkFileError, PeerwellError
-from .model import PeerwellModel
-from .params import ModelParams, validate, with_overrides
+from __future__ import annotations
 
-__all__ = [
-    "ConfigError",
-    "ModelParams",
-    "NetworkFileError",
-    "PeerwellError",
-    "PeerwellModel",
-    "PersonView",
-    "ReferenceModel",
-    "validate",
-    "with_overrides",
-]
+import importlib
+
+# public name -> the module (below this package) that defines it
+_WHERE = {
+    "ConfigError": "errors",
+    "ModelParams": "params",
+    "NetworkFileError": "errors",
+    "PeerwellError": "errors",
+    "PeerwellModel": "model",
+    "PersonView": "agents",
+    "ReferenceModel": "reference",
+    "validate": "params",
+    "with_overrides": "params",
+}
+
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str):
-    if name == "ReferenceModel":
-        from .reference import ReferenceModel
-
-        return ReferenceModel
-    raise AttributeError(f"module 'peerwell.simulation' has no attribute {name!r}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'peerwell.simulation' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 def __dir__() -> list[str]:

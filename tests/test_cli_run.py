@@ -118,3 +118,36 @@ def test_every_command_answers_help(command, capsys):
     assert code in (0, None)
     out = capsys.readouterr().out
     assert "usage" in out.lower() or "peerwell" in out.lower()
+
+
+def test_each_command_is_found_in_its_own_module():
+    # `peerwell CMD` imports only CMD's module (COMMAND_HOMES); a command added to a module's
+    # COMMANDS but not to COMMAND_HOMES would be "unknown" on the command line.
+    from peerwell.scenarios import cli
+
+    homes = {name: home for home in cli.COMMAND_MODULES for name in import_commands(home)}
+    assert cli.COMMAND_HOMES == homes
+    assert set(load_commands()) == set(cli.COMMANDS) | set(homes)
+
+
+def import_commands(module: str) -> dict:
+    import importlib
+
+    return importlib.import_module(module).COMMANDS
+
+
+def test_a_wrong_value_is_refused_before_the_model_loads():
+    # A typo must not wait for Mesa, Numba and seaborn to load (seconds on a laptop) to be told.
+    code = (
+        "import sys\n"
+        "from peerwell.scenarios.cli import main\n"
+        "try:\n"
+        "    main(['run', 'population.size=-5'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 2, exc.code\n"
+        "heavy = sorted(m for m in ('mesa', 'numba', 'seaborn', 'scipy.stats') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "population.size" in r.stderr
