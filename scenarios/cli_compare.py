@@ -20,12 +20,11 @@ from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 from rich.table import Table
 
-from peerwell.analysis.stats import MAIN, OUTCOME_BY_NAME
 from peerwell.simulation.errors import PeerwellError
 
 from .catalogue import list_scenarios
 from .cli import fail
-from .compare import DEFAULT_ROOT_SEED, run_comparison
+from .config import DEFAULT_ROOT_SEED
 
 
 @dataclass
@@ -113,6 +112,8 @@ SHORT = {
 
 def _differences_table(result) -> Table:
     """One row per scenario: the reference's levels, then each scenario's paired differences."""
+    from peerwell.analysis.stats import MAIN, OUTCOME_BY_NAME
+
     s = result.summary
     ref = result.scenarios[0]
     outcomes = [o for o in MAIN if o in set(s["outcome"])]
@@ -146,6 +147,9 @@ def compare_command(args: list[str]) -> int:
     opts = None
     try:
         opts, model = parse_compare_args(args)
+        # The model, joblib and the figures (seconds) load once the options are known good.
+        from .compare import run_comparison
+
         result = run_comparison(
             opts.scenarios,
             opts.replicates,

@@ -34,10 +34,9 @@ from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import ModelParams
 
 from .catalogue import check_scenario_names, load_scenario
+from .config import DEFAULT_ROOT_SEED
 from .replicates import PlannedRun, execute, plan, replicate_seeds
 from .store import atomic_write_bytes, atomic_write_json, provenance
-
-DEFAULT_ROOT_SEED = 2016  # Naslund et al. (2016)
 
 
 @dataclass

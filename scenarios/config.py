@@ -13,6 +13,10 @@ from omegaconf.errors import OmegaConfBaseException
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import ModelParams, validate
 
+# The root seed of a comparison's replicates when none is given (Naslund et al. 2016). Here, not in
+# compare.py, so `peerwell compare`'s options can name it without loading the comparison's modules.
+DEFAULT_ROOT_SEED = 2016
+
 
 @dataclass
 class RunConfig(ModelParams):
