@@ -9,7 +9,7 @@ want the higher-level functions of :mod:`peerwell` (``peerwell.run``, ``peerwell
 
 from __future__ import annotations
 
-import importlib
+from peerwell._lazy import lazy_names
 
 # public name -> the module (below this package) that defines it
 _WHERE = {
@@ -37,13 +37,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'peerwell.scenarios' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
