@@ -11,6 +11,9 @@ per-contact infection probability β and recovery probability μ, for:
   Mesa's ``virus_on_network`` example, but synchronous (``step`` reads, ``advance`` writes) and
   pull-based, to match NDlib's update semantics; and the same code with peerwell's one-day
   recovered state (``refractory=True``, see ``SEMANTICS``), the like-for-like check of peerwell;
+- a bare Numba SIS kernel (``worker.bare_sis_step``: int8 states on peerwell's CSR of the graph,
+  counter-based draws, only susceptible people gather; the issue's "Numba CSR kernel"), the floor
+  of any SIS on this machine, with NDlib's semantics;
 - peerwell: the production kernels in the SIS configuration of ``peerwell validate model=sis``
   (``scenarios.validate.well_mixed_overrides``), with the feed switched off
   (``exchange.read_rate=0``) and the graph given as ``network=edgelist``, so contacts are the
@@ -57,8 +60,9 @@ SEMANTICS = (
     "that holds about μ·I of the people out of S and lowers the endemic prevalence (by about μ·I "
     "here). So peerwell is checked against the same Mesa code with that one-day recovered state "
     "(refractory=True), and Mesa against NDlib: NDlib ≈ Mesa ≈ Mesa+refractory day ≈ peerwell. "
+    "The bare kernel has NDlib's semantics (no recovered day). "
     "Random numbers differ (NDlib: numpy's global generator, one draw per person per step; "
-    "Mesa: the model's random.Random; peerwell: counter-based SplitMix64), so trajectories agree "
+    "Mesa: the model's random.Random; peerwell and the bare kernel: counter-based SplitMix64), so trajectories agree "
     "in distribution, not run by run. Initial infected people and the graph are the same."
 )
 
@@ -288,8 +292,13 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
 
     pw = {t: results[t][0] for t in (1, 2)}
     for t, r in pw.items():
+        rows[f"bare_{t}"] = {
+            "label": f"bare Numba SIS kernel (the floor), {t} thread{'s' if t > 1 else ''}",
+            "runs": list(zip(r["bare_times"], r["bare_trajectories"])),
+        }
+    for t, r in pw.items():
         rows[f"peerwell_{t}"] = {
-            "label": f"peerwell production kernels, {r['threads']} thread{'s' if t > 1 else ''}",
+            "label": f"peerwell production kernels, {t} thread{'s' if t > 1 else ''}",
             "runs": list(zip(r["times"], r["trajectories"])),
         }
     identical = pw[1]["digest"] == pw[2]["digest"]
@@ -309,6 +318,10 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
     for r in rows.values():
         print(f"{r['label']:<{width}}  {r['rate']:>14.3g}  {r['rate'] / base['rate']:>7.1f}"
               f"  {r['rate'] / rows['mesa']['rate']:>6.1f}")  # fmt: skip
+    floor = {t: rows[f"peerwell_{t}"]["rate"] / rows[f"bare_{t}"]["rate"] for t in (1, 2)}
+    print(f"peerwell's production kernels run at {floor[1]:.2f} (1 thread) and {floor[2]:.2f} "
+          "(2 threads) of the bare kernel's rate: the price of computing every exposure the "
+          "whole model reads (ODD §3), not only the infection pressure")  # fmt: skip
     speedup = rows["peerwell_2"]["rate"] / rows["peerwell_1"]["rate"]
     print(f"peerwell 2 threads vs 1: {speedup:.2f}x; trajectories and final state arrays "
           f"bit-identical: {identical}")  # fmt: skip
@@ -331,7 +344,7 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
         )
     pairs = [("peerwell_1", "mesa_refractory"), ("peerwell_2", "mesa_refractory")]
     if "ndlib" in rows:
-        pairs.insert(0, ("mesa", "ndlib"))
+        pairs[:0] = [("mesa", "ndlib"), ("bare_2", "ndlib")]
     checks = [agreement(rows, x, y, n) for x, y in pairs]
     print("agreement (|difference| within 4 pooled SE of the difference + 1/N):")
     for c in checks:
@@ -348,7 +361,7 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
         "initial": a.initial, "repeats": a.repeats, "peerwell_repeats": ctx["repeats"],
         "ties": int(g.number_of_edges()), "window": window, "base": base_key,
         "ndlib_version": ndlib_version, "ndlib_note": ndlib_note, "rows": rows,
-        "threads_speedup": speedup, "bit_identical": identical,
+        "threads_speedup": speedup, "bit_identical": identical, "share_of_floor": {str(t): f for t, f in floor.items()},
         "whole_day_rate": {str(t): r for t, r in whole.items()}, "whole_day_same": whole_same, "checks": checks,
         "agree": all(c["agree"] for c in checks), "refractory_gap": gap, "semantics": SEMANTICS,
     }  # fmt: skip

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
+from peerwell.simulation.rng import uniform
+
 HERE = Path(__file__).resolve().parent
 TIMED_DAYS = 3  # days run with the per-submodel timer after each timed run
 
@@ -37,6 +39,42 @@ def bare_gather(indptr, indices, x, out):
         for k in range(indptr[i], indptr[i + 1]):
             s += x[indices[k]]
         out[i] = s
+
+
+@njit(parallel=True, cache=True)
+def bare_sis_step(indptr, indices, x, y, key, beta, mu):
+    """One synchronous SIS step and nothing else: the floor of any SIS on this graph.
+
+    The issue's "Numba CSR kernel with counter-based random numbers": NDlib's semantics (an
+    infected person recovers with probability mu; a susceptible with m infected neighbours is
+    infected with probability 1 - (1 - beta)^m), int8 states, only susceptible people gather.
+    """
+    for i in prange(x.shape[0]):
+        if x[i] == 1:
+            y[i] = 0 if uniform(key, i, 0) < mu else 1
+        else:
+            m = 0
+            for k in range(indptr[i], indptr[i + 1]):
+                m += x[np.uint64(indices[k])]
+            y[i] = 1 if (m > 0 and uniform(key, i, 1) < 1.0 - (1.0 - beta) ** m) else 0
+
+
+def run_bare_sis(indptr, indices, who, beta: float, mu: float, steps: int, seed: int):
+    """Seconds of ``steps`` bare SIS steps (counting the infected each step), and the prevalence."""
+    from peerwell.simulation import rng
+
+    n = indptr.shape[0] - 1
+    x = np.zeros(n, dtype=np.int8)
+    x[who] = 1
+    y = np.empty_like(x)
+    keys = [np.uint64(rng.step_key(seed, rng.STREAM_VALIDATION, t)) for t in range(steps)]
+    traj = [np.count_nonzero(x) / n]
+    t0 = time.perf_counter()
+    for key in keys:
+        bare_sis_step(indptr, indices, x, y, key, beta, mu)
+        x, y = y, x
+        traj.append(np.count_nonzero(x) / n)
+    return time.perf_counter() - t0, traj
 
 
 def peak_mb() -> float:
@@ -155,8 +193,12 @@ def task_sis(
 
     one(mapping, seed, 2)
     one(whole, seed, 2)
+    _, _, model = one(mapping, seed, 1)
+    indptr, indices = model.graph.indptr, model.graph.indices  # the same graph's CSR
+    run_bare_sis(indptr, indices, who, beta, mu, 2, seed)
     times, trajs, h = [], [], hashlib.sha256()
     whole_times, same = [], True
+    bare = [run_bare_sis(indptr, indices, who, beta, mu, steps, seed + r) for r in range(repeats)]
     for r in range(repeats):
         sec, counts, model = one(mapping, seed + r, steps)
         times.append(sec)
@@ -168,7 +210,8 @@ def task_sis(
         whole_times.append(sec)
         same &= bool(np.array_equal(counts, counts_whole))
     return {"times": times, "trajectories": trajs, "digest": h.hexdigest()[:16],
-            "whole_times": whole_times, "whole_same": same}  # fmt: skip
+            "whole_times": whole_times, "whole_same": same,
+            "bare_times": [s for s, _ in bare], "bare_trajectories": [t for _, t in bare]}  # fmt: skip
 
 
 TASKS = {"model": task_model, "scale": task_scale, "sis": task_sis}

@@ -394,6 +394,11 @@ def render(meta: dict, res: dict, goal_rows: list[dict], outputs: dict[str, str]
         f"arrays bit-identical: {sis['bit_identical']}."
         + (f" {sis['ndlib_note']}" if sis["ndlib_note"] else ""),
         "",
+        "The bare kernel is SIS and nothing else (`worker.bare_sis_step`: int8 states, only "
+        "susceptible people gather), the floor on this machine; peerwell's production kernels "
+        f"run at {sis['share_of_floor']['1']:.2f} (1 thread) and {sis['share_of_floor']['2']:.2f} "
+        "(2 threads) of its rate, the price of computing every exposure the whole model reads.",
+        "",
         "The same runs with every submodel running (the whole day, all eleven): "
         f"{sis['whole_day_rate']['1']:.3g} node-updates/s on 1 thread, "
         f"{sis['whole_day_rate']['2']:.3g} on 2 "
