@@ -9,13 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -159,7 +154,20 @@ def sobol_indices(
     return table, pairs
 
 
+def _pyplot():
+    """pyplot on the file-only backend, and seaborn: loaded when a figure is drawn, so a command
+    refused for a wrong value does not wait the two seconds they take to import."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    return plt, sns
+
+
 def _save(fig, path: str | Path) -> Path:
+    plt, _ = _pyplot()
     path = Path(path)
     fig.tight_layout()
     fig.savefig(path.with_suffix(".png"), dpi=110)
@@ -170,6 +178,7 @@ def _save(fig, path: str | Path) -> Path:
 
 def plot_morris(table: pd.DataFrame, path: str | Path, outcome: str = "") -> Path:
     """Morris μ*–σ plot with μ* confidence bars; writes PNG and SVG, returns the PNG path."""
+    plt, sns = _pyplot()
     sns.set_theme(style="whitegrid", context="notebook")
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     ax.errorbar(
@@ -202,6 +211,7 @@ def plot_morris(table: pd.DataFrame, path: str | Path, outcome: str = "") -> Pat
 
 def plot_sobol(table: pd.DataFrame, path: str | Path, outcome: str = "") -> Path:
     """First-order and total-order Sobol' bars with confidence intervals (PNG and SVG)."""
+    plt, sns = _pyplot()
     sns.set_theme(style="whitegrid", context="notebook")
     n = len(table)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * n + 3), 4.8))

@@ -218,8 +218,6 @@ def _help(usage: str, keys: dict[str, str], text: str) -> str:
 
 def collect_command(args: list[str]) -> int:
     """`peerwell collect SWEEP_DIR [heatmap=X,Y] [outcome=NAME] [step=DAY]`."""
-    from peerwell.analysis.heatmap import horizon_grid, plot_heatmap
-
     from .collect import collect, write_collected
 
     if any(a in ("-h", "--help", "help") for a in args):
@@ -258,6 +256,9 @@ def collect_command(args: list[str]) -> int:
     elif len(numeric) == 2 and result.table["scenario"].nunique() == 1:
         pair = numeric  # a two-parameter sweep gets its map without asking
     if pair:
+        # seaborn and scipy.stats (about 2 s): only for a sweep that gets its map.
+        from peerwell.analysis.heatmap import horizon_grid, plot_heatmap
+
         outcome = opts.get("outcome", "care_seeking_share")
         if outcome not in result.table.columns:
             fail(f"outcome={outcome!r} is not a column of the collected table")
