@@ -12,7 +12,7 @@ from peerwell._lazy import lazy_names
 
 # public name -> the module (below this package) that defines it
 _WHERE = {
-    "MAIN": "stats",
+    "MAIN": "summary",
     "OUTCOMES": "stats",
     "benefits_risks_figure": "compare_figures",
     "bootstrap_ci": "stats",

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .summary import MAIN  # noqa: F401  (the outcomes the figures and report lead with)
+
 CI_LEVEL = 0.95
 N_RESAMPLES = 9999
 CI_METHOD = (
@@ -60,18 +62,6 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("enrolled_share", "enrolled in an online intervention", "context", None, "share"),
 )
 OUTCOME_BY_NAME = {o.name: o for o in OUTCOMES}
-
-# The outcomes the figures and report lead with (the list, in the user's order).
-MAIN = (
-    "activation_mean",
-    "care_seeking_share",
-    "in_care_share",
-    "wellbeing_mental_mean",
-    "wellbeing_physical_mean",
-    "self_stigma_mean",
-    "belonging_mean",
-    "misinformation_belief_mean",
-)
 
 # Person-level SD column of a mean outcome, for standardised effects; shares use sqrt(p(1-p)).
 _SD_COLUMN = {

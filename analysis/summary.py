@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-MAIN_OUTCOMES = [
+# The outcomes the figures and report lead with (the list, in the user's order); here, in
+# a module without scipy, so `peerwell run` can print them without loading the statistics.
+MAIN = (
     "activation_mean",
     "care_seeking_share",
     "in_care_share",
@@ -13,8 +15,10 @@ MAIN_OUTCOMES = [
     "self_stigma_mean",
     "belonging_mean",
     "misinformation_belief_mean",
-    "online_share",
-]
+)
+
+# What `peerwell run` prints: the main outcomes, and who is online.
+MAIN_OUTCOMES = [*MAIN, "online_share"]
 
 
 def start_end_table(df: pd.DataFrame, outcomes: list[str] = MAIN_OUTCOMES) -> pd.DataFrame:
