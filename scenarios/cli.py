@@ -78,21 +78,11 @@ COMMANDS = {
     ),
 }
 
-# Modules that add sub-commands: each defines COMMANDS = {name: (one-line help, callable)}.
-# A callable that is a Hydra app reads sys.argv; a plain one receives the argument list.
-COMMAND_MODULES: list[str] = [
-    "peerwell.scenarios.cli_params",
-    "peerwell.scenarios.cli_dashboard",
-    "peerwell.scenarios.cli_compare",
-    "peerwell.scenarios.cli_sweep",
-    "peerwell.scenarios.cli_validate",
-    "peerwell.scenarios.cli_bench",
-]
-
-
-# Where each sub-command is defined, so a command loads its own module only (the others import
-# Hydra's sweepers, SALib, the validation models: seconds that a wrong value should not wait for).
-# tests/test_cli.py holds this equal to the modules' COMMANDS.
+# The sub-commands other modules add, and where each is defined: `peerwell CMD` imports CMD's
+# module only (the others import Hydra's sweepers, SALib, the validation models: seconds that a
+# wrong value should not wait for). Each module defines COMMANDS = {name: (one-line help,
+# callable)}; a callable that is a Hydra app reads sys.argv, a plain one receives the argument
+# list. tests/test_cli_run.py holds this table equal to the modules' COMMANDS.
 COMMAND_HOMES: dict[str, str] = {
     "params": "peerwell.scenarios.cli_params",
     "dashboard": "peerwell.scenarios.cli_dashboard",
@@ -105,6 +95,9 @@ COMMAND_HOMES: dict[str, str] = {
     "calibrate": "peerwell.scenarios.cli_validate",
     "bench": "peerwell.scenarios.cli_bench",
 }
+
+# The modules in the order `peerwell --help` lists their commands.
+COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMAND_HOMES.values()))
 
 
 def load_commands() -> dict:

@@ -126,7 +126,7 @@ def test_each_command_is_found_in_its_own_module():
     from peerwell.scenarios import cli
 
     homes = {name: home for home in cli.COMMAND_MODULES for name in import_commands(home)}
-    assert cli.COMMAND_HOMES == homes
+    assert cli.COMMAND_HOMES == homes  # each command where the table says, and no command missing
     assert set(load_commands()) == set(cli.COMMANDS) | set(homes)
 
 
