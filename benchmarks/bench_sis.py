@@ -62,8 +62,8 @@ SEMANTICS = (
     "(refractory=True), and Mesa against NDlib: NDlib ≈ Mesa ≈ Mesa+refractory day ≈ peerwell. "
     "The bare kernel has NDlib's semantics (no recovered day). "
     "Random numbers differ (NDlib: numpy's global generator, one draw per person per step; "
-    "Mesa: the model's random.Random; peerwell and the bare kernel: counter-based SplitMix64), so trajectories agree "
-    "in distribution, not run by run. Initial infected people and the graph are the same."
+    "Mesa: the model's random.Random; peerwell and the bare kernel: counter-based SplitMix64), "
+    "so trajectories agree in distribution, not run by run. Initial infected people and the graph are the same."
 )
 
 

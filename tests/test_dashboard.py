@@ -43,8 +43,7 @@ class Server(DashboardServer):
         self._log = open(self.log_path, "w")
         try:
             super().__init__(workdir, log=self._log, args=args or (), port=port)
-        except RuntimeError as exc:
-            self._log.close()
+        except RuntimeError as exc:  # the server has stopped, and stop() closed the log
             raise RuntimeError(f"{exc}: {self.log()}") from None
 
     def log(self) -> str:

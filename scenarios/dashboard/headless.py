@@ -2,8 +2,9 @@
 
 For what drives the real dashboard in a browser: the dashboard benchmark
 (``benchmarks/bench_dashboard.py``), the README's screenshots (``scripts/dashboard_screenshots.py``)
-and the browser tests (``tests/conftest.py``, ``tests/test_dashboard.py``). Chromium is Debian's (``apt-get install chromium``), never a downloaded
-one; Playwright (``pip install -e '.[test]'``) is imported only when a browser is opened.
+and the browser tests (``tests/conftest.py``, ``tests/test_dashboard.py``). Chromium is Debian's
+(``apt-get install chromium``), never a downloaded one; Playwright (``pip install -e '.[test]'``)
+is imported only when a browser is opened.
 """
 
 from __future__ import annotations
