@@ -357,7 +357,7 @@ def probe(params: ModelParams, threads: int | None = None) -> dict[str, float]:
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     params = _quiet(params)
-    m = PeerwellModel(params, agent_views=False)
+    m = PeerwellModel(params, agent_views=False, daily_flows=True)  # read below every day
     st = m.state
     n = params.population.size
     dx = st.static["diagnosis"]

@@ -202,7 +202,7 @@ def exchange_kernel(
     th, key, peer_norms, indptr, indices, community, posted, tag, use,
     diagnosis, stigma, c_moderation, c_hostility, c_anti, volume, feed_misinfo, feed_accurate,
     feed_aware, member_share, reads, support, lam_misinfo, lam_accurate, lam_aware, anti, hostile, norm_stigma,
-    beliefs, belief_key, misinfo, care, post_misinfo, misinfo_out, adopted, corrected,
+    beliefs, belief_key, misinfo, care, post_misinfo, misinfo_out, adopted, corrected, all_flows,
 ):  # fmt: skip
     """What each member meets today: posts of tied co-members (replies, follows) and a read of the
     community feed. Sets the support signal S = 1 - exp(-support_per_post · (tie posts + posts read
@@ -213,8 +213,16 @@ def exchange_kernel(
     ``peer_norms`` (only the social submodel reads them; without it, one's own self-stigma).
 
     With ``beliefs``, also applies ``misinformation_kernel``'s update to each person right after
-    their exposures (it reads only their own; one pass instead of two, the same draws)."""
+    their exposures (it reads only their own; one pass instead of two, the same draws).
+
+    Without ``all_flows`` (allowed only with ``beliefs``: the update is today's one reader), a
+    member's exposures are gathered only when their own belief update reads them
+    (``_belief_reads_exposures``), and nobody's support, reads, anti-stigma, hostile comment or
+    peer norm is computed: those arrays keep older values and the skipped members' λ are 0. The
+    beliefs are the same to the bit (a skipped λ only ever meets a zero coefficient). In the SIS
+    configuration only the unaware gather: about 40% of the people at the endemic level."""
     n = community.shape[0]
+    lean = beliefs and not all_flows
     for i in prange(n):
         c = community[i]
         lam_m = 0.0
@@ -226,6 +234,8 @@ def exchange_kernel(
             anti[i] = 0.0
             hostile[i] = 0
             norm_stigma[i] = stigma[i]
+        elif lean and not _belief_reads_exposures(th, misinfo[i]):
+            pass  # nobody reads this member's exposures today
         else:
             tp = 0.0
             tm = 0.0
@@ -254,29 +264,30 @@ def exchange_kernel(
                 ta += (lanes >> 32) & 0xFFFF
                 tw += (lanes >> 48) & 0xFFFF
                 start = stop
-            norm_stigma[i] = ns / nk / STIGMA_LEVELS if nk > 0 else stigma[i]
             r = min(th[T.READ_RATE] * use[i], volume[c])
             keep = 1.0 - c_moderation[c] * th[T.MODERATION_EFFICACY]
-            reads[i] = r
-            sw_support = th[T.SW_SUPPORT]
-            support[i] = (
-                sw_support * _one_minus_exp(th[T.SUPPORT_PER_POST] * (tp + r + 2.0 * posted[i]))
-                if sw_support != 0.0
-                else 0.0
-            )
             lam_m = th[T.SW_MISINFO] * keep * tm + r * feed_misinfo[c]
             lam_a = ta + r * feed_accurate[c]
             lam_w = tw + r * feed_aware[c]
-            anti[i] = r * c_anti[c]
-            lam_h = (
-                th[T.SW_HOSTILITY]
-                * c_hostility[c]
-                * keep
-                * (posted[i] + th[T.HOSTILE_PER_READ] * r * member_share[c])
-            )
-            if diagnosis[i] == 0:
-                lam_h *= th[T.PSYCHOSIS_HOSTILITY]
-            hostile[i] = 1 if hazard_chance(key, i, 0, lam_h) else 0
+            if not lean:
+                norm_stigma[i] = ns / nk / STIGMA_LEVELS if nk > 0 else stigma[i]
+                reads[i] = r
+                sw_support = th[T.SW_SUPPORT]
+                support[i] = (
+                    sw_support * _one_minus_exp(th[T.SUPPORT_PER_POST] * (tp + r + 2.0 * posted[i]))
+                    if sw_support != 0.0
+                    else 0.0
+                )
+                anti[i] = r * c_anti[c]
+                lam_h = (
+                    th[T.SW_HOSTILITY]
+                    * c_hostility[c]
+                    * keep
+                    * (posted[i] + th[T.HOSTILE_PER_READ] * r * member_share[c])
+                )
+                if diagnosis[i] == 0:
+                    lam_h *= th[T.PSYCHOSIS_HOSTILITY]
+                hostile[i] = 1 if hazard_chance(key, i, 0, lam_h) else 0
         lam_misinfo[i] = lam_m
         lam_accurate[i] = lam_a
         lam_aware[i] = lam_w
@@ -329,6 +340,19 @@ def social_kernel(
             + sw * th[T.PEER_NORM] * (norm_stigma[i] - s)
         )
         hostile_recent_out[i] = th[T.HOSTILITY_MEMORY] * hostile_recent[i] + h
+
+
+@njit(inline="always")
+def _belief_reads_exposures(th, m):
+    """Whether ``_belief`` reads the exposures (λ) of a person with belief ``m`` today: the
+    unaware meet misleading posts (adoption); the misled are corrected by accurate posts met
+    (``correction_peer``) and stifled by posts of people who know the claim (``stifling``); the
+    corrected read none. Mirrors ``_belief``: where this says no, every λ meets a zero factor."""
+    if m == 0:
+        return th[T.SW_MISINFO] > 0.0
+    if m == 1:
+        return th[T.SW_CORRECTION] * th[T.CORRECTION_PEER] != 0.0 or th[T.STIFLING] != 0.0
+    return False
 
 
 @njit(inline="always")

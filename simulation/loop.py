@@ -56,6 +56,11 @@ def step_keys(seed: int, t: int) -> np.ndarray:
     return rng.day_keys(_stream_keys(seed), t)
 
 
+# The submodels that read the exchange's flows (support, hostility, exposures, peer norms) for
+# everyone; the fused belief update reads only some people's (``kernels._belief_reads_exposures``).
+EXPOSURE_READERS = ("social", "activation", "care", "wellbeing")
+
+
 def run_day(
     st: State,
     g: CSRGraph,
@@ -64,11 +69,15 @@ def run_day(
     t: int,
     timer: StepTimer,
     on: SubmodelSwitches,
+    flows_read: bool = True,
 ) -> None:
     """Advance the state from day t to day t+1 (``st.cur`` then holds day t+1).
 
     ``on`` says which submodels run. One that does not run costs nothing: its variables were
     frozen at the start (``State.freeze``) and its flows in ``st.scratch`` stay zero.
+    ``flows_read`` says whether anyone reads today's flows after the day (the recorder on a
+    recorded day, a day-by-day reader): if not, and no running submodel reads the exchange's
+    flows, the exchange computes only what the belief update reads (``exchange_kernel``).
     """
     key = step_keys(seed, t)
     x, y, s, f, c = st.cur, st.nxt, st.static, st.scratch, st.comm
@@ -79,6 +88,9 @@ def run_day(
     fuse = not timer.enabled
     tags_in_posting = fuse and on.posting and on.exchange
     beliefs_in_exchange = fuse and on.exchange and on.misinformation
+    all_flows = (
+        flows_read or not beliefs_in_exchange or any(getattr(on, name) for name in EXPOSURE_READERS)
+    )
     timer.start()
     # 1. Entry first: today's exchange happens among today's members (the critical point).
     if on.membership:
@@ -119,7 +131,7 @@ def run_day(
             c["feed_aware"], c["member_share"], f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["lam_aware"],
             f["anti_stigma"], f["hostile"], f["norm_stigma"],
             beliefs_in_exchange, key[MISINFO], x["misinfo"], x["care"], f["post_misinfo"], y["misinfo"],
-            f["adopted"], f["corrected"],
+            f["adopted"], f["corrected"], all_flows,
         )  # fmt: skip
         timer.lap("exchange")
     elif on.social:

@@ -45,6 +45,12 @@ class PeerwellModel(mesa.Model):
     agent_views : bool, optional
         Create a ``PersonView`` per person in ``model.agents``; default: only up to
         ``AGENT_VIEW_LIMIT`` people.
+    daily_flows : bool
+        Compute every flow in ``model.state.scratch`` every day, for code that reads them day by
+        day (the calibration does). By default they are complete on the recorded days, which is
+        all the recorder reads; on other days the exchange skips what no running submodel reads
+        (ODD §3: in the SIS configuration, the gather for people who are not susceptible). The
+        state and the trajectories are the same either way, to the bit.
     **overrides
         Dotted parameter overrides, e.g. ``**{"population.size": 500}``.
 
@@ -64,7 +70,13 @@ class PeerwellModel(mesa.Model):
     """
 
     def __init__(
-        self, params: ModelParams | None = None, *, timing=False, agent_views=None, **overrides
+        self,
+        params: ModelParams | None = None,
+        *,
+        timing=False,
+        agent_views=None,
+        daily_flows=False,
+        **overrides,
     ):
         params = copy.deepcopy(params) if params is not None else ModelParams()
         params = with_overrides(params, overrides) if overrides else validate(params)
@@ -76,6 +88,7 @@ class PeerwellModel(mesa.Model):
         self.graph = build_network(params, self.state.static["home"])
         self.theta = pack_theta(params)
         self.timer = StepTimer(timing)
+        self.daily_flows = daily_flows
         self.events_fired: list[tuple[int, str, object]] = []
         self.summary = summarize(self.state)
         reporters = {"step": partial(report_day)}
@@ -141,16 +154,21 @@ class PeerwellModel(mesa.Model):
         """Advance one day: events due today, the mechanisms in order, then record."""
         if self.day > 0:
             self._fire_events(self.day)
+        recorded = self._records(self.day + 1)
         run_day(
             self.state, self.graph, self.theta, self.params.seed, self.day, self.timer,
-            self.params.submodels,
+            self.params.submodels, flows_read=recorded or self.daily_flows,
         )  # fmt: skip
         self.day += 1
-        if self.day % self.params.record_every == 0 or self.day >= self.params.steps:
+        if recorded:
             self.summary = summarize(self.state)
             self.datacollector.collect(self)
         if self.day >= self.params.steps:
             self.running = False
+
+    def _records(self, day: int) -> bool:
+        """Whether the recorder keeps ``day``: every ``record_every`` days, and the last."""
+        return day % self.params.record_every == 0 or day >= self.params.steps
 
     def run_model(self) -> None:
         """Run to ``params.steps`` days."""

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from util import params
 
+from peerwell.simulation.loop import EXPOSURE_READERS
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import CARE_STATES
 
@@ -84,6 +85,44 @@ def test_timed_days_give_the_untimed_results(overrides):
     assert t_fused["misinformation_belief_mean"].nunique() > 1  # beliefs moved: it can fail
     for name in x_fused:
         np.testing.assert_array_equal(x_fused[name], x_apart[name], err_msg=name)
+
+
+# The submodels the fused belief update can run without: none of them reads an exposure.
+NO_EXPOSURE_READER = {f"submodels__{name}": False for name in EXPOSURE_READERS}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},  # peers' accurate posts and stifling correct the misled: they gather too
+        {"exchange__correction_peer": 0.0, "exchange__stifling": 0.0},  # only the unaware gather
+        *({f"submodels__{name}": True} for name in EXPOSURE_READERS),  # flows read: none skipped
+    ],
+)
+def test_unread_flows_are_skipped_without_changing_any_result(extra):
+    """On unrecorded days the exchange computes only what the belief update reads, unless a
+    submodel that reads the flows runs (EXPOSURE_READERS). States and trajectories stay the same
+    to the bit; the flows are complete on every recorded day."""
+    p = params(
+        population__size=400, steps=20, record_every=6, seed=5,
+        communities__misinformation_prevalence=0.3, **{**NO_EXPOSURE_READER, **extra},
+    )  # fmt: skip
+    lean, full = PeerwellModel(p, agent_views=False), PeerwellModel(p, daily_flows=True)
+    skipped = False
+    for day in range(1, p.steps + 1):
+        lean.step()
+        full.step()
+        for name in full.state.cur:
+            np.testing.assert_array_equal(lean.state.cur[name], full.state.cur[name], name)
+        same_flows = all(
+            np.array_equal(lean.state.scratch[k], full.state.scratch[k]) for k in full.state.scratch
+        )
+        assert same_flows or not (day % p.record_every == 0 or day == p.steps), day
+        skipped |= not same_flows
+    assert lean.trajectories().equals(full.trajectories())
+    assert lean.trajectories()["misinformation_belief_mean"].nunique() > 1  # beliefs moved
+    reader_runs = any(extra.get(f"submodels__{name}") for name in EXPOSURE_READERS)
+    assert skipped != reader_runs
 
 
 def test_zero_steps_and_one_person_run():
