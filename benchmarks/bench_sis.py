@@ -320,8 +320,9 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
               f"  {r['rate'] / rows['mesa']['rate']:>6.1f}")  # fmt: skip
     floor = {t: rows[f"peerwell_{t}"]["rate"] / rows[f"bare_{t}"]["rate"] for t in (1, 2)}
     print(f"peerwell's production kernels run at {floor[1]:.2f} (1 thread) and {floor[2]:.2f} "
-          "(2 threads) of the bare kernel's rate: the price of computing every exposure the "
-          "whole model reads (ODD §3), not only the infection pressure")  # fmt: skip
+          "(2 threads) of the bare kernel's rate: like it, only the susceptible gather (the "
+          "flows are computed where they are read, ODD §3); the rest is the model's second pass "
+          "(posting), its full belief rule and Mesa's step")  # fmt: skip
     speedup = rows["peerwell_2"]["rate"] / rows["peerwell_1"]["rate"]
     print(f"peerwell 2 threads vs 1: {speedup:.2f}x; trajectories and final state arrays "
           f"bit-identical: {identical}")  # fmt: skip

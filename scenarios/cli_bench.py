@@ -397,7 +397,10 @@ def render(meta: dict, res: dict, goal_rows: list[dict], outputs: dict[str, str]
         "The bare kernel is SIS and nothing else (`worker.bare_sis_step`: int8 states, only "
         "susceptible people gather), the floor on this machine; peerwell's production kernels "
         f"run at {sis['share_of_floor']['1']:.2f} (1 thread) and {sis['share_of_floor']['2']:.2f} "
-        "(2 threads) of its rate, the price of computing every exposure the whole model reads.",
+        "(2 threads) of its rate. Like it, peerwell gathers only for the susceptible (on a day "
+        "nobody reads the other flows, the exchange computes only what the belief update reads: "
+        "ODD §3); the rest is the model's second pass (posting), its full belief rule and Mesa's "
+        "step.",
         "",
         "The same runs with every submodel running (the whole day, all eleven): "
         f"{sis['whole_day_rate']['1']:.3g} node-updates/s on 1 thread, "
