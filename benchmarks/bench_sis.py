@@ -199,9 +199,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--beta", type=float, default=0.03, help="infection chance per infected tie")
     ap.add_argument("--mu", type=float, default=0.1, help="recovery chance per step")
     ap.add_argument("--initial", type=float, default=0.05, help="share infected at step 0")
-    ap.add_argument("--repeats", type=int, default=3, help="runs per implementation (medians)")
+    ap.add_argument("--repeats", type=int, default=5, help="runs per implementation (medians)")
     ap.add_argument("--peerwell-repeats", type=int, default=0,
-                    help="runs of peerwell per thread count (default: max(5, repeats))")  # fmt: skip
+                    help="runs of peerwell per thread count (default: max(15, repeats))")  # fmt: skip
     ap.add_argument("--seed", type=int, default=1)
     return ap.parse_args(argv)
 
@@ -257,7 +257,7 @@ def plan(a: argparse.Namespace, workdir: Path) -> tuple[Plan, dict]:
     np.savetxt(edges, np.asarray(list(g.edges()), dtype=np.int64), fmt="%d")
     infected_file = workdir / "infected.npy"
     np.save(infected_file, infected)
-    repeats = a.peerwell_repeats or max(5, a.repeats)
+    repeats = a.peerwell_repeats or max(15, a.repeats)
     task = {"task": "sis", "edges": str(edges), "infected": str(infected_file), "n": a.people,
             "beta": a.beta, "mu": a.mu, "steps": a.steps, "repeats": repeats, "seed": a.seed}  # fmt: skip
     return {1: [task], 2: [dict(task)]}, {"graph": g, "infected": infected, "repeats": repeats}
