@@ -30,7 +30,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy import linalg, optimize
+
+# scipy's optimize and linalg are imported in the functions that solve (about 0.8 s to load), so
+# the validation command can check its arguments first.
 
 # ---------------------------------------------------------------------------------------------
 # Contagion: SIR, SIS, SISa on the well-mixed feed
@@ -79,6 +81,8 @@ def sir_final_size(r0: float, initial_share: float = 0.0) -> float:
     Solves ``s = s0·exp(-R0·(1 - s))`` with ``s0 = 1 - initial_share`` and returns ``1 - s``;
     with ``initial_share = 0`` this is the classic ``z = 1 - exp(-R0·z)`` (0 when R0 ≤ 1).
     """
+    from scipy import optimize
+
     s0 = 1.0 - initial_share
     if initial_share <= 0.0:
         if r0 <= 1.0:
@@ -111,6 +115,8 @@ def minor_outbreak_probability(r0: float, g: float) -> float:
     Offspring are mixed Poisson with mean ``c·D`` (``c = β·k = R0·p``), so the extinction
     probability q solves ``q = E[exp(-c·D·(1-q))] = p·e^{-x}/(1-(1-p)·e^{-x})``, ``x = c(1-q)``.
     """
+    from scipy import optimize
+
     if r0 <= 1.0:
         return 1.0
     p = recovery_probability(g)
@@ -164,6 +170,8 @@ def endemic_share_discrete(a: float, b: float, p: float, nu: float = 1.0) -> flo
     With ``r = p·i/ν`` and ``s = 1 - i - r``, solves ``p·i = s·(1 - exp(-(a + b·i)))``.
     Returns 0 when there is no endemic state (``a = 0`` and ``b ≤ p``).
     """
+    from scipy import optimize
+
     top = 1.0 / (1.0 + p / nu)
     f = lambda i: (1.0 - i - p * i / nu) * -math.expm1(-(a + b * i)) - p * i  # noqa: E731
     lo = 0.0 if a > 0 else 1e-12
@@ -193,6 +201,8 @@ def contagion_lna(a: float, b: float, p: float, nu: float, n: int) -> dict[str, 
     Returns the stationary SD of i (``sd``), the long-run variance of i (the variance of a time
     average over T days is ``lrv / T``), and the relaxation time in days (``tau``).
     """
+    from scipy import linalg
+
     i = endemic_share_discrete(a, b, p, nu)
     r = p * i / nu
     s = 1.0 - i - r
@@ -217,6 +227,8 @@ def contagion_lna(a: float, b: float, p: float, nu: float, n: int) -> dict[str, 
 
 def maki_thompson_theta() -> float:
     """Share never reached by the rumour as N grows: the root of ``θ = exp(-2(1 - θ))`` in (0, 1)."""
+    from scipy import optimize
+
     return optimize.brentq(lambda t: t - math.exp(-2.0 * (1.0 - t)), 1e-9, 0.5, xtol=1e-15)
 
 

@@ -35,14 +35,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from peerwell.analysis import validation as A
 from peerwell.simulation.errors import ConfigError
-from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import NETWORK_KINDS, SUBMODELS, ModelParams, with_overrides
+
+if TYPE_CHECKING:  # the model (Mesa, the kernels) loads on the first run, after the checks
+    from peerwell.simulation.model import PeerwellModel
 
 USE = 0.5  # everyone's social-media use in the well-mixed limit (any value works: reads = k)
 EXTINCTION_RISK = 1e-6  # SIR: seed enough spreaders that all chains die out early less often
@@ -200,6 +202,8 @@ def degroot_overrides(
 
 
 def make_model(overrides: dict[str, Any]) -> PeerwellModel:
+    from peerwell.simulation.model import PeerwellModel
+
     params = with_overrides(ModelParams(), overrides)
     return PeerwellModel(params, agent_views=False)
 

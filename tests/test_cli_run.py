@@ -136,18 +136,27 @@ def import_commands(module: str) -> dict:
     return importlib.import_module(module).COMMANDS
 
 
-def test_a_wrong_value_is_refused_before_the_model_loads():
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["run", "population.size=-5"], "population.size"),
+        (["validate", "model=nope"], "nope"),
+        (["validate", "model=sis", "r0=abc"], "r0"),
+    ],
+)
+def test_a_wrong_value_is_refused_before_the_model_loads(args, named):
     # A typo must not wait for Mesa, Numba and seaborn to load (seconds on a laptop) to be told.
     code = (
         "import sys\n"
         "from peerwell.scenarios.cli import main\n"
         "try:\n"
-        "    main(['run', 'population.size=-5'])\n"
+        f"    main({args!r})\n"
         "except SystemExit as exc:\n"
         "    assert exc.code == 2, exc.code\n"
-        "heavy = sorted(m for m in ('mesa', 'numba', 'seaborn', 'scipy.stats') if m in sys.modules)\n"
-        "assert not heavy, heavy\n"
+        "heavy = ('mesa', 'numba', 'seaborn', 'scipy.stats', 'scipy.optimize')\n"
+        "loaded = sorted(m for m in heavy if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "population.size" in r.stderr
+    assert named in r.stderr
