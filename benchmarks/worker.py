@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from peerwell.simulation.rng import uniform
+from peerwell.simulation.rng import STREAM_VALIDATION, step_key, uniform
 
 HERE = Path(__file__).resolve().parent
 TIMED_DAYS = 3  # days run with the per-submodel timer after each timed run
@@ -61,13 +61,11 @@ def bare_sis_step(indptr, indices, x, y, key, beta, mu):
 
 def run_bare_sis(indptr, indices, who, beta: float, mu: float, steps: int, seed: int):
     """Seconds of ``steps`` bare SIS steps (counting the infected each step), and the prevalence."""
-    from peerwell.simulation import rng
-
     n = indptr.shape[0] - 1
     x = np.zeros(n, dtype=np.int8)
     x[who] = 1
     y = np.empty_like(x)
-    keys = [np.uint64(rng.step_key(seed, rng.STREAM_VALIDATION, t)) for t in range(steps)]
+    keys = [np.uint64(step_key(seed, STREAM_VALIDATION, t)) for t in range(steps)]
     traj = [np.count_nonzero(x) / n]
     t0 = time.perf_counter()
     for key in keys:

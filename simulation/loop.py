@@ -88,9 +88,8 @@ def run_day(
     fuse = not timer.enabled
     tags_in_posting = fuse and on.posting and on.exchange
     beliefs_in_exchange = fuse and on.exchange and on.misinformation
-    all_flows = (
-        flows_read or not beliefs_in_exchange or any(getattr(on, name) for name in EXPOSURE_READERS)
-    )
+    # (The exchange skips flows only when it also updates beliefs: it checks that itself.)
+    all_flows = flows_read or any(getattr(on, name) for name in EXPOSURE_READERS)
     timer.start()
     # 1. Entry first: today's exchange happens among today's members (the critical point).
     if on.membership:
