@@ -8,11 +8,22 @@ PYTHON  ?=
 DOCS_OUT      ?= docs/_build/html
 DOCS_DOCTREES ?= docs/_build/doctrees
 
-.PHONY: demo test lint format bench clean venv docs
+.PHONY: demo test lint format bench clean venv docs FORCE
+FORCE:
 
-$(STAMP): pyproject.toml scripts/find-python.sh
+# An explicit PYTHON=... is remembered: asking for another interpreter than the one .venv was
+# made with rebuilds it, so `make test PYTHON=python3.12` really tests with 3.12.
+$(VENV)/.python-request: FORCE
+	@mkdir -p $(VENV); if [ -n "$(PYTHON)" ]; then \
+	  echo "$(PYTHON)" | cmp -s - $@ || echo "$(PYTHON)" > $@; else [ -f $@ ] || : > $@; fi
+
+$(STAMP): pyproject.toml scripts/find-python.sh $(VENV)/.python-request
 	@set -e; py=$$(PYTHON="$(PYTHON)" sh scripts/find-python.sh); \
-	  if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV); fi
+	  v() { "$$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }; \
+	  if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV); \
+	  elif [ -n "$(PYTHON)" ] && [ "$$(v $(PY))" != "$$(v "$$py")" ]; then \
+	    echo "$(VENV) has Python $$(v $(PY)), PYTHON asks for $$(v "$$py"): recreating it with $$py"; \
+	    "$$py" -m venv --clear $(VENV); echo "$(PYTHON)" > $(VENV)/.python-request; fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,dashboard,docs]"
 	@touch $(STAMP)

@@ -1,4 +1,9 @@
-"""The Numba kernels against the readable per-agent reference: same seed, same trajectories."""
+"""The Numba kernels against the readable per-agent reference: same seed, same trajectories.
+
+The two can agree to 1e-9 (and in every yes/no draw) because both compute chances with the same
+C library `exp`: Python's `math.exp` and Numba's call it alike on one machine (ODD §4.9). Written
+with numpy's vectorised `exp`, whose SIMD path depends on the CPU, a rare draw could flip.
+"""
 
 import numpy as np
 import pytest
