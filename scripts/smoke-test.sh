@@ -9,9 +9,13 @@ py="$venv/bin/python"
 "$py" -m pip check
 "$py" - <<'PY'
 import importlib, pkgutil, sys
-import peerwell
-names = [m.name for m in pkgutil.walk_packages(peerwell.__path__, "peerwell.")]
-for name in names:
+# The sub-packages live in folders of their own (pyproject's package-dir), so walk each one.
+packages = ["peerwell", "peerwell.simulation", "peerwell.scenarios", "peerwell.analysis"]
+names = set(packages)
+for package in packages:
+    mod = importlib.import_module(package)
+    names |= {m.name for m in pkgutil.walk_packages(mod.__path__, package + ".")}
+for name in sorted(names):
     importlib.import_module(name)
 print(f"imported {len(names)} modules of peerwell on Python {sys.version.split()[0]}")
 PY
