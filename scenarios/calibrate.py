@@ -889,6 +889,9 @@ def overrides_from_file(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config={path}: no such file")
+    from .hydra_guard import check_yaml_file
+
+    check_yaml_file(p)  # size, aliases, depth: before OmegaConf expands the file
     try:
         cfg = OmegaConf.to_container(OmegaConf.load(p))
     except Exception as exc:  # yaml errors have many types

@@ -1,15 +1,33 @@
 """What peerwell lets Hydra do with a config: checks on every composed config, clear errors.
 
 Installed by :func:`install` (called from ``config.register_configs``, which every entry point
-runs before Hydra composes anything), in the driver and in every launcher worker alike:
+runs before Hydra composes anything), in the driver and in every launcher worker alike. A
+scenario file, a ``--config-dir`` or an override from someone else therefore cannot run code,
+change the environment of a job, write log lines into a file of its choosing, read the
+environment, or exhaust memory or the stack:
 
+- **YAML files, before they are expanded.** Every YAML file Hydra reads (``--config-dir``,
+  ``hydra.searchpath``, peerwell's own) is read by peerwell first: a file larger than
+  :data:`MAX_FILE_BYTES`, not a regular file, not UTF-8, holding an anchor or alias
+  (``&name`` / ``*name``: a few hundred bytes of aliases expand to gigabytes), or nested deeper
+  than :data:`MAX_DEPTH` levels is refused, naming the file and line. Command-line overrides are
+  held to the same depth.
 - **Code from config.** Hydra instantiates ``_target_`` nodes (``hydra.callbacks``, launcher and
-  sweeper configs, and anything nested in them) and the factories of the logging configs. A config
-  may only name peerwell's own classes (``peerwell.*``), Hydra's basic launcher and sweeper, and
-  the launcher plugins peerwell ships (joblib, submitit, Ray); anything else — ``os.system``,
-  ``subprocess.run``, ``builtins.open`` — is refused when the config is composed, before Hydra
-  instantiates anything from it. A scenario file or ``--config-dir`` from someone else therefore
-  cannot run code.
+  sweeper configs, and anything nested in them). A ``_target_`` must name a Hydra callback,
+  launcher or sweeper class *defined* in peerwell, or one of the launcher plugins peerwell
+  ships (joblib, submitit, Ray), or Hydra's basic launcher or sweeper: the named object must be
+  that class itself, not something reached through a module's attributes
+  (``hydra_plugins.hydra_joblib_launcher._core.Path.touch``, ``...submitit_launcher.os.system``).
+- **Logging.** Python's logging builds whatever a logging config names, and a ``FileHandler``
+  writes its formatter's text into any file. The handlers, formatters and filters of
+  ``hydra.hydra_logging`` and ``hydra.job_logging`` must be exactly those of one of Hydra's own
+  logging configs (``hydra/job_logging=default|stdout|disabled|none``); a config may only set
+  loggers' levels and route them to those handlers.
+- **Environment.** ``hydra.job.env_set`` / ``env_copy`` would set the job's environment
+  (``PATH``, ``LD_PRELOAD``, ``PYTHONPATH``: which programs and libraries run); peerwell sets
+  none, and refuses them from any config. ``${oc.env:...}`` is refused where it is written, and
+  the ``oc.env`` resolver itself refuses, so no spelling of it reads the environment into a
+  run's recorded config.
 - **Broken config files.** A YAML syntax error names the file, line and column; a key a config
   file (or the command line) sets that the schema does not have lists the keys that exist.
 - **Full disk at Hydra's own writes.** Hydra writes ``.hydra/*.yaml`` into each run's folder and
@@ -21,7 +39,11 @@ from __future__ import annotations
 
 import errno
 import functools
-import importlib
+import importlib.util
+import logging
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +53,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from peerwell.simulation.errors import ConfigError, PeerwellError
 
-# Exactly these Hydra classes, and anything in these plugin packages, may be instantiated.
+# Exactly these Hydra classes may be instantiated from Hydra's own core plugins.
 HYDRA_CLASSES = frozenset(
     {
         "hydra._internal.core_plugins.basic_launcher.BasicLauncher",
@@ -43,11 +65,44 @@ PLUGIN_PACKAGES = (
     "hydra_plugins.hydra_submitit_launcher.",
     "hydra_plugins.hydra_ray_launcher.",
 )
+# The launcher classes these plugins define. When a plugin is installed its classes are checked
+# by what they are (see `_defined_class`); this list only decides about a plugin that is not
+# installed here (Ray is an optional extra), so that its names get a clear error, not a trace.
+PLUGIN_CLASSES = frozenset(
+    {
+        "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
+        "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher",
+        "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",
+        "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher",
+        "hydra_plugins.hydra_ray_launcher.ray_aws_launcher.RayAWSLauncher",
+    }
+)
 OWN_PACKAGE = "peerwell."
 # Logging configs name handler classes (``class``) and factories (``()``): the standard library's.
 LOGGING_SECTIONS = ("hydra_logging", "job_logging")
 LOGGING_PREFIX = "logging."
 LOGGING_REFUSED = ("logging.config.",)
+# The parts of a logging config that build objects (must be one of Hydra's own, unchanged), and
+# the other keys a logging config may hold (levels, and routing to the handlers built).
+LOGGING_BUILT = ("formatters", "filters", "handlers")
+LOGGING_KEYS = frozenset(
+    {*LOGGING_BUILT, "version", "root", "loggers"} | {"disable_existing_loggers", "incremental"}
+)
+LOGGER_KEYS = frozenset({"level", "propagate", "handlers", "filters"})
+
+# A config file is a page of settings: peerwell's largest is a few kB. A megabyte is far beyond
+# any real one and still read and checked in well under a second.
+MAX_FILE_BYTES = 1 << 20
+# Levels of nesting (mappings and lists) in a file or an override. Peerwell's and Hydra's own
+# configs nest at most 6 levels; past about 100, composing the config overflows Python's stack.
+MAX_DEPTH = 32
+# ``${oc.env:NAME}`` (and the old ``${env:NAME}``) where it is written; `_refuse_env` catches
+# every other spelling (``${oc.decode:...}``, a resolver name built by interpolation) when it is
+# resolved.
+ENV_RESOLVER = re.compile(r"\$\{\s*(?:oc\s*\.\s*)?env\s*:")
+# A job's name is part of its log file's path (``<output dir>/<name>.log``): a plain name only.
+JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+DOCS = "see docs/sweeps.md, 'Code from configs'"
 
 
 # errno values that mean "this folder cannot take the file" (reported as such, not as a trace).
@@ -60,43 +115,78 @@ class ForbiddenTarget(ConfigError, ConfigCompositionException):
     """A config names a callable peerwell does not allow (reported by Hydra without a trace)."""
 
 
+class ForbiddenSetting(ForbiddenTarget):
+    """A config sets what no config may: the job's environment, its logging, env reads."""
+
+
 class ConfigFileError(ConfigError, ConfigCompositionException):
-    """A config file is not valid YAML, or sets a key the schema does not have."""
+    """A config file is not valid YAML, is too large, aliased or too deep to expand safely, or
+    sets a key the schema does not have."""
 
 
 class OutputWriteError(PeerwellError, CompactHydraException):
     """Hydra could not write into a run's output folder (disk full, size limit, read-only)."""
 
 
-def _is_own_class(name: str) -> bool:
-    """A class *defined* in a peerwell module, named by that module's path.
+# ---------------------------------------------------------------------------------------------
+# `_target_`: which classes a config may name
 
-    Not merely reachable through one: ``peerwell.scenarios.store.subprocess.Popen`` or
-    ``peerwell.scenarios.store.Path`` (imported there) are not peerwell's classes.
-    """
-    module, _, attr = name.rpartition(".")
-    if not module.startswith(OWN_PACKAGE):
-        return False
+
+def _instantiable_kinds() -> tuple[type, ...]:
+    """What Hydra builds from its config: callbacks, launchers and sweepers."""
+    from hydra.experimental.callback import Callback
+    from hydra.plugins.launcher import Launcher
+    from hydra.plugins.sweeper import Sweeper
+
+    return (Callback, Launcher, Sweeper)
+
+
+@functools.cache
+def _installed(package: str) -> bool:
     try:
-        mod = importlib.import_module(module)
-    except Exception:  # not a module (e.g. a path through an attribute), or broken
+        return importlib.util.find_spec(package.rstrip(".")) is not None
+    except (ImportError, ValueError):
         return False
-    obj = getattr(mod, attr, None)
+
+
+def _defined_class(name: str, package: str) -> bool:
+    """``name`` is a callback, launcher or sweeper class *defined* in ``package`` under that name.
+
+    Resolved the way Hydra resolves a ``_target_`` (its own ``_locate``), then held to be the
+    class the name spells: ``peerwell.scenarios.store.Path`` reaches ``pathlib.Path``, and
+    ``..._core.Path.touch`` or ``...submitit_launcher.os.system`` reach functions, through the
+    attributes of an allowed module; none is a class defined there.
+    """
+    from hydra._internal.utils import _locate
+
+    try:
+        obj = _locate(name)  # imports modules inside `package` only (the caller checked)
+    except Exception:  # no such module or attribute, or a module that fails to import
+        return False
     return (
         isinstance(obj, type)
-        and obj.__module__ == mod.__name__
-        and obj.__qualname__ == attr
-        and mod.__name__.startswith(OWN_PACKAGE)
+        and issubclass(obj, _instantiable_kinds())
+        and obj.__module__.startswith(package)
+        and f"{obj.__module__}.{obj.__qualname__}" == name
     )
 
 
+def _package_of(name: str) -> str | None:
+    return next((p for p in (OWN_PACKAGE, *PLUGIN_PACKAGES) if name.startswith(p)), None)
+
+
 def target_allowed(name: Any) -> bool:
-    """Whether ``_target_: name`` may be instantiated from a config."""
+    """Whether ``_target_: name`` may be instantiated from a config (see the module doc)."""
     if not isinstance(name, str) or not name or name != name.strip():
         return False
-    if name in HYDRA_CLASSES or name.startswith(PLUGIN_PACKAGES):
+    if name in HYDRA_CLASSES:
         return True
-    return name.startswith(OWN_PACKAGE) and _is_own_class(name)
+    package = _package_of(name)
+    if package is None:
+        return False  # checked before anything is imported: only allowed packages are
+    if package != OWN_PACKAGE and not _installed(package):
+        return name in PLUGIN_CLASSES
+    return _defined_class(name, package)
 
 
 def _logging_allowed(name: Any) -> bool:
@@ -123,6 +213,10 @@ def _walk(node: Any, path: str, in_logging: bool):
             yield from _walk(value, f"{path}[{i}]", in_logging)
 
 
+def _container(cfg: DictConfig | dict) -> dict:
+    return OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
+
+
 def check_targets(cfg: DictConfig | dict) -> None:
     """Refuse a config that names a callable outside the allow-list (see the module doc).
 
@@ -131,21 +225,357 @@ def check_targets(cfg: DictConfig | dict) -> None:
     ForbiddenTarget
         Naming the key, the callable, and what is allowed.
     """
-    data = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
-    for key, value, kind in _walk(data, "", False):
+    for key, value, kind in _walk(_container(cfg), "", False):
         if kind == "_target_":
+            package = _package_of(value) if isinstance(value, str) else None
+            if package in PLUGIN_PACKAGES and value in PLUGIN_CLASSES and not _installed(package):
+                raise ForbiddenTarget(
+                    f"{key}={value!r}: the launcher plugin {package.rstrip('.')} is not "
+                    "installed here; install it (the Ray launcher: pip install 'peerwell[ray]', "
+                    "in its own environment) or choose another hydra/launcher"
+                )
             if target_allowed(value):
                 continue
             raise ForbiddenTarget(
-                f"{key}={value!r} is refused: a config may only instantiate peerwell's own "
-                "classes (peerwell.*), Hydra's basic launcher and sweeper, and the joblib, "
-                "submitit and Ray launcher plugins (see docs/sweeps.md, 'Code from configs')"
+                f"{key}={value!r} is refused: a config may only instantiate the Hydra callback, "
+                "launcher and sweeper classes defined in peerwell (peerwell.*), Hydra's basic "
+                "launcher and sweeper, and the joblib, submitit and Ray launcher plugins' "
+                f"launchers, each named by its own module and class name ({DOCS})"
             )
         elif not _logging_allowed(value):
             raise ForbiddenTarget(
                 f"{key}={value!r} is refused: a logging config may only name the standard "
                 "library's logging classes (logging.*)"
             )
+
+
+# ---------------------------------------------------------------------------------------------
+# Logging, environment, job name
+
+
+@functools.cache
+def _hydra_logging_configs(section: str) -> dict[str, dict]:
+    """Hydra's own logging configs of one group (``hydra/job_logging``...): name -> content."""
+    from importlib import resources
+
+    folder = resources.files("hydra.conf") / "hydra" / section
+    found = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".yaml"):
+            node = OmegaConf.create(entry.read_text(encoding="utf-8"))
+            found[entry.name[: -len(".yaml")]] = OmegaConf.to_container(node, resolve=False)
+    return found
+
+
+def _built(node: dict) -> dict:
+    return {k: node.get(k) or {} for k in LOGGING_BUILT}
+
+
+def _check_logger(where: str, logger: Any, handlers: dict, filters: dict) -> None:
+    """A logger (or root) may set its level and use the handlers and filters that exist."""
+    if logger is None:
+        return
+    if not isinstance(logger, dict):
+        raise ForbiddenSetting(
+            f"{where}={logger!r} is refused: a logger is a mapping of "
+            f"{', '.join(sorted(LOGGER_KEYS))}"
+        )
+    for key, value in logger.items():
+        here = f"{where}.{key}"
+        if key not in LOGGER_KEYS:
+            ok = False
+        elif key == "level":
+            ok = (
+                value is None
+                or (isinstance(value, int) and not isinstance(value, bool))
+                or (isinstance(value, str) and value in logging.getLevelNamesMapping())
+            )
+        elif key == "propagate":
+            ok = value is None or isinstance(value, bool)
+        else:
+            known = handlers if key == "handlers" else filters
+            ok = isinstance(value, list) and all(isinstance(v, str) and v in known for v in value)
+        if not ok:
+            raise ForbiddenSetting(
+                f"{here}={value!r} is refused: a logging config may set a logger's level "
+                "(DEBUG, INFO, WARNING, ERROR, CRITICAL), propagate (true/false), and the "
+                f"handlers and filters it uses by name, among those defined: "
+                f"handlers {sorted(handlers)}, filters {sorted(filters)}"
+            )
+
+
+def _check_logging_section(section: str, node: Any, choice: Any) -> None:
+    where = f"hydra.{section}"
+    hydras = _hydra_logging_configs(section)
+    options = "|".join(sorted(hydras))
+    if node is None:
+        return
+    if not isinstance(node, dict):
+        raise ForbiddenSetting(
+            f"{where}={node!r} is refused: choose one of Hydra's logging "
+            f"configs instead, hydra/{section}={options}"
+        )
+    for key in node:
+        if key not in LOGGING_KEYS:
+            raise ForbiddenSetting(
+                f"{where}.{key} is refused: a logging config holds only "
+                f"{', '.join(sorted(LOGGING_KEYS))}"
+            )
+    built = _built(node)
+    if built not in [_built(h) for h in hydras.values()]:
+        # Name the first entry that differs from the config it claims to be (by default, Hydra's
+        # `default`): that is where the file or override put a handler, formatter or filter.
+        ref = _built(
+            hydras.get(choice)
+            if isinstance(choice, str) and choice in hydras
+            else hydras["default"]
+        )
+        bad = next(
+            (
+                f"{where}.{k}.{name}"
+                for k in LOGGING_BUILT
+                for name in (built[k] if isinstance(built[k], dict) else ())
+                if built[k][name] != ref[k].get(name)
+            ),
+            next((f"{where}.{k}" for k in LOGGING_BUILT if built[k] != ref[k]), where),
+        )
+        raise ForbiddenSetting(
+            f"{bad} is refused: a config may not define or change logging handlers, "
+            "formatters or filters (a handler writes its formatter's text into any file it "
+            f"names). Choose one of Hydra's logging configs, hydra/{section}={options}, and "
+            f"set only loggers' levels ({DOCS})"
+        )
+    if node.get("version", 1) != 1:
+        raise ForbiddenSetting(f"{where}.version={node['version']!r} is refused: it must be 1")
+    for key in ("disable_existing_loggers", "incremental"):
+        if not isinstance(node.get(key, False), bool):
+            raise ForbiddenSetting(f"{where}.{key}={node[key]!r} is refused: true or false")
+    handlers, filters = built["handlers"], built["filters"]
+    _check_logger(f"{where}.root", node.get("root"), handlers, filters)
+    loggers = node.get("loggers") or {}
+    if not isinstance(loggers, dict):
+        raise ForbiddenSetting(f"{where}.loggers={loggers!r} is refused: a mapping of loggers")
+    for name, logger in loggers.items():
+        _check_logger(f"{where}.loggers.{name}", logger, handlers, filters)
+
+
+def check_logging(cfg: DictConfig | dict) -> None:
+    """Refuse logging handlers, formatters or filters other than Hydra's own (module doc)."""
+    hydra = _container(cfg).get("hydra")
+    if not isinstance(hydra, dict):
+        return
+    choices = (hydra.get("runtime") or {}).get("choices") or {}
+    for section in LOGGING_SECTIONS:
+        if section in hydra:
+            _check_logging_section(section, hydra[section], choices.get(f"hydra/{section}"))
+
+
+def _strings(node: Any, path: str):
+    """Every string value of a config, with its dotted key."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, f"{path}[{i}]")
+    elif isinstance(node, str):
+        yield path, node
+
+
+def _check_job_environment(job: Any) -> None:
+    if not isinstance(job, dict):
+        return
+    for key in ("env_set", "env_copy"):
+        if job.get(key):
+            raise ForbiddenSetting(
+                f"hydra.job.{key}={job[key]!r} is refused: a config may not set the environment "
+                "of a job (PATH, LD_PRELOAD or PYTHONPATH decide which programs and libraries "
+                "run). Set variables in your shell before running peerwell instead"
+            )
+
+
+def check_environment(cfg: DictConfig | dict) -> None:
+    """Refuse ``hydra.job.env_set``/``env_copy``, ``${oc.env:...}``, and a job name that is a path.
+
+    Raises
+    ------
+    ForbiddenSetting
+        Naming the key and what to do instead.
+    """
+    data = _container(cfg)
+    hydra = data.get("hydra") if isinstance(data, dict) else None
+    if isinstance(hydra, dict):
+        job = hydra.get("job")
+        _check_job_environment(job)
+        name = job.get("name") if isinstance(job, dict) else None
+        if name is not None and not (isinstance(name, str) and JOB_NAME.fullmatch(name)):
+            raise ForbiddenSetting(
+                f"hydra.job.name={name!r} is refused: it names the job's log file, so it must "
+                "be a plain name (letters, digits, '_', '-', '.'), not a path or interpolation"
+            )
+    for key, value in _strings(data, ""):
+        if ENV_RESOLVER.search(value):
+            raise ForbiddenSetting(
+                f"{key}={value!r} is refused: a config may not read environment variables "
+                "(their values would be recorded with every result). Write the value itself; "
+                "on the command line your shell can expand $NAME"
+            )
+
+
+def check_config(cfg: DictConfig | dict) -> None:
+    """Every check of a composed config: targets, logging, environment (see the module doc)."""
+    data = _container(cfg)
+    check_targets(data)
+    check_environment(data)
+    check_logging(data)
+
+
+def _refuse_env(*args: Any, **kwargs: Any) -> Any:
+    """Replaces the ``oc.env`` resolver: whatever spelling reached it, nothing is read."""
+    name = args[0] if args else "..."
+    raise ConfigError(
+        f"${{oc.env:{name}}} is refused: a config may not read environment variables (their "
+        "values would be recorded with every result). Write the value itself"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Config files and overrides: size, aliases, depth, before anything expands them
+
+
+def _file_problem(data: bytes) -> str | None:
+    """What makes this YAML text unsafe to expand (aliases, depth), or None. Syntax errors are
+    left to Hydra's own reading, which `_describe_yaml_error` turns into a clear message."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    try:
+        for event in yaml.parse(data, Loader=loader):
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                return (
+                    f"line {line}: YAML anchors and aliases (&name, *name) are refused "
+                    "(a few hundred bytes of aliases can expand to gigabytes); write the values "
+                    "out"
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return (
+                        f"line {line}: nested more than {MAX_DEPTH} levels deep; peerwell's "
+                        "own configs nest at most 6"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _read_bounded(path: str) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes of a regular file: a FIFO would block on opening, and
+    /dev/zero would not end."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ConfigFileError(f"{path}: not a regular file; a config is a YAML file")
+    with open(path, "rb") as f:
+        return f.read(MAX_FILE_BYTES + 1)
+
+
+def check_yaml_bytes(data: bytes, where: str) -> None:
+    """Refuse a config file that is too large, not UTF-8, aliased or too deep (module doc).
+
+    Raises
+    ------
+    ConfigFileError
+        Naming the file (and line) and what a config file may be.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigFileError(
+            f"{where}: larger than {MAX_FILE_BYTES // 1024} KiB; a config file is a page of "
+            "settings (give large inputs, such as a network, as a file path: network.path=...)"
+        )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(
+            f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    problem = _file_problem(data)
+    if problem:
+        raise ConfigFileError(f"{where}, {problem}")
+
+
+def check_yaml_file(path: str | Path) -> None:
+    """:func:`check_yaml_bytes` for a YAML file peerwell reads itself, outside Hydra."""
+    check_yaml_bytes(_read_bounded(str(path)), str(path))
+
+
+def _check_source_file(source: Any, config_path: str) -> None:
+    """Check the file ``source`` would load for ``config_path`` (file:// and pkg:// sources)."""
+    scheme = source.scheme()
+    name = source._normalize_file_name(config_path)
+    if scheme == "file":
+        path = os.path.realpath(os.path.join(source.path, name))
+        if os.path.exists(path):
+            check_yaml_bytes(_read_bounded(path), path)
+    elif scheme == "pkg":
+        from importlib import resources
+
+        res = resources.files(source.path).joinpath(name)
+        if res.is_file():
+            with res.open("rb") as f:
+                check_yaml_bytes(f.read(MAX_FILE_BYTES + 1), f"pkg://{source.path}/{name}")
+
+
+def _override_depth(text: str) -> int:
+    """The deepest nesting of brackets in an override, outside quoted strings."""
+    depth = deepest = 0
+    quote = None
+    escaped = False
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]})":
+            depth -= 1
+    return deepest
+
+
+ENV_OVERRIDE = re.compile(r"^[~+]*hydra\.job(?:\.env_(?:set|copy)\b|=.*\benv_(?:set|copy)\b)")
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Refuse a command-line override nested too deep, or setting a job's environment."""
+    for text in overrides or ():
+        if not isinstance(text, str):
+            continue
+        if _override_depth(text) > MAX_DEPTH:
+            raise ConfigFileError(
+                f"override {text[:60]}...: nested more than {MAX_DEPTH} levels deep; "
+                "peerwell's own configs nest at most 6"
+            )
+        # Refused here as well as in the composed config: Hydra copies `env_copy` variables into
+        # `env_set` while composing, and fails with a KeyError on one that is not set.
+        if ENV_OVERRIDE.match(text.strip()):
+            raise ForbiddenSetting(
+                f"override {text!r} is refused: a config may not set the environment of a job "
+                "(PATH, LD_PRELOAD or PYTHONPATH decide which programs and libraries run). Set "
+                "variables in your shell before running peerwell instead"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Hydra's errors, made clear
 
 
 def _yaml_error(exc: BaseException) -> BaseException | None:
@@ -175,7 +605,6 @@ def _describe_yaml_error(err) -> str:
 def _unknown_key(exc: BaseException) -> str | None:
     """For "Key 'x' not in 'Group'" while composing a file: a message listing the keys that exist."""
     import dataclasses
-    import re
 
     cause = exc.__cause__ or exc.__context__
     if not isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
@@ -193,9 +622,14 @@ def _unknown_key(exc: BaseException) -> str | None:
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# Installing the checks into Hydra
+
+
 def _guarded_load(original):
     @functools.wraps(original)
     def load_configuration(self, *args, **kwargs):
+        check_overrides(kwargs.get("overrides", args[1] if len(args) > 1 else None))
         try:
             cfg = original(self, *args, **kwargs)
         except ConfigError:
@@ -209,11 +643,42 @@ def _guarded_load(original):
                 if message:
                     raise ConfigFileError(message) from None
             raise
-        check_targets(cfg)
+        check_config(cfg)
         return cfg
 
     load_configuration.__peerwell_guard__ = True
     return load_configuration
+
+
+def _guarded_compose(original):
+    """Check the config composed from files before Hydra applies `env_copy` to it (which would
+    read the driver's environment into `env_set`, or fail with a KeyError)."""
+
+    @functools.wraps(original)
+    def _compose_config_from_defaults_list(self, *args, **kwargs):
+        cfg = original(self, *args, **kwargs)
+        hydra = OmegaConf.to_container(cfg, resolve=False).get("hydra")
+        _check_job_environment(hydra.get("job") if isinstance(hydra, dict) else None)
+        return cfg
+
+    _compose_config_from_defaults_list.__peerwell_guard__ = True
+    return _compose_config_from_defaults_list
+
+
+def _guarded_repository_load(original):
+    """Check each YAML file before Hydra reads it: reading expands aliases into memory."""
+
+    @functools.wraps(original)
+    def load_config(self, config_path: str):
+        from hydra.core.object_type import ObjectType
+
+        source = self._find_object_source(config_path=config_path, object_type=ObjectType.CONFIG)
+        if source is not None:
+            _check_source_file(source, config_path)
+        return original(self, config_path)
+
+    load_config.__peerwell_guard__ = True
+    return load_config
 
 
 def _guarded_save(original):
@@ -262,18 +727,25 @@ def _guarded_sweeper(original):
     return instantiate_sweeper
 
 
+def _patch(owner: Any, name: str, wrap) -> None:
+    if not getattr(getattr(owner, name), "__peerwell_guard__", False):
+        setattr(owner, name, wrap(getattr(owner, name)))
+
+
 def install() -> None:
     """Install the checks into Hydra (idempotent)."""
     import hydra.core.utils as hydra_utils
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.config_repository import ConfigRepository
     from hydra.core.plugins import Plugins
 
-    # (Not BasicSweeper itself: Hydra re-executes its plugin modules when it scans them, which
-    # replaces the class; Plugins is not a plugin.)
-    if not getattr(Plugins.instantiate_sweeper, "__peerwell_guard__", False):
-        Plugins.instantiate_sweeper = _guarded_sweeper(Plugins.instantiate_sweeper)
-
-    if not getattr(ConfigLoaderImpl.load_configuration, "__peerwell_guard__", False):
-        ConfigLoaderImpl.load_configuration = _guarded_load(ConfigLoaderImpl.load_configuration)
-    if not getattr(hydra_utils._save_config, "__peerwell_guard__", False):
-        hydra_utils._save_config = _guarded_save(hydra_utils._save_config)
+    # Only classes Hydra does not re-create: it re-executes its plugin modules when it scans
+    # them (BasicSweeper, the config sources), which would drop a patch of their classes.
+    _patch(Plugins, "instantiate_sweeper", _guarded_sweeper)
+    _patch(ConfigLoaderImpl, "load_configuration", _guarded_load)
+    _patch(ConfigLoaderImpl, "_compose_config_from_defaults_list", _guarded_compose)
+    _patch(ConfigRepository, "load_config", _guarded_repository_load)
+    _patch(hydra_utils, "_save_config", _guarded_save)
+    # Process-wide: peerwell's commands are the process, and no config of theirs reads the
+    # environment (the text check above names the key; this stops every other spelling).
+    OmegaConf.register_new_resolver("oc.env", _refuse_env, replace=True)
