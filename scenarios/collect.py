@@ -3,7 +3,11 @@
 ``SWEEP_DIR/runs/*.parquet`` is read as one ``pyarrow.dataset``; the result has one row per run
 and step with ``run_id``, ``step``, ``scenario``, ``seed``, the swept parameters (read from each
 run's own recorded config, so the values are the ones the run used) and the outcome columns.
-A run file that is truncated or corrupt is reported by name and left out, never used.
+A run file that is truncated or corrupt, or that is not the run its name says (the run_id
+recorded in it, or the run_id of its rows, is another: a file copied or swapped from another
+run), is reported by name with what is wrong and left out, never used; rerunning the sweep redoes
+it. Collecting does not take the folder's lock (it only adds ``collected.*``), and its clean-up
+of temp files leaves every file a live writer owns.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pyarrow.parquet as pq
 from peerwell.simulation.errors import PeerwellError
 
 from .runstore import clean_store, runs_dir
-from .store import atomic_write_bytes, atomic_write_parquet, read_metadata
+from .store import atomic_write_bytes, atomic_write_parquet, read_metadata, run_file_problem
 
 ID_COLUMNS = ["run_id", "step", "scenario", "seed"]
 
@@ -117,9 +121,12 @@ def collect(sweep_dir: str | Path) -> Collected:
         except (pa.ArrowInvalid, OSError, ValueError) as exc:
             skipped.append((f.name, f"not a whole Parquet file ({exc})"))
             continue
-        rid = meta.get("run_id") or f.stem
-        if rid != f.stem:
-            skipped.append((f.name, f"its run_id {rid!r} does not match its file name"))
+        rid = f.stem
+        problem = run_file_problem(f, rid)
+        if problem is not None:
+            skipped.append(
+                (f.name, f"{problem}; left out (rerunning the sweep or comparison runs it again)")
+            )
             continue
         flat = _flatten(meta.get("config", {}))
         flat.update((meta.get("sweep") or {}).get("values") or {})

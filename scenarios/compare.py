@@ -11,6 +11,11 @@ pair — replicate r of every scenario shares its seed — reusing finished runs
   benefits-vs-risks panel per scenario (PNG and SVG);
 - ``report.md``: the tables and figures with one paragraph per scenario;
 - ``comparison.json``: the settings, the seeds and every run_id with whether it was reused.
+
+The comparison holds ``output_dir``'s lock (``store.folder_lock``) from before its first write to
+its end: a second ``compare`` (or ``run``, or ``sweep``) into the same folder is refused with the
+holder's pid and command, so ``summary.csv``, ``report.md`` and ``comparison.json`` always come
+from one comparison. SIGTERM, like SIGINT, stops it at once and kills its workers.
 """
 
 from __future__ import annotations
@@ -35,8 +40,15 @@ from peerwell.simulation.params import ModelParams
 
 from .catalogue import check_scenario_names, load_scenario
 from .config import DEFAULT_ROOT_SEED
-from .replicates import PlannedRun, execute, plan, replicate_seeds
-from .store import atomic_write_bytes, atomic_write_json, provenance
+from .replicates import PlannedRun, execute, plan, replicate_seeds, signals_interrupt
+from .runstore import clean_store
+from .store import (
+    atomic_write_bytes,
+    atomic_write_json,
+    folder_lock,
+    provenance,
+    remove_stale_temp_files,
+)
 
 
 @dataclass
@@ -277,6 +289,11 @@ def run_comparison(
     ConfigError
         An unknown scenario (the message lists the known ones), a bad override or value, or
         scenarios with different horizons. Nothing is run then.
+    peerwell.scenarios.store.FolderBusy
+        Another command is writing into ``output_dir`` (named with its pid and command line).
+        Nothing is written then.
+    KeyboardInterrupt
+        SIGINT or SIGTERM (``replicates.Terminated``): the workers are killed, finished runs kept.
     OSError
         ``output_dir`` cannot be written.
     """
@@ -287,6 +304,35 @@ def run_comparison(
     base = _load_all(names, overrides)
     seeds = replicate_seeds(root_seed, replicates)
     out = Path(output_dir).expanduser().resolve()
+    # Nothing is written before the lock is held, and everything under it; SIGTERM unwinds
+    # through here like SIGINT, so the workers are killed and the lock given back.
+    with signals_interrupt(), folder_lock(out, command, hint="give another output_dir=..."):
+        result = _compare_locked(
+            names, base, seeds, root_seed, out, overrides, n_jobs, progress, figures, notify,
+            command, t0,
+        )  # fmt: skip
+        # The run locks the workers took, and temp files of figures a killed comparison left.
+        clean_store(out)
+        remove_stale_temp_files(out / "figures")
+    return result
+
+
+def _compare_locked(
+    names: list[str],
+    base: dict[str, ModelParams],
+    seeds: list[int],
+    root_seed: int,
+    out: Path,
+    overrides,
+    n_jobs: int,
+    progress: bool,
+    figures: bool,
+    notify: Callable[[str], None],
+    command: str | None,
+    t0: float,
+) -> ComparisonResult:
+    """The comparison proper, run while holding ``out``'s lock (see :func:`run_comparison`)."""
+    replicates = len(seeds)
     planned = plan(base, seeds, out / "runs")
     frames = execute(planned, n_jobs=n_jobs, progress=progress, notify=notify, desc="compare")
     trajectories = _stack(planned, frames)

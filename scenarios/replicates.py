@@ -1,18 +1,22 @@
 """Replicated runs into the result store: seeds, reuse of finished runs, parallel execution.
 
 Each planned run is stored as ``runs/<run_id>.parquet`` (written atomically by the worker that
-ran it, through ``store.py``). Before running, finished files are read back and reused; a file
-that cannot be read, or that belongs to another run, is run again (and said so). Runs execute
-in parallel on all cores with joblib's loky backend; each worker runs its Numba kernels on its
-share of the cores, so workers do not fight over threads.
+ran it, through ``store.py``, under the run's lock in ``.locks/``, the sweep store's protocol:
+so a sweep's or ``collect``'s clean-up never takes a comparison's temp file for a dead one).
+Before running, finished files are read back and reused; a file that cannot be read, or that
+belongs to another run (by the run_id recorded in it or by its rows), is run again (and said
+so). Runs execute in parallel on all cores with joblib's loky backend; each worker runs its
+Numba kernels on its share of the cores, so workers do not fight over threads. An interrupt
+(SIGINT, or SIGTERM turned into one by :func:`signals_interrupt`) kills the workers at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,9 +29,46 @@ from peerwell.simulation.errors import PeerwellError
 from peerwell.simulation.params import ModelParams
 
 from .runner import simulate
-from .store import atomic_write_parquet, read_verified, run_id
+from .runstore import clean_store, run_lock
+from .store import atomic_write_parquet, read_metadata, read_verified, run_id
 
-_TEMP = re.compile(r"^\..+\.tmp-(\d+)$")  # store.atomic_write_bytes's temporary files
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like SIGINT's KeyboardInterrupt, so that clean-up runs
+    (the workers are killed, the folder's lock is given back) before the process ends."""
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread.
+
+    By default SIGTERM ends Python without running any clean-up, which left a comparison's loky
+    workers (and their resource tracker) running for minutes after their driver was gone. Only
+    the main thread can take signals: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _kill_workers() -> None:
+    """Kill the loky workers now (joblib's abort does too; this also covers an interrupt that
+    arrives between two results, outside joblib's frames)."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        with contextlib.suppress(Exception):
+            executor.shutdown(wait=True, kill_workers=True)
 
 
 def replicate_seeds(root_seed: int, replicates: int) -> list[int]:
@@ -99,35 +140,22 @@ def read_run(path: Path, expected_run_id: str, steps: int) -> pd.DataFrame:
     ids = set(df["run_id"].unique())
     if ids != {expected_run_id}:
         raise ValueError(f"holds run(s) {sorted(ids)}, expected {expected_run_id}")
+    recorded = read_metadata(path).get("run_id")
+    if recorded not in (None, expected_run_id):
+        raise ValueError(f"records run_id {recorded} in its metadata, expected {expected_run_id}")
     if int(df["step"].max()) != steps:
         raise ValueError(f"ends on day {int(df['step'].max())}, expected day {steps}")
     return df
-
-
-def remove_stale_temp_files(folder: Path) -> list[Path]:
-    """Delete temporary files left by writers that no longer run (a killed comparison)."""
-    removed = []
-    for path in folder.glob(".*.tmp-*"):
-        m = _TEMP.match(path.name)
-        if not m:
-            continue
-        try:
-            os.kill(int(m.group(1)), 0)
-            continue  # the writer is alive: leave its file alone
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed.append(path)
-    return removed
 
 
 def _run_and_store(
     params: ModelParams, expected_run_id: str, path: str, threads: int | None
 ) -> tuple[str, pd.DataFrame]:
     """Worker: run one simulation and write it atomically (so a killed driver loses nothing).
+
+    The write happens under the run's lock (``<output_dir>/.locks/<run_id>.lock``): clean-ups
+    take a temp file whose lock is free for a dead writer's. A run some other writer finished
+    while this one waited for the lock (a killed comparison's last worker) is read, not rerun.
 
     Raises
     ------
@@ -139,13 +167,18 @@ def _run_and_store(
         import numba
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    result = simulate(params)
-    if result.run_id != expected_run_id:
-        raise PeerwellError(
-            f"run {expected_run_id} came back as {result.run_id}: the peerwell code changed while "
-            "this comparison was running; run the same command again"
-        )
-    atomic_write_parquet(Path(path), result.trajectories, result.meta)
+    target = Path(path)
+    with run_lock(target.parent.parent, expected_run_id):
+        if target.exists():
+            with contextlib.suppress(ValueError):
+                return expected_run_id, read_run(target, expected_run_id, params.steps)
+        result = simulate(params)
+        if result.run_id != expected_run_id:
+            raise PeerwellError(
+                f"run {expected_run_id} came back as {result.run_id}: the peerwell code changed "
+                "while this comparison was running; run the same command again"
+            )
+        atomic_write_parquet(target, result.trajectories, result.meta)
     return result.run_id, result.trajectories
 
 
@@ -181,7 +214,7 @@ def execute(
     todo: list[PlannedRun] = []
     if planned:
         planned[0].path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temp_files(planned[0].path.parent)
+        clean_store(planned[0].path.parent.parent)
     for pr in planned:
         if pr.path.exists():
             try:
@@ -209,11 +242,17 @@ def execute(
                 delayed(_run_and_store)(pr.params, pr.run_id, str(pr.path), threads) for pr in todo
             )
             parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-            for rid, df in parallel(jobs):
-                out[rid] = df
-                pr = by_id[rid]
-                pr.status = "ran" if pr.status == "planned" else pr.status
-                bar.update(1)
+            results = parallel(jobs)
+            try:
+                for rid, df in results:
+                    out[rid] = df
+                    pr = by_id[rid]
+                    pr.status = "ran" if pr.status == "planned" else pr.status
+                    bar.update(1)
+            except BaseException:
+                results.close()  # joblib aborts: the workers are killed
+                _kill_workers()
+                raise
     finally:
         bar.close()
     return out

@@ -1,22 +1,48 @@
-"""Run one simulation and write its outputs (the `peerwell run` job)."""
+"""Run one simulation and write its outputs (the `peerwell run` job).
+
+A run's folder has one writer at a time: :func:`write_run` holds the folder's lock
+(``store.folder_lock``), and the ``peerwell run`` command takes it earlier, in
+:class:`RunCallback`, before Hydra writes anything into the folder. The callback also keeps
+Hydra's ``.hydra/`` files back until the run has finished, so they always describe the data
+beside them: a run refused for a bad value, refused for a busy folder, failed or killed leaves a
+finished folder's ``.hydra/config.yaml`` as it was.
+
+(The model is imported inside :func:`simulate`: Hydra imports this module for the callback, and a
+wrong value must be refused before Mesa and Numba load.)
+"""
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import os
-import re
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from tqdm import tqdm
 
-from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import ModelParams
 
-from .store import atomic_write_json, atomic_write_parquet, canonical_config, provenance, run_id
+from .store import (
+    FolderBusy,
+    acquire_folder,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_parquet,
+    canonical_config,
+    folder_lock,
+    provenance,
+    release_folder,
+    remove_stale_temp_files,
+    run_id,
+    temp_path,
+)
 
 
 @dataclass
@@ -45,6 +71,8 @@ def simulate(params: ModelParams, *, progress: bool = False, timing: bool = Fals
     RunResult
         Trajectories with ``run_id``, ``scenario`` and ``seed`` columns, and metadata.
     """
+    from peerwell.simulation.model import PeerwellModel
+
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     model = PeerwellModel(params, timing=timing, agent_views=False)
@@ -83,44 +111,139 @@ def simulate(params: ModelParams, *, progress: bool = False, timing: bool = Fals
     return RunResult(run_id=rid, trajectories=df, meta=meta)
 
 
-# Temp files of the atomic writes below: ".trajectories.parquet.tmp-<pid>" (store.py) and
-# ".trajectories.tmp-<pid>.png" (the figure, which needs its suffix to be drawn).
-_STALE = re.compile(r"^\.(trajectories\.parquet|run\.json|trajectories)\.tmp-(\d+)(\.png)?$")
-
-
-def _remove_stale_temp_files(out: Path) -> None:
-    """Remove temp files left in ``out`` by a `peerwell run` that was killed mid-write."""
-    for entry in os.scandir(out):
-        m = _STALE.match(entry.name)
-        if not m or int(m.group(2)) == os.getpid():
-            continue
-        try:
-            os.kill(int(m.group(2)), 0)
-            continue  # its writer still runs
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(entry.path)
+OUTPUT_HINT = "give another output_dir=..."
 
 
 def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) -> Path:
-    """Write ``trajectories.parquet``, ``run.json`` and ``trajectories.png`` into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temp_files(out)
-    atomic_write_parquet(out / "trajectories.parquet", result.trajectories, result.meta)
-    atomic_write_json(out / "run.json", result.meta)
-    if figure:
-        # Drawn into a dot-named temp file and renamed, like the data: a full disk cannot leave
-        # a truncated figure in place of the previous one.
-        tmp = out / f".trajectories.tmp-{os.getpid()}.png"
-        try:
-            from peerwell.analysis.plots import plot_trajectories  # seaborn: only when writing
+    """Write ``trajectories.parquet``, ``run.json`` and ``trajectories.png`` into ``out_dir``.
 
-            plot_trajectories(result.trajectories, tmp)
-            os.replace(tmp, out / "trajectories.png")
-        finally:
-            tmp.unlink(missing_ok=True)
+    Holds the folder's lock while writing (``peerwell run`` already holds it, from before Hydra
+    wrote anything).
+
+    Raises
+    ------
+    peerwell.scenarios.store.FolderBusy
+        Another command is writing into ``out_dir``; nothing is written.
+    OSError
+        The folder cannot be written.
+    """
+    out = Path(out_dir)
+    with folder_lock(out, hint=OUTPUT_HINT):
+        remove_stale_temp_files(out)  # of a `peerwell run` killed mid-write
+        atomic_write_parquet(out / "trajectories.parquet", result.trajectories, result.meta)
+        atomic_write_json(out / "run.json", result.meta)
+        if figure:
+            # Drawn into a dot-named temp file and renamed, like the data: a full disk cannot
+            # leave a truncated figure in place of the previous one.
+            tmp = temp_path(out / "trajectories.png", keep_suffix=True)
+            try:
+                from peerwell.analysis.plots import plot_trajectories  # seaborn: when writing
+
+                plot_trajectories(result.trajectories, tmp)
+                os.replace(tmp, out / "trajectories.png")
+            finally:
+                tmp.unlink(missing_ok=True)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# `peerwell run` under Hydra: accept the run before anything is written
+
+# The folders each unfinished `peerwell run` of this process holds the lock of. A run gives them
+# back at its end (on_run_end). A run that fails through `fail()` (SystemExit, which Hydra lets
+# pass without on_run_end) exits its process, which drops them; an in-process caller that goes
+# on (a test, a notebook) gets them back when the failed run is freed, or at the next run's start
+# (Hydra runs one run at a time in a process).
+_OPEN_RUNS: list[list[Path]] = []
+
+
+def _give_back(folders: list[Path]) -> None:
+    while folders:
+        release_folder(folders.pop())
+
+
+def _task_config(config: DictConfig) -> DictConfig:
+    """The run's own config (without the ``hydra`` node), as Hydra passes it to the task."""
+    task = copy.deepcopy(config)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    return task
+
+
+class RunCallback(Callback):
+    """Hydra hooks of ``peerwell run`` (configured in ``conf/config.yaml``).
+
+    Before Hydra creates the run folder, writes its log or ``.hydra/``, the run is accepted:
+    its values are validated (a bad value is refused with nothing written) and the folder's lock
+    is taken (a busy folder is refused, naming the holder). Hydra's ``.hydra/`` files are then
+    held back and written only when the run has finished, after its data.
+    """
+
+    def __init__(self) -> None:
+        self.hydra_dir: Path | None = None
+        self.subdir: str | None = None
+        self.locks: list[Path] = []
+        weakref.finalize(self, _give_back, self.locks)
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from peerwell.simulation.errors import PeerwellError
+
+        from .cli import fail
+        from .config import params_from_cfg
+
+        while _OPEN_RUNS:  # of runs before this one in this process that failed
+            _give_back(_OPEN_RUNS.pop())
+        try:
+            params_from_cfg(_task_config(config))
+        except PeerwellError as exc:
+            fail(str(exc))
+        folders = {Path(str(config.output_dir)), Path(str(config.hydra.run.dir))}
+        _OPEN_RUNS.append(self.locks)
+        try:
+            for folder in sorted({f.expanduser().absolute() for f in folders}):
+                self.locks.append(acquire_folder(folder, hint=OUTPUT_HINT))
+        except FolderBusy as exc:
+            _give_back(self.locks)
+            fail(str(exc))
+        except OSError as exc:
+            _give_back(self.locks)
+            fail(f"cannot write results to {str(config.output_dir)!r}: {exc.strerror or exc}")
+        subdir = config.hydra.output_subdir
+        if subdir is not None:
+            self.subdir = str(subdir)
+            self.hydra_dir = Path(str(config.hydra.run.dir)).expanduser().absolute() / str(subdir)
+            with read_write(config.hydra):
+                config.hydra.output_subdir = None  # Hydra writes none; on_run_end does
+
+    def on_run_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
+        from hydra.core.utils import JobStatus
+
+        try:
+            if self.hydra_dir is not None and getattr(job_return, "status", None) == (
+                JobStatus.COMPLETED
+            ):
+                self._write_hydra_files(job_return)
+        finally:
+            _give_back(self.locks)
+
+    def _write_hydra_files(self, job_return: Any) -> None:
+        """Hydra's three files, as Hydra writes them, each atomically."""
+        from .cli import fail
+
+        hydra_cfg = copy.deepcopy(job_return.hydra_cfg)
+        with read_write(hydra_cfg.hydra):
+            hydra_cfg.hydra.output_subdir = self.subdir  # as if Hydra had written them
+        files = {
+            "config.yaml": job_return.cfg,
+            "hydra.yaml": hydra_cfg,
+            "overrides.yaml": OmegaConf.create(list(job_return.overrides or [])),
+        }
+        try:
+            self.hydra_dir.mkdir(parents=True, exist_ok=True)
+            for name, cfg in files.items():
+                atomic_write_bytes(self.hydra_dir / name, OmegaConf.to_yaml(cfg).encode())
+        except OSError as exc:
+            fail(
+                f"cannot write {self.hydra_dir}: {exc.strerror or exc}. The run's results are "
+                f"written, but its .hydra/ files are not: free some space and run it again"
+            )

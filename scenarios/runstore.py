@@ -10,30 +10,38 @@ for writers that die:
   a killed sweep is rerun while the orphaned workers of the first one still finish their runs,
   the rerun waits for them instead of racing them.
 - **Stale temp files** (from a writer killed between write and rename) are removed by the driver
-  at the start and the end of every sweep, for runs whose lock is free: no live process can be
-  writing them then. So when a rerun has finished, no temp file is left, even if workers of
-  the killed sweep were still finishing runs while it ran (the rerun waited for their locks).
-- **Finished** means the Parquet file exists and its footer reads; a truncated file is rerun.
+  at the start and the end of every sweep (and by ``compare`` and ``collect``), for runs whose
+  lock is free: no live process can be writing them then. So when a rerun has finished, no temp
+  file is left, even if workers of the killed sweep were still finishing runs while it ran (the
+  rerun waited for their locks). ``compare``'s workers take the same locks, so a sweep or a
+  ``collect`` never deletes a file a comparison is writing.
+- **Finished** means the Parquet file's footer reads and it is the run its name says: the run_id
+  recorded in it and the run_id of its rows are the file's (``store.run_file_problem``), and its
+  JSON sidecar names the same run. A truncated file, or one copied or swapped from another run,
+  is rerun; a sidecar that names another run is rewritten from the Parquet file's metadata.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
-from .store import atomic_write_json, atomic_write_parquet
+from .store import (
+    atomic_write_json,
+    atomic_write_parquet,
+    read_metadata,
+    remove_stale_temp_files,
+    run_file_problem,
+)
 
 RUNS = "runs"
 LOCKS = ".locks"
-# store.atomic_write_bytes names its temp files ".<name>.tmp-<pid>".
-TEMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
 
 
 def runs_dir(sweep_dir: str | Path) -> Path:
@@ -45,13 +53,31 @@ def run_file(sweep_dir: str | Path, rid: str) -> Path:
     return runs_dir(sweep_dir) / f"{rid}.parquet"
 
 
-def is_finished(path: str | Path) -> bool:
-    """A run file exists and is a whole Parquet file (its footer reads)."""
+def sidecar_problem(path: str | Path, expected: str) -> str | None:
+    """Why a run's JSON sidecar is not run ``expected``'s record; None when it is."""
     try:
-        pq.read_metadata(path)
-    except (OSError, ValueError):
-        return False
-    return True
+        meta = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as exc:
+        return f"unreadable ({type(exc).__name__})"
+    recorded = meta.get("run_id") if isinstance(meta, dict) else None
+    if recorded != expected:
+        return f"holds the record of run {recorded}, not of run {expected}"
+    return None
+
+
+def _check_finished(folder: Path, rid: str) -> tuple[str | None, str | None]:
+    """(problem of the Parquet file, problem of its sidecar), each None when it is right."""
+    problem = run_file_problem(folder / f"{rid}.parquet", rid)
+    if problem is not None:
+        return problem, None
+    return None, sidecar_problem(folder / f"{rid}.json", rid)
+
+
+def _repair_sidecar(folder: Path, rid: str) -> None:
+    # The sidecar is the Parquet file's metadata, written beside it for tools that read JSON.
+    atomic_write_json(folder / f"{rid}.json", read_metadata(folder / f"{rid}.parquet"))
 
 
 def finished_run_ids(sweep_dir: str | Path) -> set[str]:
@@ -66,8 +92,20 @@ def finished_run_ids(sweep_dir: str | Path) -> set[str]:
     }
 
 
+# Lock files this process holds. POSIX locks do not conflict within a process, and closing any
+# descriptor of a locked file drops the process's lock on it: a non-blocking test of a lock that
+# another thread of this process holds (a clean-up, beside a comparison of the dashboard) must
+# not open the file, and says "taken".
+_HELD_HERE: set[str] = set()
+os.register_at_fork(after_in_child=_HELD_HERE.clear)  # a forked child holds no POSIX lock
+
+
 @contextlib.contextmanager
 def _lock(path: Path, blocking: bool) -> Iterator[bool]:
+    key = os.path.abspath(path)
+    if not blocking and key in _HELD_HERE:
+        yield False
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     acquired = False
@@ -78,9 +116,12 @@ def _lock(path: Path, blocking: bool) -> Iterator[bool]:
         except OSError:
             if blocking:
                 raise
+        if acquired:
+            _HELD_HERE.add(key)
         yield acquired
     finally:
         if acquired:
+            _HELD_HERE.discard(key)
             fcntl.lockf(fd, fcntl.LOCK_UN)
         os.close(fd)
 
@@ -118,7 +159,10 @@ def ensure_run(
         # Holding the lock, nobody else is writing this run. Temp files a dead writer left are
         # removed by clean_store at the start and end of every sweep (not here: a scan of the
         # folder per run would make a large design quadratic).
-        if is_finished(path):
+        problem, sidecar = _check_finished(folder, rid)
+        if problem is None:
+            if sidecar is not None:
+                _repair_sidecar(folder, rid)
             return "done"
         df, meta = compute()
         # The sidecar first, the Parquet file last: a run counts as finished when its Parquet
@@ -128,44 +172,50 @@ def ensure_run(
     return "ran"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def repair_runs(sweep_dir: str | Path, run_ids: set[str]) -> list[tuple[str, str]]:
+    """Check the finished files of ``run_ids`` against their run_ids; return what was wrong.
+
+    A Parquet file that is not its run (truncated, or copied or swapped from another run) is
+    deleted, so the sweep runs it again; a sidecar that names another run is rewritten from the
+    Parquet file. Runs whose lock is held (a writer is at them now) are left to that writer,
+    which checks again under the lock. Returns ``(file name, what was wrong and what was done)``.
+    """
+    folder = runs_dir(sweep_dir)
+    found: list[tuple[str, str]] = []
+    for rid in sorted(finished_run_ids(sweep_dir) & set(run_ids)):
+        problem, sidecar = _check_finished(folder, rid)
+        if problem is None and sidecar is None:
+            continue
+        with run_lock(sweep_dir, rid, blocking=False) as free:
+            if not free:
+                continue
+            problem, sidecar = _check_finished(folder, rid)  # again, now that it is ours
+            if problem is not None:
+                (folder / f"{rid}.parquet").unlink(missing_ok=True)
+                (folder / f"{rid}.json").unlink(missing_ok=True)
+                found.append((f"{rid}.parquet", f"{problem}: running it again"))
+            elif sidecar is not None:
+                _repair_sidecar(folder, rid)
+                found.append((f"{rid}.json", f"{sidecar}: rewritten from {rid}.parquet"))
+    return found
 
 
 def clean_store(sweep_dir: str | Path) -> int:
     """Remove temp files no live writer owns, and unheld lock files. Returns files removed.
 
-    In ``runs/`` a temp file is stale when its run's lock is free. Elsewhere in the sweep
-    directory (``sweep.json``, ``collected.*``) it is stale when its writer's pid is not alive on
-    this host (those files are only written by a driver on the submitting host).
+    In ``runs/`` a temp file is stale when its run's lock is free (every writer there, a sweep's
+    job or a comparison's worker, holds it). Elsewhere in the folder (``sweep.json``,
+    ``collected.*``, a comparison's ``summary.csv``) it is stale when its writer's pid is not
+    alive on this host (those files are only written by a driver on the submitting host). Both
+    rules are ``store.remove_stale_temp_files``'s.
     """
     sweep_dir = Path(sweep_dir)
-    removed = 0
-    folder = runs_dir(sweep_dir)
-    if folder.is_dir():
-        for entry in list(os.scandir(folder)):
-            m = TEMP_RE.match(entry.name)
-            if not m:
-                continue
-            rid = m["name"].rsplit(".", 1)[0]
-            with run_lock(sweep_dir, rid, blocking=False) as free:
-                if free:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
-                        removed += 1
-    if sweep_dir.is_dir():
-        for entry in list(os.scandir(sweep_dir)):
-            m = TEMP_RE.match(entry.name)
-            if m and not _pid_alive(int(m["pid"])):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                    removed += 1
+
+    def lock_of(final: str):
+        return run_lock(sweep_dir, final.split(".", 1)[0], blocking=False)
+
+    removed = len(remove_stale_temp_files(runs_dir(sweep_dir), lock=lock_of))
+    removed += len(remove_stale_temp_files(sweep_dir))
     locks = sweep_dir / LOCKS
     if locks.is_dir():
         for entry in list(os.scandir(locks)):

@@ -8,9 +8,13 @@ already finished, so rerunning the same command resumes.
 
 In the driver, :class:`SweepCallback` runs before the launcher starts anything: it expands the
 sweep, builds and validates every run's parameters (an out-of-range value, a bad combination or a
-bad design point stops the sweep before any run starts), computes every run_id, records the plan
-in ``SWEEP_DIR/sweep.json`` (and ``design.csv``), removes stale temp files, and shows progress by
-watching the store, which works for every launcher (joblib, submitit, Ray).
+bad design point stops the sweep before any run starts), computes every run_id, takes the sweep
+folder's lock (``store.folder_lock``: a second sweep, compare or run into the folder is refused,
+naming the holder, instead of replacing ``sweep.json`` under the first), checks every finished
+run file against its run_id (a file copied or swapped from another run is reported and run
+again), records the plan in ``SWEEP_DIR/sweep.json`` (and ``design.csv``), removes stale temp
+files, and shows progress by watching the store, which works for every launcher (joblib,
+submitit, Ray). The jobs write their runs under the per-run locks of :mod:`runstore`.
 """
 
 from __future__ import annotations
@@ -48,8 +52,8 @@ from . import design as dz
 from .config import RunConfig, register_configs
 from .hydra_guard import WRITE_ERRORS, OutputWriteError
 from .models import get_model
-from .runstore import clean_store, ensure_run, finished_run_ids, runs_dir
-from .store import atomic_write_bytes, atomic_write_json
+from .runstore import clean_store, ensure_run, finished_run_ids, repair_runs, runs_dir
+from .store import FolderBusy, acquire_folder, atomic_write_bytes, atomic_write_json, release_folder
 
 log = logging.getLogger("peerwell.sweep")
 CONF = "pkg://peerwell.conf"
@@ -279,9 +283,30 @@ def run_job(cfg: DictConfig) -> dict[str, str]:
 
 
 @hydra.main(version_base="1.3", config_path=CONF, config_name="sweep")
-def sweep_app(cfg: DictConfig) -> dict[str, str]:
-    """The Hydra app behind `peerwell sweep` (always run with -m)."""
+def _sweep_main(cfg: DictConfig) -> dict[str, str]:
     return run_job(cfg)
+
+
+def sweep_app() -> None:
+    """The Hydra app behind `peerwell sweep` (always run with -m; reads ``sys.argv``).
+
+    The driver's folder lock (taken in :class:`SweepCallback`) is given back here however the
+    sweep ends: Hydra calls no callback when a job fails, and an in-process caller (the API, a
+    notebook) goes on, so the folder would stay locked against other processes.
+    """
+    try:
+        _sweep_main()
+    finally:
+        _release_driver_lock()
+
+
+# The sweep folder whose lock this process's driver holds (one sweep at a time per process).
+_DRIVER_LOCK: list[Path] = []
+
+
+def _release_driver_lock() -> None:
+    while _DRIVER_LOCK:
+        release_folder(_DRIVER_LOCK.pop())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -577,12 +602,25 @@ class SweepCallback(Callback):
         plan = self.plan
         if not plan.runs:
             fail("the sweep has no runs")
+        _release_driver_lock()  # of an earlier sweep in this process that ended without it
+        try:
+            # Before anything is written (and before Hydra's multirun.yaml and jobs/ folders).
+            _DRIVER_LOCK.append(
+                acquire_folder(plan.sweep_dir, hint="give another hydra.sweep.dir=...")
+            )
+        except FolderBusy as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write to the sweep directory {plan.sweep_dir}: {exc.strerror or exc}")
         try:
             write_plan(plan, list(config.hydra.overrides.task))
             clean_store(plan.sweep_dir)
             runs_dir(plan.sweep_dir).mkdir(parents=True, exist_ok=True)
+            repaired = repair_runs(plan.sweep_dir, plan.run_ids)
         except OSError as exc:
             fail(f"cannot write to the sweep directory {plan.sweep_dir}: {exc.strerror or exc}")
+        for name, what in repaired:
+            print(f"peerwell: runs/{name} {what}", file=sys.stderr, flush=True)
         _install_validation_shortcut(plan)
         self.progress = _Progress(plan.sweep_dir, plan.run_ids)
         log.info(
@@ -601,6 +639,7 @@ class SweepCallback(Callback):
             return
         done, before, seconds = self.progress.close()
         clean_store(plan.sweep_dir)
+        _release_driver_lock()
         missing = plan.run_ids - finished_run_ids(plan.sweep_dir)
         where = plan.sweep_dir.resolve()
         if missing:
