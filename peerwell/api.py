@@ -271,7 +271,7 @@ def load_scenario(
 
     Examples
     --------
-    >>> p = load_scenario("moderated_community", population__size=500, steps=30)
+    >>> p = load_scenario("moderated_community", population__size=500, steps=60)
     >>> p.population.size, p.scenario.name
     (500, 'moderated_community')
     """
@@ -562,7 +562,7 @@ def compare(
 
     Examples
     --------
-    >>> c = compare(["baseline", "moderated_community"], replicates=3, steps=30,
+    >>> c = compare(["baseline", "moderated_community"], replicates=3, steps=60,
     ...             population__size=300, output_dir="/tmp/cmp", figures=False)
     >>> sorted(c.summary["scenario"].unique())
     ['baseline', 'moderated_community']

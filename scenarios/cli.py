@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -142,14 +143,20 @@ def check_output_folders(args: list[str]) -> None:
         if key is None:
             continue
         value = arg[len(key) :]
+        if len(value) > 1 and value[0] in "'\"" and value[-1] == value[0]:
+            value = value[1:-1]  # quoted for Hydra's grammar (see quote_for_hydra)
         if not value or "," in value or "${" in value:  # a sweep over folders, or interpolated
             continue
+        too_long = _too_long(value)
+        if too_long:
+            fail(f"cannot use {key[:-1]}={_shorten(value)}: {too_long}")
         folder = Path(value).expanduser().absolute()
         # Probe in the deepest folder that exists, and leave nothing behind: a command refused
         # later for a bad value must not have created its output folder.
-        created = [p for p in (folder, *folder.parents) if not p.exists()]
+        created = []
         probe = folder / f".peerwell-write-test-{os.getpid()}"
         try:
+            created = [p for p in (folder, *folder.parents) if not p.exists()]
             folder.mkdir(parents=True, exist_ok=True)
             probe.write_bytes(b"ok")
             probe.unlink()
@@ -164,6 +171,71 @@ def check_output_folders(args: list[str]) -> None:
                     p.rmdir()
 
 
+# The system's limits on one folder name and on a whole path, in bytes (Linux and macOS: 255 and
+# 4096 or 1024). Past them every call on the path fails with errno 36, which pathlib raises even
+# from exists().
+NAME_MAX = 255
+PATH_MAX = 4096 if sys.platform != "darwin" else 1024
+
+
+def _shorten(text: str, keep: int = 60) -> str:
+    """A long value cut in the middle, so that the error stays one readable line."""
+    return text if len(text) <= keep else f"{text[: keep // 2]}…{text[-keep // 2 :]}"
+
+
+def _too_long(value: str) -> str | None:
+    """What makes a path too long for the file system, or None."""
+    for part in Path(value).expanduser().parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            return (
+                f"the folder name {_shorten(part, 30)!r} is {size} bytes long, and a folder or "
+                f"file name can have at most {NAME_MAX}; give a shorter one"
+            )
+    size = len(os.fsencode(str(Path(value).expanduser().absolute())))
+    if size > PATH_MAX:
+        return f"the path is {size} bytes long, over the system's {PATH_MAX}; give a shorter one"
+    return None
+
+
+# The sub-commands whose key=value arguments Hydra's override grammar reads.
+HYDRA_GRAMMAR = ("run", "compare", "sweep", "sensitivity")
+_KEY = re.compile(r"[+~]{0,2}[A-Za-z_][\w.@/-]*")
+
+
+def quote_for_hydra(args: list[str]) -> list[str]:
+    """The arguments with a value holding non-ASCII letters put in quotes for Hydra.
+
+    Hydra's override grammar reads only ASCII letters unquoted (``output_dir=/data/café`` is a
+    lexer error), though quoted, any text is fine. A value is quoted only when, with its
+    non-ASCII letters read as ASCII ones, it would be one plain piece of text: a list, a sweep or
+    a function call keeps its meaning only if each item is quoted, which the user is told to do.
+    """
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or value.isascii() or not _KEY.fullmatch(key) or value[:1] in "'\"":
+            out.append(arg)
+            continue
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from hydra.errors import HydraException
+
+        stand_in = "".join(c if c.isascii() else "x" for c in value)
+        try:
+            parsed = OverridesParser.create().parse_overrides([f"{key}={stand_in}"])[0]
+            plain = not parsed.is_sweep_override() and parsed.value() == stand_in
+        except HydraException:
+            plain = False
+        if not plain or "\\" in value:
+            fail(
+                f"cannot read {arg!r}: Hydra's command line takes letters outside ASCII only in "
+                f"quotes; quote the text, e.g. \"{key}='{value}'\" (in a list or sweep, quote "
+                "each item)"
+            )
+        out.append(f"{key}='{value}'")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -175,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         commands = load_commands()
         fail(f"unknown command {cmd!r}; known: {', '.join(commands)}\n\n{usage(commands)}")
     check_output_folders(rest)
+    if cmd in HYDRA_GRAMMAR:
+        rest = quote_for_hydra(rest)
     if hasattr(fn, "__wrapped__"):  # a Hydra app: it parses sys.argv itself
         sys.argv = [f"peerwell-{cmd}", *rest]
         fn()

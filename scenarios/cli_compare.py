@@ -48,9 +48,10 @@ COMPARE_USAGE = """usage: peerwell compare scenarios=[A,B,...] [replicates=30] [
 Runs every scenario `replicates` times; replicate r of every scenario shares its seed (common
 random numbers, seeds from SeedSequence(seed)). The first scenario is the reference of every
 paired difference. Any model override (steps=120 population.size=1500 ...) applies to every
-scenario. Finished runs in OUTPUT_DIR/runs/ are reused, so rerunning a killed comparison resumes.
-Writes runs/, summary.csv, figures/, report.md and comparison.json into OUTPUT_DIR.
-`peerwell scenarios` lists the scenarios."""
+scenario. n_jobs runs are made at once: 1 one after another in this process, -1 one per core,
+-2 all cores but one. Finished runs in OUTPUT_DIR/runs/ are reused, so rerunning a killed
+comparison resumes. Writes runs/, summary.csv, figures/, report.md and comparison.json into
+OUTPUT_DIR. `peerwell scenarios` lists the scenarios."""
 
 
 def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
@@ -94,6 +95,14 @@ def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         key = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("full_key:")), "")
         raise ConfigError(f"{key}: {lines[0]}" if key else lines[0]) from None
+    if opts.n_jobs == 0:
+        # joblib's meaning of n_jobs: 1 runs in this process, N > 1 that many worker processes,
+        # -1 one per core and -k all cores but k-1; 0 means nothing to it, and it would refuse it
+        # only after the scenarios have been composed, with a traceback.
+        raise ConfigError(
+            "n_jobs=0: give the number of runs at once, n_jobs=1 (one after another, in this "
+            "process) or more, or n_jobs=-1 for one per core (-2: all cores but one, ...)"
+        )
     return opts, model
 
 

@@ -25,7 +25,7 @@ from rich.table import Table
 from peerwell.simulation.errors import PeerwellError
 
 from . import design as dz
-from .cli import fail
+from .cli import fail, quote_for_hydra
 from .sweep import OPTION_KEYS, SweepConfig, design_spec, sweep_app
 
 DESIGN_OPTIONS = ("design", "samples", "params", "levels", "second_order", "design_seed")
@@ -169,13 +169,61 @@ def sweep_command(args: list[str]) -> int:
     """`peerwell sweep`: run a Hydra multirun of the model into a resumable store."""
     argv = prepare_sweep_argv(args)
     _one_thread_per_job_env()
+    _quiet_resource_trackers()
     saved = sys.argv
     sys.argv = ["peerwell-sweep", *argv]
+    interrupted = False
     try:
         sweep_app()
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         sys.argv = saved
+    if interrupted:
+        # Finished runs are in the store, which the same command resumes from; Python's
+        # traceback through Hydra and joblib (about 170 lines) would say none of that.
+        _stop_workers()
+        fail("interrupted; run the same command again to resume", 130)
     return 0
+
+
+# The resource trackers (multiprocessing's and loky's) are processes started with this
+# interpreter's -W options. A worker stopped mid-run (Ctrl-C) cannot unregister the lock its
+# progress bar made; the tracker removes it at exit, and says so in a warning that is no concern
+# of the user's and would follow the one-line message.
+TRACKER_WARNING = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_resource_trackers() -> None:
+    if TRACKER_WARNING not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_WARNING)
+
+
+def _stop_workers() -> None:
+    """Stop the joblib launcher's worker processes now, not when their runs end.
+
+    A SIGINT sent to this process alone (kill -INT, a scheduler) does not reach the workers, and
+    loky keeps them for its next call; its exit hook stops them only when this process exits. A
+    caller that catches the SystemExit (the command run in-process, as the tests do) would leave
+    them computing runs nobody waits for. A second Ctrl-C meanwhile is ignored, so that the stop
+    ends in the one-line message rather than a traceback from inside it.
+    """
+    loky = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(loky, "_executor", None)
+    if executor is None:
+        return
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:
+        executor.shutdown(wait=True, kill_workers=True)
+    except Exception as exc:  # the stop is a courtesy: never let it hide the message below
+        print(f"peerwell: could not stop every worker: {exc}", file=sys.stderr)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +400,7 @@ def sensitivity_command(args: list[str]) -> int:
     if not 0 < conf_level < 1:
         fail(f"conf_level={own.get('conf_level')!r} must be a number between 0 and 1, e.g. 0.95")
     out = Path(str(own.get("output_dir", f"outputs/sensitivity/{method}"))).resolve()
-    sweep_command([f"design={method}", f"hydra.sweep.dir={out}", *forwarded])
+    sweep_command(quote_for_hydra([f"design={method}", f"hydra.sweep.dir={out}", *forwarded]))
     try:
         result = analyze_sweep(out, outcome, conf_level=conf_level)
     except PeerwellError as exc:

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from peerwell.simulation.errors import ConfigError
-from peerwell.simulation.params import ModelParams, validate
+from peerwell.simulation.params import ModelParams, check_timed_events, validate
 
 # The root seed of a comparison's replicates when none is given (Naslund et al. 2016). Here, not in
 # compare.py, so `peerwell compare`'s options can name it without loading the comparison's modules.
@@ -28,8 +28,9 @@ class RunConfig(ModelParams):
 def register_configs() -> None:
     """Register the schema and the generated scenarios with Hydra's ConfigStore (idempotent).
 
-    Also installs peerwell's checks on every config Hydra composes (``hydra_guard``): only
-    peerwell's own classes may be instantiated from a config, and broken files get clear errors.
+    Also installs peerwell's checks on every config Hydra reads and composes (``hydra_guard``):
+    a config from someone else cannot run code, set a job's environment or logging, read the
+    environment, or expand past a size, alias or depth limit; broken files get clear errors.
     """
     from .hydra_guard import install
 
@@ -108,4 +109,6 @@ def params_from_cfg(cfg: DictConfig) -> ModelParams:
     if extra is not None:
         raise ConfigError(extra)
     values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(ModelParams)}
-    return validate(ModelParams(**values))
+    params = validate(ModelParams(**values))
+    check_timed_events(params)  # events that would never fire, or clash on one day
+    return params

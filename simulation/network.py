@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from array import array
 from dataclasses import dataclass
 
@@ -307,6 +308,28 @@ class _EdgeSet:
 # without reading the rest of it.
 MAX_LINE = 1 << 16
 
+# A node id is written with the ASCII digits only. Python's int() also takes "1_0" (10), "+3",
+# " 7 " and other scripts' digits, so a typo or a foreign format would be read as another
+# person without a word. The minus sign is let through only to be named "outside the population".
+_PLAIN_ID = re.compile(r"-?[0-9]+")
+_UNSIGNED = re.compile(r"[0-9]+")
+
+# Line breaks other than \r and \n that str.split() would take for spaces, joining two lines into
+# one (the universal-newline reading handles \n, \r\n and old-Mac \r).
+_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+# How an edge list's columns are read, declared by a comment line "# peerwell: FORMAT" before the
+# first tie (the format belongs to the file, so it travels with it). Without one, a line is two
+# node ids, then optionally a weight that is not a whole number; a whole number in the third
+# column could be a weight or a further neighbour, and is refused rather than guessed.
+EDGELIST_FORMATS = {
+    "edges": "two node ids per line, then optionally a weight that is not a whole number "
+    "(the default)",
+    "weighted": "two node ids per line, then a weight or other columns, which are ignored",
+    "adjacency": "a node id, then the ids of all its neighbours, on one line",
+}
+_DIRECTIVE = re.compile(r"#\s*peerwell\s*:\s*(.*?)\s*$", re.IGNORECASE)
+
 
 def _check_path(path: str) -> None:
     if not os.path.exists(path):
@@ -316,28 +339,93 @@ def _check_path(path: str) -> None:
 
 
 def _node_id(path: str, lineno: int, text: str, n: int) -> int:
-    try:
-        x = int(text)
-    except ValueError:
+    if not _PLAIN_ID.fullmatch(text):
         raise NetworkFileError(
-            f"{path}:{lineno}: node id {text!r} is not a whole number "
-            f"(nodes are people 0 to {n - 1})"
-        ) from None
+            f"{path}:{lineno}: node id {text!r} is not a whole number: node ids must be whole "
+            f"numbers written with the digits 0-9 only (no '+', '_', spaces, exponent, decimal "
+            f"point or '0x'), people 0 to {n - 1}"
+        )
+    # More digits than any population has: outside it (and int() refuses over 4300 digits).
+    x = int(text) if len(text) <= 30 else -1
     if x < 0 or x >= n:
+        shown = text if len(text) <= 30 else text[:30] + "..."
         raise NetworkFileError(
-            f"{path}:{lineno}: node id {x} is outside the population "
+            f"{path}:{lineno}: node id {shown} is outside the population "
             f"(ids 0 to {n - 1} for population.size={n})"
         )
     return x
 
 
+def _edgelist_lines(path: str, fh):
+    """(line number, text) of each line: any line ending, one leading BOM dropped, text checked.
+
+    The file is decoded as UTF-8 with undecodable bytes kept as surrogates so that the error can
+    name the line they are on (a strict decoder fails on the whole 8 KB chunk, before the lines
+    ahead of the bad bytes are counted).
+    """
+    for lineno, line in enumerate(iter(lambda: fh.readline(MAX_LINE + 1), ""), start=1):
+        if len(line) > MAX_LINE:
+            raise NetworkFileError(
+                f"{path}:{lineno}: line longer than {MAX_LINE} characters; an edge list has "
+                "one short line per tie (is this a binary file?)"
+            )
+        if lineno == 1 and line.startswith(("\udcff\udcfe", "\udcfe\udcff")):
+            raise NetworkFileError(
+                f"{path}:1: the file is UTF-16 text; an edge list must be UTF-8 (or ASCII): "
+                "save it as UTF-8"
+            )
+        if "\x00" in line:
+            raise NetworkFileError(f"{path}:{lineno}: binary data; an edge list is text")
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            try:  # the bytes again, for the decoder's own words on what is wrong
+                line.encode("utf-8", "surrogateescape").decode("utf-8")
+                reason = "not UTF-8"
+            except UnicodeDecodeError as exc:
+                reason = exc.reason
+            raise NetworkFileError(f"{path}:{lineno}: not a text edge list ({reason})") from None
+        brk = next((c for c in _OTHER_BREAKS if c in line), None)
+        if brk is not None:
+            raise NetworkFileError(
+                f"{path}:{lineno}: the line holds the separator {brk!r}, which would join two "
+                "lines into one; end each line with a newline"
+            )
+        yield lineno, line
+
+
+def _declared_format(path: str, lineno: int, line: str, first_tie: int | None) -> str | None:
+    """The format a "# peerwell: FORMAT" comment declares, or None for any other comment."""
+    match = _DIRECTIVE.match(line.strip())
+    if match is None:
+        return None
+    fmt = match.group(1).lower()
+    if fmt not in EDGELIST_FORMATS:
+        known = "; ".join(f"'# peerwell: {k}' ({v})" for k, v in EDGELIST_FORMATS.items())
+        raise NetworkFileError(
+            f"{path}:{lineno}: unknown edge-list format {match.group(1)!r}; known: {known}"
+        )
+    if first_tie is not None:
+        raise NetworkFileError(
+            f"{path}:{lineno}: '# peerwell: {fmt}' must come before the first tie "
+            f"(line {first_tie}), so that every line is read the same way"
+        )
+    return fmt
+
+
 def read_edgelist(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Read a whitespace-separated edge list, streaming, validating every line as it comes.
 
-    Nodes are people numbered from 0 to ``n - 1``; ``#`` starts a comment; extra columns (weights)
-    are ignored. Self-loops are dropped with a warning; duplicate edges count once. The first bad
-    line stops the reading (nothing after it is read), and memory grows with the number of
-    distinct edges, not of lines.
+    Nodes are people numbered from 0 to ``n - 1``, written with the digits 0-9; ``#`` starts a
+    comment; lines may end in ``\\n``, ``\\r\\n`` or ``\\r``, and a UTF-8 byte-order mark is
+    dropped. A comment line ``# peerwell: FORMAT`` before the first tie says how columns are read
+    (:data:`EDGELIST_FORMATS`): by default a line is two node ids, optionally followed by a
+    weight that is not a whole number (ignored); ``weighted`` ignores every column after the
+    second; ``adjacency`` reads a node followed by all its neighbours. Without a declaration, a
+    whole number in the third column (``0 1 2 3 4``: an adjacency-list line) is refused, since
+    reading it as a weight would keep one tie of several. Self-loops are dropped with a warning;
+    duplicate edges count once. The first bad line stops the reading (nothing after it is read),
+    and memory grows with the number of distinct edges, not of lines.
 
     Returns
     -------
@@ -347,46 +435,45 @@ def read_edgelist(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     NetworkFileError
-        The file is missing, unreadable, binary, or a line is not two node ids in ``[0, n)``.
+        The file is missing, unreadable, binary, or a line is not node ids in ``[0, n)`` in the
+        declared format.
     """
     _check_path(path)
     edges = _EdgeSet(n)
+    fmt, first_tie = "edges", None
     try:
-        with open(path, "rb") as fh:
-            for lineno, raw in enumerate(iter(lambda: fh.readline(MAX_LINE + 1), b""), start=1):
-                if len(raw) > MAX_LINE:
-                    raise NetworkFileError(
-                        f"{path}:{lineno}: line longer than {MAX_LINE} bytes; an edge list has "
-                        "one short line per tie (is this a binary file?)"
-                    )
-                if b"\x00" in raw:
-                    raise NetworkFileError(f"{path}:{lineno}: binary data; an edge list is text")
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise NetworkFileError(
-                        f"{path}:{lineno}: not a text edge list ({exc.reason})"
-                    ) from None
+        # newline=None: \r\n and \r end a line like \n; utf-8-sig: a leading BOM is not text.
+        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline=None) as fh:
+            for lineno, line in _edgelist_lines(path, fh):
+                if line.lstrip().startswith("#"):
+                    fmt = _declared_format(path, lineno, line, first_tie) or fmt
+                    continue
                 text = line.split("#", 1)[0].strip()
                 if not text:
                     continue
+                first_tie = first_tie or lineno
                 cols = text.split()
+                if fmt == "adjacency":
+                    a = _node_id(path, lineno, cols[0], n)
+                    for col in cols[1:]:
+                        edges.add(a, _node_id(path, lineno, col, n))
+                    continue
                 if len(cols) < 2:
                     raise NetworkFileError(
-                        f"{path}:{lineno}: expected two node ids separated by whitespace, got {text!r}"
+                        f"{path}:{lineno}: expected two node ids separated by whitespace, "
+                        f"got {text!r}"
                     )
-                try:
-                    a, b = int(cols[0]), int(cols[1])
-                except ValueError:
+                a = _node_id(path, lineno, cols[0], n)
+                b = _node_id(path, lineno, cols[1], n)
+                if fmt == "edges" and len(cols) > 2 and _UNSIGNED.fullmatch(cols[2]):
                     raise NetworkFileError(
-                        f"{path}:{lineno}: node ids must be whole numbers, got {cols[0]!r} {cols[1]!r}"
-                    ) from None
-                for x in (a, b):
-                    if x < 0 or x >= n:
-                        raise NetworkFileError(
-                            f"{path}:{lineno}: node id {x} is outside the population "
-                            f"(ids 0 to {n - 1} for population.size={n})"
-                        )
+                        f"{path}:{lineno}: {text!r} has {len(cols)} columns and the third is a "
+                        "whole number: is it a node followed by its neighbours (an adjacency "
+                        "list) or a tie with a weight? An edge list is two node ids per line. "
+                        "Put '# peerwell: adjacency' before the first tie to read the file as "
+                        "an adjacency list, or '# peerwell: weighted' if the third column is a "
+                        "weight (ignored), or write one tie per line"
+                    )
                 edges.add(a, b)
     except OSError as exc:
         raise NetworkFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
@@ -404,7 +491,10 @@ def read_graphml(path: str, n: int) -> CSRGraph:
     The file is parsed as it is read (expat), so the first bad node or edge stops the reading and
     names its line; memory grows with the number of distinct edges. Edge direction and attributes
     are ignored (the network is undirected); self-loops are dropped with a warning and duplicate
-    edges count once. Hyperedges and nested graphs are refused.
+    edges count once. The file must hold one ``<graph>``, with every node and edge inside it: a
+    second graph (GraphML allows several, e.g. snapshots of one network) or an edge outside any
+    graph is refused rather than merged into one network. Hyperedges and nested graphs are
+    refused.
 
     Raises
     ------
@@ -418,6 +508,7 @@ def read_graphml(path: str, n: int) -> CSRGraph:
     parser = expat.ParserCreate(namespace_separator=" ")
     depth = {"graph": 0, "node": 0, "edge": 0}
     seen = {"graphml": False, "graph": False}
+    first_graph: list[int] = []  # the line of the file's one <graph>
 
     def start(name: str, attrs: dict) -> None:
         tag = name.rpartition(" ")[2]
@@ -425,9 +516,22 @@ def read_graphml(path: str, n: int) -> CSRGraph:
         if tag in seen:
             seen[tag] = True
         if tag == "graph":
-            if depth["node"] or depth["edge"]:
+            if depth["node"] or depth["edge"] or depth["graph"]:
                 raise NetworkFileError(f"{path}:{line}: nested graphs are not supported")
+            if first_graph:
+                raise NetworkFileError(
+                    f"{path}:{line}: a second <graph> (the first starts on line "
+                    f"{first_graph[0]}); peerwell reads one network per file, and merging "
+                    "several would make ties that were never in any one of them: keep one "
+                    "<graph> in the file"
+                )
+            first_graph.append(line)
             depth["graph"] += 1
+        elif tag in ("node", "edge") and not depth["graph"]:
+            raise NetworkFileError(
+                f"{path}:{line}: a <{tag}> outside any <graph>; in GraphML every node and edge "
+                "sits inside the file's <graph> element"
+            )
         elif tag == "node":
             depth["node"] += 1
             if "id" not in attrs:

@@ -479,7 +479,9 @@ def validate(params: ModelParams) -> ModelParams:
     for ev in params.scenario.events:
         if ev.day < 0 or ev.day > params.steps:
             raise ConfigError(
-                f"scenario event '{ev.param}' on day {ev.day} is outside the run (days 0 to steps={params.steps})"
+                f"scenario event '{ev.param}' on day {ev.day} is outside the run (a run of "
+                f"steps={params.steps} has "
+                f"{f'days 0 to {params.steps - 1}' if params.steps > 0 else 'no days'})"
             )
         _check_event(params, ev)
     return params
@@ -546,3 +548,53 @@ def get_param(params: ModelParams, dotted: str) -> Any:
     for part in dotted.split("."):
         target = getattr(target, part)
     return target
+
+
+def _event_text(number: int, ev) -> str:
+    """An event as its scenario file writes it, with its place in the list (1 = first)."""
+    return f"event {number} {{day: {ev.day}, param: {ev.param}, value: {ev.value!r}}}"
+
+
+def check_timed_events(params: ModelParams) -> None:
+    """Refuse timed events that would be silently lost.
+
+    ``validate`` already refuses an unknown parameter or a day outside 0..steps; this adds what
+    it lets through because the model's own live changes (``PeerwellModel.set_params``, dated
+    today, possibly the last day) pass through it too:
+
+    - an event on day ``steps`` or later: a run of ``steps`` days steps through days 0 to
+      ``steps - 1``, so it would never fire;
+    - two events on the same day for the same parameter: both would "fire" in list order and the
+      last would win without a word. Identical ones are refused too: nothing needs an event twice,
+      and a copy that was meant to be edited into another day's event is how two usually arise.
+
+    Raises
+    ------
+    ConfigError
+        Naming the event(s) and what would be right.
+    """
+    events = params.scenario.events
+    steps = params.steps
+    for number, ev in enumerate(events, start=1):
+        if ev.day >= steps:
+            days = f"days 0 to {steps - 1}" if steps > 0 else "no days at all"
+            raise ConfigError(
+                f"scenario {_event_text(number, ev)} would never fire: a run of steps={steps} "
+                f"has {days} (an event acts from the start of its day). Give a day below "
+                f"{steps}, or set steps above {ev.day}"
+            )
+    first: dict[tuple[int, str], int] = {}
+    for number, ev in enumerate(events, start=1):
+        earlier = first.setdefault((ev.day, ev.param), number)
+        if earlier == number:
+            continue
+        same = events[earlier - 1]
+        what = (
+            f"set {ev.param} to the same value on day {ev.day} twice"
+            if same.value == ev.value
+            else f"both set {ev.param} on day {ev.day}, and only the last would take effect"
+        )
+        raise ConfigError(
+            f"scenario {_event_text(earlier, same)} and {_event_text(number, ev)} {what}; "
+            "keep one of them, or move one to another day"
+        )

@@ -98,10 +98,10 @@ def test_calibrate_applies_a_config_file(tmp_path, capsys):
     cfg = tmp_path / "scenario.yaml"
     cfg.write_text("# @package _global_\nscenario:\n  name: x\nentry:\n  leave_rate: 0.003\n")
     assert C.overrides_from_file(cfg) == ["entry.leave_rate=0.003"]
-    main(["calibrate", f"config={cfg}", "replicates=1", "population.size=200", "steps=30",
+    main(["calibrate", f"config={cfg}", "replicates=1", "population.size=200", "steps=40",
           "n_jobs=1", f"output_dir={tmp_path / 'out'}"])  # fmt: skip
     data = json.loads((tmp_path / "out" / "calibration.json").read_text())
-    assert data["overrides"] == ["entry.leave_rate=0.003", "population.size=200", "steps=30"]
+    assert data["overrides"] == ["entry.leave_rate=0.003", "population.size=200", "steps=40"]
 
 
 @pytest.mark.parametrize(
