@@ -24,7 +24,12 @@ per-contact infection probability β and recovery probability μ, for:
   reading m of them is misled with probability 1 - exp(-a·m) = 1 - (1-β)^m for
   a = -ln(1-β), and care corrects with probability 1 - exp(-g) = μ for g = -ln(1-μ). At 1 and 2
   threads, each in a fresh process (Numba fixes its thread pool at start), with a check that the
-  trajectories are bit-identical.
+  trajectories are bit-identical; and with its automatic thread choice (the default).
+
+NDlib, peerwell (1 thread, 2 threads, automatic), the whole day and the bare kernel run in turn,
+round by round, in one process (``worker.task_sis``), so that whatever load the machine has falls
+on all of them alike; each round gives each implementation's ratio to that round's NDlib run, and
+the bench reports the median and the range (lowest to highest) of those per-round ratios.
 
 Prints node-updates per second (people × steps / seconds of stepping, each implementation
 counting its infected every step; medians of repeated runs; building the model and graph is not
@@ -46,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from worker import Plan, run_each
+from worker import Plan, build_graph, ndlib_available, run_each
 
 NDLIB_INSTALL = "pip install -e '.[bench]'  (or: pip install ndlib==6.0.1 six)"
 
@@ -71,12 +76,6 @@ SEMANTICS = (
 # The shared set-up
 
 
-def build_graph(n: int, m: int, seed: int):
-    import networkx as nx
-
-    return nx.barabasi_albert_graph(n, m, seed=seed)
-
-
 def initial_infected(n: int, share: float, seed: int) -> np.ndarray:
     count = max(1, round(share * n))
     return np.sort(np.random.default_rng([seed, 0x515]).choice(n, count, replace=False))
@@ -84,40 +83,6 @@ def initial_infected(n: int, share: float, seed: int) -> np.ndarray:
 
 def window_mean(traj: list[float], window: int) -> float:
     return float(np.mean(traj[-window:]))
-
-
-# ---------------------------------------------------------------------------------------------
-# NDlib
-
-
-def ndlib_available() -> str | None:
-    """NDlib's version if it imports, else None."""
-    try:
-        from importlib.metadata import version
-
-        import ndlib.models.epidemics  # noqa: F401  (needs `six`, which NDlib does not declare)
-
-        return version("ndlib")
-    except Exception:  # ImportError, or a dependency missing in a way NDlib reports oddly
-        return None
-
-
-def run_ndlib(g, infected: np.ndarray, beta: float, mu: float, steps: int, seed: int):
-    import ndlib.models.epidemics as ep
-    from ndlib.models.ModelConfig import Configuration
-
-    model = ep.SISModel(g, seed=seed)
-    cfg = Configuration()
-    cfg.add_model_parameter("beta", beta)
-    cfg.add_model_parameter("lambda", mu)
-    cfg.add_model_initial_configuration("Infected", [int(i) for i in infected])
-    model.set_initial_status(cfg)
-    n = g.number_of_nodes()
-    traj = [model.iteration(node_status=False)["node_count"][1] / n]  # iteration 0: no update
-    t = time.perf_counter()
-    for _ in range(steps):
-        traj.append(model.iteration(node_status=False)["node_count"][1] / n)
-    return time.perf_counter() - t, traj
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +215,7 @@ def agreement(rows: dict, a: str, b: str, n: int) -> dict:
 
 
 def plan(a: argparse.Namespace, workdir: Path) -> tuple[Plan, dict]:
-    """Build the graph, write it as an edge list for peerwell; one task per thread count."""
+    """Build the graph, write it as an edge list for peerwell; one task, in a 2-thread process."""
     g = build_graph(a.people, a.m, a.seed)
     infected = initial_infected(a.people, a.initial, a.seed)
     edges = workdir / "ba.edgelist"
@@ -258,28 +223,36 @@ def plan(a: argparse.Namespace, workdir: Path) -> tuple[Plan, dict]:
     infected_file = workdir / "infected.npy"
     np.save(infected_file, infected)
     repeats = a.peerwell_repeats or max(15, a.repeats)
+    ndlib = ndlib_available()
     task = {"task": "sis", "edges": str(edges), "infected": str(infected_file), "n": a.people,
-            "beta": a.beta, "mu": a.mu, "steps": a.steps, "repeats": repeats, "seed": a.seed}  # fmt: skip
-    return {1: [task], 2: [dict(task)]}, {"graph": g, "infected": infected, "repeats": repeats}
+            "m": a.m, "beta": a.beta, "mu": a.mu, "steps": a.steps, "repeats": repeats,
+            "seed": a.seed, "ndlib": ndlib is not None}  # fmt: skip
+    return {2: [task]}, {"graph": g, "infected": infected, "repeats": repeats, "ndlib": ndlib}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median and range of per-round ratios."""
+    return {"median": statistics.median(values), "low": min(values), "high": max(values)}
 
 
 def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
-    """Run NDlib and Mesa here, print the tables, return the figures."""
+    """Run Mesa here, print the tables, return the figures."""
     n, steps = a.people, a.steps
     window = max(1, steps // 2)
     print(f"SIS on one Barabási–Albert graph: {n:,} people, m={a.m}, {steps} steps, "
           f"β={a.beta:g} per infected tie, μ={a.mu:g}, {a.initial:.0%} infected at step 0")  # fmt: skip
     g, infected = ctx["graph"], ctx["infected"]
+    w = results[2][0]
+    every = w["threads"]
     rows: dict[str, dict] = {}
 
-    ndlib_version = ndlib_available()
+    ndlib_version = ctx["ndlib"]
     ndlib_note = None
     if ndlib_version is None:
         ndlib_note = f"NDlib is not installed, its row is skipped: {NDLIB_INSTALL}"
         print(f"skipping NDlib. {ndlib_note}")
     else:
-        runs = [run_ndlib(g, infected, a.beta, a.mu, steps, a.seed + r) for r in range(a.repeats)]
-        rows["ndlib"] = {"label": f"NDlib {ndlib_version} SISModel", "runs": runs}
+        rows["ndlib"] = {"label": f"NDlib {ndlib_version} SISModel", "runs": w["ndlib"]}
 
     import mesa
 
@@ -290,52 +263,62 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
         label = f"idiomatic Mesa {mesa.__version__}, agent per node"
         rows[key] = {"label": label + (" + refractory day" if refractory else ""), "runs": runs}
 
-    pw = {t: results[t][0] for t in (1, 2)}
-    for t, r in pw.items():
+    for t, runs in w["bare"].items():
         rows[f"bare_{t}"] = {
-            "label": f"bare Numba SIS kernel (the floor), {t} thread{'s' if t > 1 else ''}",
-            "runs": list(zip(r["bare_times"], r["bare_trajectories"])),
+            "label": f"bare Numba SIS kernel (the floor), {t} thread{'s' if t != '1' else ''}",
+            "runs": runs,
         }
+    pw = w["peerwell"]
     for t, r in pw.items():
+        what = (f"automatic threads ({w['auto_threads']})" if t == "auto"
+                else f"{t} thread{'s' if t != '1' else ''}")  # fmt: skip
         rows[f"peerwell_{t}"] = {
-            "label": f"peerwell production kernels, {t} thread{'s' if t > 1 else ''}",
+            "label": f"peerwell production kernels, {what}",
             "runs": list(zip(r["times"], r["trajectories"])),
         }
-    identical = pw[1]["digest"] == pw[2]["digest"]
-    whole = {
-        t: n * steps / statistics.median(r["whole_times"]) for t, r in pw.items()
-    }  # node-updates/s of the whole day
-    whole_same = all(r["whole_same"] for r in pw.values())
+    times = {k: [sec for sec, _ in row["runs"]] for k, row in rows.items()}
+    identical = len({r["digest"] for r in pw.values()}) == 1
+    whole = n * steps / statistics.median(w["whole"])  # node-updates/s of the whole day (auto)
     for row in rows.values():
         summarise(row, n, steps, window)
 
-    # Speed
+    # Speed: per-round ratios to the same round's NDlib run
     base_key = "ndlib" if "ndlib" in rows else "mesa"
     base = rows[base_key]
-    width = max(len(r["label"]) for r in rows.values())
     short = "NDlib" if base_key == "ndlib" else "Mesa"
-    print(f"\n{'implementation':<{width}}  node-updates/s  × {short:<5}  × Mesa")
-    for r in rows.values():
+    paired = {}
+    if base_key == "ndlib":
+        for k in rows:
+            if k.startswith(("peerwell_", "bare_")):
+                paired[k] = spread([b / x for b, x in zip(times["ndlib"], times[k])])
+    width = max(len(r["label"]) for r in rows.values())
+    print(f"\n{'implementation':<{width}}  node-updates/s  × {short:<5}  × Mesa  "
+          f"× NDlib per round: median [range]")  # fmt: skip
+    for k, r in rows.items():
+        pr = paired.get(k)
+        per_round = f"  {pr['median']:.1f} [{pr['low']:.1f}–{pr['high']:.1f}]" if pr else ""
         print(f"{r['label']:<{width}}  {r['rate']:>14.3g}  {r['rate'] / base['rate']:>7.1f}"
-              f"  {r['rate'] / rows['mesa']['rate']:>6.1f}")  # fmt: skip
-    floor = {t: rows[f"peerwell_{t}"]["rate"] / rows[f"bare_{t}"]["rate"] for t in (1, 2)}
-    print(f"peerwell's production kernels run at {floor[1]:.2f} (1 thread) and {floor[2]:.2f} "
-          "(2 threads) of the bare kernel's rate: like it, only the susceptible gather (the "
+              f"  {r['rate'] / rows['mesa']['rate']:>6.1f}{per_round}")  # fmt: skip
+    two = str(every)
+    floor = {t: rows[f"peerwell_{t}"]["rate"] / rows[f"bare_{t}"]["rate"] for t in ("1", two)}
+    print(f"peerwell's production kernels run at {floor['1']:.2f} (1 thread) and {floor[two]:.2f} "
+          f"({two} threads) of the bare kernel's rate: like it, only the susceptible gather (the "
           "flows are computed where they are read, ODD §3); the rest is the model's second pass "
           "(posting), its full belief rule and Mesa's step")  # fmt: skip
-    speedup = rows["peerwell_2"]["rate"] / rows["peerwell_1"]["rate"]
-    print(f"peerwell 2 threads vs 1: {speedup:.2f}x; trajectories and final state arrays "
-          f"bit-identical: {identical}")  # fmt: skip
-    print(f"peerwell with every submodel running (the whole day): {whole[1]:.3g} (1 thread), "
-          f"{whole[2]:.3g} (2 threads) node-updates/s, {whole[2] / base['rate']:.1f}× {short}; "
-          f"belief counts identical to the SIS configuration's: {whole_same}")  # fmt: skip
+    speedup = rows[f"peerwell_{two}"]["rate"] / rows["peerwell_1"]["rate"]
+    print(f"peerwell {two} threads vs 1: {speedup:.2f}x; the automatic choice runs "
+          f"{w['auto_threads']} at {n:,} people; trajectories and final state arrays "
+          f"bit-identical for 1, {two} and automatic threads: {identical}")  # fmt: skip
+    print(f"peerwell with every submodel running (the whole day, automatic threads): {whole:.3g} "
+          f"node-updates/s, {whole / base['rate']:.1f}× {short}; belief counts identical to the "
+          f"SIS configuration's: {w['whole_same']}")  # fmt: skip
 
     # Prevalence
     keys = list(rows)
-    every = max(1, steps // 10)
-    print(f"\nprevalence (infected share, mean of the runs) every {every} steps:")
+    every_step = max(1, steps // 10)
+    print(f"\nprevalence (infected share, mean of the runs) every {every_step} steps:")
     print("step  " + "  ".join(f"{k:>15}" for k in keys))
-    for s in range(0, steps + 1, every):
+    for s in range(0, steps + 1, every_step):
         print(f"{s:>4}  " + "  ".join(f"{rows[k]['trajectory'][s]:>15.4f}" for k in keys))
     print(f"\nendemic prevalence, mean over the last {window} steps (± SE over runs):")
     for k in keys:
@@ -343,15 +326,15 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
         print(
             f"  {r['label']:<{width}}  {r['endemic']:.4f} ± {r['endemic_se']:.4f}  ({r['runs']} runs)"
         )
-    pairs = [("peerwell_1", "mesa_refractory"), ("peerwell_2", "mesa_refractory")]
+    pairs = [("peerwell_1", "mesa_refractory"), (f"peerwell_{two}", "mesa_refractory")]
     if "ndlib" in rows:
-        pairs[:0] = [("mesa", "ndlib"), ("bare_2", "ndlib")]
+        pairs[:0] = [("mesa", "ndlib"), (f"bare_{two}", "ndlib")]
     checks = [agreement(rows, x, y, n) for x, y in pairs]
     print("agreement (|difference| within 4 pooled SE of the difference + 1/N):")
     for c in checks:
         print(f"  {c['a']:<11} vs {c['b']:<15} {c['difference']:+.4f}  tolerance {c['tolerance']:.4f}"
               f"  {'agree' if c['agree'] else 'DISAGREE'}")  # fmt: skip
-    gap = rows["peerwell_2"]["endemic"] - base["endemic"]
+    gap = rows[f"peerwell_{two}"]["endemic"] - base["endemic"]
     print(f"  peerwell − {base_key} (the refractory day, not checked): {gap:+.4f}; "
           f"μ·I = {a.mu * base['endemic']:.4f}")  # fmt: skip
     print(f"\nWhat differs: {SEMANTICS}")
@@ -362,9 +345,11 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
         "initial": a.initial, "repeats": a.repeats, "peerwell_repeats": ctx["repeats"],
         "ties": int(g.number_of_edges()), "window": window, "base": base_key,
         "ndlib_version": ndlib_version, "ndlib_note": ndlib_note, "rows": rows,
-        "threads_speedup": speedup, "bit_identical": identical, "share_of_floor": {str(t): f for t, f in floor.items()},
-        "whole_day_rate": {str(t): r for t, r in whole.items()}, "whole_day_same": whole_same, "checks": checks,
-        "agree": all(c["agree"] for c in checks), "refractory_gap": gap, "semantics": SEMANTICS,
+        "threads": every, "auto_threads": w["auto_threads"], "paired": paired,
+        "threads_speedup": speedup, "bit_identical": identical,
+        "share_of_floor": floor, "whole_day_rate": whole, "whole_day_same": w["whole_same"],
+        "checks": checks, "agree": all(c["agree"] for c in checks), "refractory_gap": gap,
+        "semantics": SEMANTICS,
     }  # fmt: skip
     return result
 

@@ -29,6 +29,7 @@ from peerwell.simulation.rng import STREAM_VALIDATION, step_key, uniform
 
 HERE = Path(__file__).resolve().parent
 TIMED_DAYS = 3  # days run with the per-submodel timer after each timed run
+PAIRED_DAYS = 200  # runs this long or shorter time a bare gather after each day (task_scale)
 
 
 @njit(parallel=True, cache=True)
@@ -127,19 +128,29 @@ def task_scale(n: int, degree: float, steps: int) -> dict:
     t0 = time.perf_counter()
     m = PeerwellModel(p, agent_views=False)
     build = time.perf_counter() - t0
-    day_times = []
+    x = np.random.default_rng(0).random(n)
+    out = np.zeros(n)
+    bare_gather(m.graph.indptr, m.graph.indices, x, out)  # compiled before the first day
+    # The first PAIRED_DAYS days are each followed by one bare gather: each day gives its own
+    # day/gather ratio, under the same load as its day (the bench reports their median and
+    # spread). A longer run (the year) is timed alone, as a user would run it.
+    day_times, gathers = [], []
     while m.running:
         t = time.perf_counter()
         m.step()
         day_times.append(time.perf_counter() - t)
-    x = np.random.default_rng(0).random(n)
-    out = np.zeros(n)
-    bare_gather(m.graph.indptr, m.graph.indices, x, out)
-    gathers = []
-    for _ in range(max(5, min(20, steps))):
-        t = time.perf_counter()
-        bare_gather(m.graph.indptr, m.graph.indices, x, out)
-        gathers.append(time.perf_counter() - t)
+        if len(gathers) < PAIRED_DAYS and steps <= PAIRED_DAYS:
+            t = time.perf_counter()
+            bare_gather(m.graph.indptr, m.graph.indices, x, out)
+            gathers.append(time.perf_counter() - t)
+    if not gathers:
+        for _ in range(max(5, min(20, steps))):
+            t = time.perf_counter()
+            bare_gather(m.graph.indptr, m.graph.indices, x, out)
+            gathers.append(time.perf_counter() - t)
+    ratios = [d / g for d, g in zip(day_times[1:], gathers[1:])] or [
+        statistics.median(day_times) / statistics.median(gathers)
+    ]
     traj = m.trajectories()
     mechanisms = submodel_times(m)
     return {
@@ -150,16 +161,57 @@ def task_scale(n: int, degree: float, steps: int) -> dict:
         "day_s": statistics.median(day_times[1:] or day_times),
         "total_s": build + sum(day_times),
         "gather_s": statistics.median(gathers),
+        "day_over_gather": _spread(ratios),
         "digest": hashlib.sha256(traj.to_numpy().tobytes()).hexdigest()[:16],
         "mechanisms_ms": {k: 1000 * v for k, v in mechanisms.items()},
         "state_mb": m.state.nbytes() / 2**20,
     }
 
 
+def build_graph(n: int, m: int, seed: int):
+    """The SIS benchmark's Barabási–Albert graph (networkx, seeded): the same in every process."""
+    import networkx as nx
+
+    return nx.barabasi_albert_graph(n, m, seed=seed)
+
+
+def ndlib_available() -> str | None:
+    """NDlib's version if it imports, else None."""
+    try:
+        from importlib.metadata import version
+
+        import ndlib.models.epidemics  # noqa: F401  (needs `six`, which NDlib does not declare)
+
+        return version("ndlib")
+    except Exception:  # ImportError, or a dependency missing in a way NDlib reports oddly
+        return None
+
+
+def run_ndlib(g, infected: np.ndarray, beta: float, mu: float, steps: int, seed: int):
+    """Seconds of ``steps`` iterations of NDlib's ``SISModel`` on ``g``, and the prevalence."""
+    import ndlib.models.epidemics as ep
+    from ndlib.models.ModelConfig import Configuration
+
+    model = ep.SISModel(g, seed=seed)
+    cfg = Configuration()
+    cfg.add_model_parameter("beta", beta)
+    cfg.add_model_parameter("lambda", mu)
+    cfg.add_model_initial_configuration("Infected", [int(i) for i in infected])
+    model.set_initial_status(cfg)
+    n = g.number_of_nodes()
+    traj = [model.iteration(node_status=False)["node_count"][1] / n]  # iteration 0: no update
+    t = time.perf_counter()
+    for _ in range(steps):
+        traj.append(model.iteration(node_status=False)["node_count"][1] / n)
+    return time.perf_counter() - t, traj
+
+
 def task_sis(
-    edges: str, infected: str, n: int, beta: float, mu: float, steps: int, repeats: int, seed: int
-) -> dict:
-    """`peerwell validate model=sis`'s configuration of the production kernels, on a graph's ties.
+    edges: str, infected: str, n: int, m: int, beta: float, mu: float, steps: int, repeats: int,
+    seed: int, ndlib: bool = True,
+) -> dict:  # fmt: skip
+    """`peerwell validate model=sis`'s configuration of the production kernels, on a graph's ties,
+    beside NDlib and the bare kernel, run by run in turn.
 
     ``well_mixed_overrides`` with no feed (``k=0``: ``exchange.read_rate=0``) and the graph as an
     edge list: every misled person posts one misleading post a day (everyone a superuser posting
@@ -167,11 +219,20 @@ def task_sis(
     makes the daily infection chance 1-(1-β)^m; correction by care g = -ln(1-μ) makes recovery μ.
     Only the submodels the contagion reads run (posting, exchange, misinformation); the same runs
     with every submodel running (the whole day) are timed too, and their belief counts compared.
+
+    Each of the ``repeats`` rounds runs, in this order and in this one process: NDlib, peerwell
+    on 1 thread, on every thread, with its automatic choice, the whole day, and the bare kernel on
+    1 and on every thread. Whatever load the machine has then falls on all of them alike, and
+    each round gives one ratio per implementation to that round's NDlib run: the bench reports
+    their median and range, never one favourable run.
     """
     import math
 
+    import numba
+
     from peerwell.scenarios import validate as V
 
+    every = numba.get_num_threads()
     who = np.load(infected)
     mapping = {
         **V.well_mixed_overrides(n, seed, k=0.0, adoption=-math.log1p(-beta),
@@ -180,38 +241,137 @@ def task_sis(
         "network.path": edges,
     }  # fmt: skip
     whole = V.with_every_submodel(mapping)
+    graph = build_graph(n, m, seed) if ndlib else None
 
-    def one(config: dict, s: int, days: int):
+    def one(config: dict, s: int, days: int, threads: int | None):
         model = V.make_model({**config, "seed": s})
+        model.threads = threads
         model.state.cur["misinfo"][:] = 0
         model.state.cur["misinfo"][who] = 1
         t = time.perf_counter()
         counts = V.run_contagion(model, days, until_over=False)
         return time.perf_counter() - t, counts, model
 
-    _, _, model = one(mapping, seed, 2)
-    one(whole, seed, 2)
+    def bare(threads: int, s: int, days: int):
+        numba.set_num_threads(threads)
+        try:
+            return run_bare_sis(indptr, indices, who, beta, mu, days, s)
+        finally:
+            numba.set_num_threads(every)
+
+    _, _, model = one(mapping, seed, 2, None)  # warm-ups: nothing loads inside a timed run
+    one(whole, seed, 2, None)
     indptr, indices = model.graph.indptr, model.graph.indices  # the same graph's CSR
-    run_bare_sis(indptr, indices, who, beta, mu, 2, seed)
-    times, trajs, h = [], [], hashlib.sha256()
-    whole_times, same = [], True
-    bare = [run_bare_sis(indptr, indices, who, beta, mu, steps, seed + r) for r in range(repeats)]
+    bare(1, seed, 2)
+    if graph is not None:
+        run_ndlib(graph, who, beta, mu, 2, seed)
+    variants = {"1": 1, str(every): every, "auto": None}
+    out: dict = {"ndlib": [], "whole": [], "whole_same": True, "threads": every,
+                 "bare": {"1": [], str(every): []},
+                 "peerwell": {k: {"times": [], "trajectories": [], "digest": None}
+                              for k in variants}}  # fmt: skip
+    digests: dict[str, hashlib._Hash] = {k: hashlib.sha256() for k in variants}
     for r in range(repeats):
-        sec, counts, model = one(mapping, seed + r, steps)
-        times.append(sec)
-        trajs.append((counts[:, 1] / n).tolist())
-        h.update(counts.tobytes())
-        for name in sorted(model.state.cur):
-            h.update(np.ascontiguousarray(model.state.cur[name]).tobytes())
-        sec, counts_whole, _ = one(whole, seed + r, steps)
-        whole_times.append(sec)
-        same &= bool(np.array_equal(counts, counts_whole))
-    return {"times": times, "trajectories": trajs, "digest": h.hexdigest()[:16],
-            "whole_times": whole_times, "whole_same": same,
-            "bare_times": [s for s, _ in bare], "bare_trajectories": [t for _, t in bare]}  # fmt: skip
+        if graph is not None:
+            out["ndlib"].append(run_ndlib(graph, who, beta, mu, steps, seed + r))
+        for key, threads in variants.items():
+            sec, counts, model = one(mapping, seed + r, steps, threads)
+            row = out["peerwell"][key]
+            row["times"].append(sec)
+            row["trajectories"].append((counts[:, 1] / n).tolist())
+            digests[key].update(counts.tobytes())
+            for name in sorted(model.state.cur):
+                digests[key].update(np.ascontiguousarray(model.state.cur[name]).tobytes())
+        out["auto_threads"] = model.day_threads(every)
+        sec, counts_whole, _ = one(whole, seed + r, steps, None)
+        out["whole"].append(sec)
+        out["whole_same"] &= bool(np.array_equal(counts, counts_whole))
+        for t in {1, every}:
+            out["bare"][str(t)].append(bare(t, seed + r, steps))
+    for key in variants:
+        out["peerwell"][key]["digest"] = digests[key].hexdigest()[:16]
+    return out
 
 
-TASKS = {"model": task_model, "scale": task_scale, "sis": task_sis}
+def _lockstep_days(models: dict, days: int) -> dict[str, list[float]]:
+    """Step same-seed models day by day in turn (alternating which goes first each day), so load
+    on the machine falls on all of them alike; the seconds of each day of each, by name."""
+    times: dict[str, list[float]] = {name: [] for name in models}
+    order = list(models)
+    for d in range(days):
+        for name in order if d % 2 == 0 else order[::-1]:
+            t = time.perf_counter()
+            models[name].step()
+            times[name].append(time.perf_counter() - t)
+    return times
+
+
+def task_threads(n: int, days: int, config: str, seed: int = 1) -> dict:
+    """One day on 1 thread, on every thread and with the automatic choice, side by side.
+
+    Three models with the same seed step in lockstep (``_lockstep_days``), so each day's three
+    times are a pair-wise comparison of the same work under the same load. ``config`` is
+    ``default`` (the whole model) or ``sis`` (the SIS configuration of ``bench_sis``, on a
+    Barabási–Albert graph with m = 5: the leanest day the model runs). The final states must be
+    bit-identical: the thread count changes the speed only.
+    """
+    import math
+
+    import numba
+
+    from peerwell.scenarios import validate as V
+
+    every = numba.get_num_threads()
+    if config == "sis":
+        import networkx as nx
+
+        edges = HERE / f".threads-ba-{n}.edgelist"
+        g = nx.barabasi_albert_graph(n, 5, seed=seed)
+        np.savetxt(edges, np.asarray(list(g.edges()), dtype=np.int64), fmt="%d")
+        mapping = {
+            **V.well_mixed_overrides(n, seed, k=0.0, adoption=-math.log1p(-0.03),
+                                     g=-math.log1p(-0.1), renewal=1.0, steps=days + 1),
+            "network.kind": "edgelist", "network.path": str(edges),
+        }  # fmt: skip
+    else:
+        mapping = {"population.size": n, "steps": days + 1, "seed": seed}
+    try:
+        models = {}
+        for name, threads in (("one", 1), ("all", every), ("auto", None)):
+            models[name] = V.make_model(mapping)
+            models[name].threads = threads
+            if config == "sis":
+                models[name].state.cur["misinfo"][: max(1, n // 20)] = 1
+            models[name].step()  # the first day loads what is not loaded yet: not timed
+    finally:
+        if config == "sis":
+            edges.unlink(missing_ok=True)
+    times = _lockstep_days(models, days)
+    digests = set()
+    for m in models.values():
+        h = hashlib.sha256()
+        for name in sorted(m.state.cur):
+            h.update(np.ascontiguousarray(m.state.cur[name]).tobytes())
+        digests.add(h.hexdigest())
+    ratios = [a / o for a, o in zip(times["all"], times["one"])]
+    auto_ratios = [a / o for a, o in zip(times["auto"], times["one"])]
+    return {
+        "n": n, "config": config, "days": days, "threads": every,
+        "tie_ends": int(models["one"].graph.indices.shape[0]),
+        "auto_threads": models["auto"].day_threads(every),
+        "day_ms": {k: 1000 * statistics.median(v) for k, v in times.items()},
+        "all_over_one": _spread(ratios), "auto_over_one": _spread(auto_ratios),
+        "identical": len(digests) == 1,
+    }  # fmt: skip
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """Median and the middle 90% of per-pair ratios (the extremes are single hiccups)."""
+    q = np.quantile(values, [0.05, 0.5, 0.95])
+    return {"p5": float(q[0]), "median": float(q[1]), "p95": float(q[2])}
+
+
+TASKS = {"model": task_model, "scale": task_scale, "sis": task_sis, "threads": task_threads}
 
 
 class Worker:

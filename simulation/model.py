@@ -6,6 +6,7 @@ import copy
 from functools import partial
 
 import mesa
+import numba
 import pandas as pd
 
 from .agents import PersonView
@@ -19,6 +20,19 @@ from .theta import pack_theta
 
 # Above this many people, agent views are made on demand (``model.person(i)``), not up front.
 AGENT_VIEW_LIMIT = 50_000
+
+# Below this much work a day (people + tie ends), a second thread costs more than it brings: each
+# parallel pass pays about 20 µs to wake it (passive waiting, peerwell/__init__.py), and a day at
+# 10,000 people is a few hundred µs in all. Measured by ``benchmarks/bench_threads.py`` (1 and 2
+# threads side by side at 1,000 to 100,000 people); the results are bit-identical either way, so
+# the choice changes only the speed.
+PARALLEL_MIN_WORK = 250_000
+
+
+def auto_threads(people: int, tie_ends: int, available: int) -> int:
+    """The threads a day runs on when the caller does not say: all Numba has, or one if the model
+    is too small for a parallel pass to pay for waking the others (``PARALLEL_MIN_WORK``)."""
+    return available if people + tie_ends >= PARALLEL_MIN_WORK else 1
 
 
 def report(name: str, model: PeerwellModel) -> float:
@@ -51,6 +65,11 @@ class PeerwellModel(mesa.Model):
         all the recorder reads; on other days the exchange skips what no running submodel reads
         (ODD §3: in the SIS configuration, the gather for people who are not susceptible). The
         state and the trajectories are the same either way, to the bit.
+    threads : int, optional
+        Numba threads for each day, at most those Numba has (``NUMBA_NUM_THREADS``,
+        ``numba.set_num_threads``). By default all of them when the model is large enough for a
+        parallel pass to pay (``auto_threads``), else one. Results are the same to the bit for
+        any count; only the speed changes.
     **overrides
         Dotted parameter overrides, e.g. ``**{"population.size": 500}``.
 
@@ -76,6 +95,7 @@ class PeerwellModel(mesa.Model):
         timing=False,
         agent_views=None,
         daily_flows=False,
+        threads: int | None = None,
         **overrides,
     ):
         params = copy.deepcopy(params) if params is not None else ModelParams()
@@ -86,6 +106,9 @@ class PeerwellModel(mesa.Model):
         self.state = init_state(params)
         self.state.freeze(frozen_variables(params.submodels))
         self.graph = build_network(params, self.state.static["home"])
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads={threads}: give 1 or more, or None for the automatic choice")
+        self.threads = threads
         self.theta = pack_theta(params)
         self.timer = StepTimer(timing)
         self.daily_flows = daily_flows
@@ -155,16 +178,30 @@ class PeerwellModel(mesa.Model):
         if self.day > 0:
             self._fire_events(self.day)
         recorded = self._records(self.day + 1)
-        run_day(
-            self.state, self.graph, self.theta, self.params.seed, self.day, self.timer,
-            self.params.submodels, flows_read=recorded or self.daily_flows,
-        )  # fmt: skip
+        have = numba.get_num_threads()  # the caller's setting, restored after the day
+        use = self.day_threads(have)
+        if use != have:
+            numba.set_num_threads(use)
+        try:
+            run_day(
+                self.state, self.graph, self.theta, self.params.seed, self.day, self.timer,
+                self.params.submodels, flows_read=recorded or self.daily_flows,
+            )  # fmt: skip
+        finally:
+            if use != have:
+                numba.set_num_threads(have)
         self.day += 1
         if recorded:
             self.summary = summarize(self.state)
             self.datacollector.collect(self)
         if self.day >= self.params.steps:
             self.running = False
+
+    def day_threads(self, available: int) -> int:
+        """The threads a day runs on, given the ``available`` ones (see ``threads``)."""
+        if self.threads is not None:
+            return min(self.threads, available)
+        return auto_threads(self.params.population.size, self.graph.indices.shape[0], available)
 
     def _records(self, day: int) -> bool:
         """Whether the recorder keeps ``day``: every ``record_every`` days, and the last."""

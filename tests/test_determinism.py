@@ -12,9 +12,12 @@ from util import params, run
 SCRIPT = """
 import sys, numba
 from peerwell.simulation.model import PeerwellModel
-m = PeerwellModel(**{"population.size": 1500, "steps": 40, "seed": 9})
+t = int(sys.argv[2])
+# threads=t: 1,500 people is below the size where the model takes a second thread by itself.
+m = PeerwellModel(**{"population.size": 1500, "steps": 40, "seed": 9}, threads=t)
+assert numba.get_num_threads() == t and m.day_threads(numba.get_num_threads()) == t
 m.run_model()
-assert numba.get_num_threads() == int(sys.argv[2])
+assert numba.get_num_threads() == t
 m.trajectories().to_parquet(sys.argv[1])
 """
 
@@ -41,6 +44,34 @@ def test_thread_count_does_not_change_results(tmp_path, threads):
         outs[t] = pd.read_parquet(path)
     frames = list(outs.values())
     pd.testing.assert_frame_equal(frames[0], frames[-1], check_exact=True)
+
+
+def test_the_automatic_thread_count_changes_no_result_and_leaves_the_callers_setting():
+    """A small model runs its days on one thread by itself (a second costs more than it brings,
+    ``benchmarks/bench_threads.py``); forced onto two it gives the same state to the bit, and
+    either way the caller's own thread setting is what it was after each step."""
+    import numba
+
+    from peerwell.simulation.model import PARALLEL_MIN_WORK, PeerwellModel, auto_threads
+
+    assert auto_threads(1000, 10_000, 2) == 1
+    assert auto_threads(PARALLEL_MIN_WORK - 1000, 1000, 2) == 2
+    assert auto_threads(PARALLEL_MIN_WORK - 1000, 999, 2) == 1
+    assert auto_threads(10**6, 2 * 10**7, 1) == 1  # never more than Numba has
+    have = numba.get_num_threads()
+    models = {t: PeerwellModel(**{"population.size": 600, "steps": 15, "seed": 4}, threads=t)
+              for t in (None, 1, 2)}  # fmt: skip
+    assert models[None].day_threads(2) == 1 and models[2].day_threads(2) == 2
+    assert models[2].day_threads(1) == 1
+    for m in models.values():
+        while m.running:
+            m.step()
+            assert numba.get_num_threads() == have
+    frames = [m.trajectories() for m in models.values()]
+    for f in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], f, check_exact=True)
+    with pytest.raises(ValueError, match="threads=0"):
+        PeerwellModel(**{"population.size": 100, "steps": 2}, threads=0)
 
 
 def test_population_is_a_prefix_of_a_larger_one():

@@ -232,18 +232,24 @@ def test_bench_quick_writes_every_section(tmp_path):
     text = out.read_text()
     for heading in ("# peerwell performance results", "Quick smoke run", "## Machine",
                     "## Versions", "## Goals (issue #8)", "## 1. Full model vs the plain",
-                    "## 2. SIS on one graph", "## 3. Scale", "## Exact command", "## Full output"):  # fmt: skip
+                    "## 2. SIS on one graph", "## 3. Scale", "## 4. One thread or two",
+                    "## Exact command", "## Full output"):  # fmt: skip
         assert heading in text, heading
     for word in ("CPU", "RAM", "load average (1, 5, 15 min) at start", "at end", "numba", "mesa",
                  "git commit", "peerwell bench --quick --output"):  # fmt: skip
         assert word in text, word
     for goal in ("| 1. Full model, 365 days", "| 1. … peak memory", "| 2. Full model day",
                  "| 3. Full model vs plain", "| 3. peerwell's SIS", "| 3. … endemic prevalence",
-                 "| 4. 2 threads vs 1", "| 5. Time per step per tie"):  # fmt: skip
+                 "| 4. 2 threads vs 1", "| 5. Time per step per tie",
+                 "| 6. A second thread never slows a run"):  # fmt: skip
         assert goal in text, goal
     data = json.loads(out.with_suffix(".json").read_text())
     assert data["results"]["bench_sis"]["bit_identical"]
     assert all(p["bit_identical"] for p in data["results"]["bench_scale"]["pairs"])
+    assert all(r["identical"] for r in data["results"]["bench_threads"]["rows"])
+    if "ndlib" in data["results"]["bench_sis"]["rows"]:  # ratios are per round, with their range
+        paired = data["results"]["bench_sis"]["paired"]["peerwell_auto"]
+        assert paired["low"] <= paired["median"] <= paired["high"]
     try:
         import ndlib.models.epidemics  # noqa: F401
 
