@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml scripts/find-python.sh $(VENV)/.python-request
 	    echo "$(VENV) has Python $$(v $(PY)), PYTHON asks for $$(v "$$py"): recreating it with $$py"; \
 	    "$$py" -m venv --clear $(VENV); echo "$(PYTHON)" > $(VENV)/.python-request; fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,dashboard,docs]"
+	$(PY) -m pip install --quiet -e ".[dev,dashboard,docs,dask]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -37,10 +37,13 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	# worksteal: a worker that runs out takes tests queued on the other, so the few long ones
 	# (the docs site, the kill-and-resume tests) do not leave one core idle at the end.
-	$(VENV)/bin/python -m pytest -n 2 --dist worksteal -m "not browser"
+	$(VENV)/bin/python -m pytest -n 2 --dist worksteal -m "not browser and not cluster"
 	# The browser tests drive one dashboard server in Chromium: run alone, they do not race the
 	# simulations above for the two cores (their timeouts are real-user waits, not benchmarks).
 	$(VENV)/bin/python -m pytest -m browser
+	# The cluster tests start a SLURM and a Dask cluster on this machine (tests/clusters.py),
+	# whose jobs need the cores: alone too (about 2 minutes).
+	$(VENV)/bin/python -m pytest -m cluster
 
 # The documentation site (Sphinx + MyST-NB): warnings are errors, the tutorials are executed.
 docs: $(STAMP)

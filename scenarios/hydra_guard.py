@@ -64,6 +64,7 @@ PLUGIN_PACKAGES = (
     "hydra_plugins.hydra_joblib_launcher.",
     "hydra_plugins.hydra_submitit_launcher.",
     "hydra_plugins.hydra_ray_launcher.",
+    "hydra_plugins.peerwell_dask_launcher.",
 )
 # The launcher classes these plugins define. When a plugin is installed its classes are checked
 # by what they are (see `_defined_class`); this list only decides about a plugin that is not
@@ -75,8 +76,13 @@ PLUGIN_CLASSES = frozenset(
         "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",
         "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher",
         "hydra_plugins.hydra_ray_launcher.ray_aws_launcher.RayAWSLauncher",
+        "hydra_plugins.peerwell_dask_launcher.dask_launcher.DaskLauncher",
     }
 )
+# peerwell's own launchers (hydra_plugins/peerwell_*). Hydra finds launchers by walking the
+# `hydra_plugins` folders, which misses a package installed in editable mode (pip install -e):
+# they are registered by hand before Hydra instantiates the sweeper and its launcher.
+OWN_LAUNCHERS = ("hydra_plugins.peerwell_dask_launcher.dask_launcher.DaskLauncher",)
 OWN_PACKAGE = "peerwell."
 # Logging configs name handler classes (``class``) and factories (``()``): the standard library's.
 LOGGING_SECTIONS = ("hydra_logging", "job_logging")
@@ -697,11 +703,24 @@ def _guarded_save(original):
     return _save_config
 
 
+def _register_own_launchers(plugins: Any) -> None:
+    """Make peerwell's own launchers known to Hydra (see ``OWN_LAUNCHERS``); idempotent."""
+    from hydra._internal.utils import _locate
+
+    for name in OWN_LAUNCHERS:
+        if name not in plugins.class_name_to_class:
+            try:
+                plugins.register(_locate(name))
+            except Exception:  # not installed: Hydra then names the launcher it cannot find
+                continue
+
+
 def _guarded_sweeper(original):
     """Wrap ``Plugins.instantiate_sweeper`` so the sweeper's own writes report a full disk."""
 
     @functools.wraps(original)
     def instantiate_sweeper(self, *args, **kwargs):
+        _register_own_launchers(self)
         sweeper = original(self, *args, **kwargs)
         sweep = sweeper.sweep
 

@@ -76,6 +76,14 @@ SKIPS: dict[str, str] = {
         "needs the Ray environment of the command above and a running Ray cluster "
         "(address=auto); the same sweep is run here on joblib and up to submission on SLURM"
     ),
+    r"^dask (scheduler|worker) ": (
+        "starts a Dask scheduler or worker, which run until stopped; tests/test_clusters.py "
+        "starts both on 127.0.0.1 and runs sweeps on them"
+    ),
+    r"^peerwell sweep -m hydra/launcher=dask ": (
+        "needs a running Dask cluster at the address shown; tests/test_clusters.py runs the same "
+        "sweep on one it starts on 127.0.0.1"
+    ),
     r"^peerwell collect /shared/": (
         "collects a SLURM sweep, which the tests run only up to its submission (no cluster); "
         "`peerwell collect` itself runs on the laptop sweeps of the same pages"
