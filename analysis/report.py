@@ -1,8 +1,10 @@
 """``report.md`` of a scenario comparison, written from the summary table's numbers.
 
-One paragraph per scenario says what rose, what fell and what did not change detectably (the
-95% CI of the paired difference includes zero), and what that means for the benefits and risks
-of the conceptual model. No simulation is run here.
+One paragraph per scenario says what rose, what fell and what did not change detectably, and
+what that means for the benefits and risks of the conceptual model. "Detectably" is the marks'
+rule of ``stats`` (a paired t-test, Holm-adjusted over every difference of the table, with at
+least ``stats.MIN_PAIRS`` pairs), stated in the report; with fewer pairs the report says that
+nothing is tested and gives the directions as point estimates only. No simulation is run here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,41 @@ import math
 
 import pandas as pd
 
-from .stats import CI_METHOD, CI_SEED, MAIN, N_RESAMPLES, OUTCOME_BY_NAME
+from .stats import (
+    ALPHA,
+    CI_METHOD,
+    CI_SEED,
+    MAIN,
+    MIN_PAIRS,
+    N_RESAMPLES,
+    OUTCOME_BY_NAME,
+    marks_family,
+    too_few_pairs,
+)
+
+
+def marks_rule(summary: pd.DataFrame) -> str:
+    """The rule of the ``*`` marks in one sentence, with this table's family size."""
+    m = marks_family(summary)
+    return (
+        f"* marks a paired difference whose paired t-test p-value, adjusted by Holm's method over "
+        f"the {m} differences of summary.csv (every outcome × every scenario against the "
+        f"reference), is below {ALPHA:g}; it needs at least {MIN_PAIRS} pairs"
+    )
+
+
+def power_warning(summary: pd.DataFrame) -> str | None:
+    """Why no difference is marked when there are too few pairs to test one, or None."""
+    n = too_few_pairs(summary)
+    if n is None:
+        return None
+    return (
+        f"Only {n} paired replicate{'s' if n != 1 else ''}: too few to test a difference, so none "
+        f"is marked (at least {MIN_PAIRS} are needed). With so few pairs a 95% bootstrap interval "
+        f"of a difference that is really zero excludes zero a quarter to half of the time, and a "
+        f"t-test rests on a normality that so few pairs cannot show. The differences are point "
+        f"estimates: rerun with replicates=30 (the finished runs are reused)."
+    )
 
 
 def fmt_value(outcome: str, value: float) -> str:
@@ -63,24 +99,52 @@ def reference_paragraph(summary: pd.DataFrame, reference: str, outcomes=MAIN) ->
     )
 
 
+def _favour(row) -> bool | None:
+    """Whether a difference is in people's favour (None for context outcomes)."""
+    better = row["better"] if isinstance(row["better"], str) and row["better"] else None
+    if better is None:
+        return None
+    return (row["diff"] > 0) == (better == "higher")
+
+
 def scenario_paragraph(summary: pd.DataFrame, scenario: str) -> str:
-    """What rose, what fell and what did not change for ``scenario``, against the reference."""
+    """What rose, what fell and what did not change for ``scenario``, against the reference.
+
+    With at least ``MIN_PAIRS`` pairs, "rose" and "fell" are the marked differences (the rule of
+    :func:`marks_rule`); with fewer, every nonzero difference is listed by its sign, said to be a
+    point estimate, and nothing is called a change.
+    """
     s = summary[summary["scenario"] == scenario]
     reference, day, n = s["reference"].iloc[0], int(s["step"].iloc[0]), s["n_pairs"].iloc[0]
-    clear = s[s["diff_excludes_zero"].fillna(False).astype(bool)]
+    text = [f"**{scenario}** against {reference}, paired over {n} replicates on day {day}."]
+    if pd.isna(n) or int(n) < MIN_PAIRS:
+        rose = [_effect(r) for _, r in s[s["diff"] > 0].iterrows()]
+        fell = [_effect(r) for _, r in s[s["diff"] < 0].iterrows()]
+        text.append(
+            f"With {n} pairs (fewer than {MIN_PAIRS}) no difference is tested: the directions "
+            "below are point estimates, not findings."
+        )
+        text.append(f"Rose: {'; '.join(rose)}." if rose else "Nothing rose.")
+        text.append(f"Fell: {'; '.join(fell)}." if fell else "Nothing fell.")
+        return " ".join(text)
+    clear = s[s["significant"].fillna(False).astype(bool)]
     rose = [_effect(r) for _, r in clear[clear["diff"] > 0].iterrows()]
     fell = [_effect(r) for _, r in clear[clear["diff"] < 0].iterrows()]
     unclear = list(s[~s["outcome"].isin(clear["outcome"])]["label"])
-    text = [f"**{scenario}** against {reference}, paired over {n} replicates on day {day}."]
     text.append(f"Rose: {'; '.join(rose)}." if rose else "Nothing rose detectably.")
     text.append(f"Fell: {'; '.join(fell)}." if fell else "Nothing fell detectably.")
     if unclear:
-        text.append(f"No clear change (the 95% CI includes zero): {', '.join(unclear)}.")
+        text.append(
+            "No clear change (not significant after Holm's correction over the table): "
+            f"{', '.join(unclear)}."
+        )
     tally = []
     for kind, noun in (("benefit", "benefit outcomes"), ("risk", "risks")):
-        k = s[s["kind"] == kind]
-        good, bad = int((k["verdict"] == "better").sum()), int((k["verdict"] == "worse").sum())
-        tally.append(f"{good} of {len(k)} {noun} moved in people's favour and {bad} against them")
+        k = clear[clear["kind"] == kind]
+        favour = [_favour(r) for _, r in k.iterrows()]
+        good, bad = sum(f is True for f in favour), sum(f is False for f in favour)
+        total = int((s["kind"] == kind).sum())
+        tally.append(f"{good} of {total} {noun} moved in people's favour and {bad} against them")
     text.append("On balance: " + "; ".join(tally) + ".")
     return " ".join(text)
 
@@ -106,7 +170,7 @@ def levels_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
 
 
 def differences_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
-    """Markdown: paired differences from the reference, ``diff [CI]``; * marks a CI without zero."""
+    """Markdown: paired differences from the reference, ``diff [CI]``; * the marks' rule."""
     others = [s for s in scenarios if s != summary["reference"].iloc[0]]
     rows = []
     for outcome in dict.fromkeys(summary["outcome"]):
@@ -114,7 +178,7 @@ def differences_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
         cells = []
         for sc in others:
             r = s.loc[sc]
-            star = " *" if bool(r["diff_excludes_zero"]) else ""
+            star = " *" if bool(pd.notna(r["significant"]) and r["significant"]) else ""
             cells.append(
                 f"{fmt_diff(outcome, r['diff'])} [{fmt_diff(outcome, r['diff_ci_low'], False)}, "
                 f"{fmt_diff(outcome, r['diff_ci_high'], False)}]{star}"
@@ -157,6 +221,10 @@ def render_report(
     )
     if settings.get("command"):
         out += ["", f"Command: `{settings['command']}`"]
+    # First thing read after the settings: below MIN_PAIRS nothing in the report is a finding.
+    warning = power_warning(summary) if len(scenarios) > 1 else None
+    if warning:
+        out += ["", f"> **Too few replicates to test differences.** {warning}"]
     out += ["", "## Scenarios", ""]
     out += [f"- **{s}** — {descriptions.get(s, '')}" for s in scenarios]
     out += ["", "## Findings", "", reference_paragraph(summary, reference), ""]
@@ -165,8 +233,10 @@ def render_report(
     out += [f"## Outcomes on day {settings['horizon']} (mean [95% CI])", ""]
     out += [levels_table(summary, scenarios), ""]
     if len(scenarios) > 1:
-        out += [f"## Paired differences from {reference} (mean [95% CI]; * CI excludes zero)", ""]
+        how = "no marks: too few pairs" if warning else "* see below"
+        out += [f"## Paired differences from {reference} (mean [95% CI]; {how})", ""]
         out += [differences_table(summary, scenarios), ""]
+        out += [(warning or marks_rule(summary) + ".").replace("*", "\\*", 1), ""]
     out += ["## Figures", ""]
     out += [f"![{caption}]({path})\n" for caption, path in figures.items()]
     out += [
@@ -177,6 +247,17 @@ def render_report(
         "The standardised effects of the benefits-vs-risks figure divide a paired difference by "
         "the pooled person-level SD of the two scenarios (sqrt(p(1-p)) for shares). "
         "`summary.csv` holds every number of this report; `runs/` holds every run.",
+        "",
+        'A difference is called a change (the \\* of the differences table, "rose" and '
+        '"fell" above) by a paired t-test of the per-replicate differences, with the p-values '
+        f"adjusted by Holm's step-down method over every difference in `summary.csv` (columns "
+        f"`p_value`, `p_holm`, `significant`), at {ALPHA:g}: Holm keeps the chance of any false "
+        f"mark in the whole table at {ALPHA:g}, where marking each 95% interval that excludes zero "
+        "would give one table of 15 outcomes × k scenarios many chances of one. Below "
+        f"{MIN_PAIRS} pairs nothing is marked: the percentile bootstrap interval of n pairs "
+        "excludes zero whenever all n differences share a sign, which a zero difference does "
+        "half the time at 2 pairs and a quarter at 3. The column `diff_excludes_zero` still "
+        "records the 95% interval alone.",
         "",
     ]
     return "\n".join(out)

@@ -9,8 +9,9 @@ Hydra against the typed schema, so an unknown key or a bad value is refused befo
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
-import sys
+import shutil
 from dataclasses import dataclass, field
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -23,8 +24,8 @@ from rich.table import Table
 from peerwell.simulation.errors import PeerwellError
 
 from .catalogue import list_scenarios
-from .cli import fail
-from .config import DEFAULT_ROOT_SEED
+from .cli import did_you_mean, fail, flag_problem
+from .config import DEFAULT_ROOT_SEED, RunConfig
 
 
 @dataclass
@@ -42,16 +43,35 @@ class CompareOptions:
 
 OPTION_KEYS = tuple(CompareOptions.__dataclass_fields__)
 
-COMPARE_USAGE = """usage: peerwell compare scenarios=[A,B,...] [replicates=30] [output_dir=PATH] [seed=N]
-                        [n_jobs=-1] [progress=true] [figures=true] [MODEL_OVERRIDE ...]
+
+def _usage() -> str:
+    from peerwell.analysis.stats import ALPHA, MIN_PAIRS
+
+    d = CompareOptions()
+    return f"""usage: peerwell compare scenarios=[A,B,...] [replicates={d.replicates}] [output_dir=PATH] \
+[seed=N]
+                        [n_jobs={d.n_jobs}] [progress=true] [figures=true] [MODEL_OVERRIDE ...]
 
 Runs every scenario `replicates` times; replicate r of every scenario shares its seed (common
-random numbers, seeds from SeedSequence(seed)). The first scenario is the reference of every
-paired difference. Any model override (steps=120 population.size=1500 ...) applies to every
-scenario. n_jobs runs are made at once: 1 one after another in this process, -1 one per core,
--2 all cores but one. Finished runs in OUTPUT_DIR/runs/ are reused, so rerunning a killed
-comparison resumes. Writes runs/, summary.csv, figures/, report.md and comparison.json into
-OUTPUT_DIR. `peerwell scenarios` lists the scenarios."""
+random numbers, seeds from SeedSequence(seed), default seed={d.seed}). The first scenario is the
+reference of every paired difference. Any model override (steps=120 population.size=1500 ...)
+applies to every scenario. n_jobs runs are made at once: 1 one after another in this process,
+-1 (the default) one per core, -2 all cores but one. Finished runs in OUTPUT_DIR/runs/ are
+reused, so rerunning a killed comparison resumes, and more replicates add to the ones there.
+
+Writes into OUTPUT_DIR (default {d.output_dir}): runs/ (one file per run), summary.csv, figures/,
+report.md and comparison.json; prints the paired differences. A difference is marked * when its
+paired t-test, Holm-adjusted over every outcome and scenario of the table, gives p < {ALPHA:g};
+with fewer than {MIN_PAIRS} replicates nothing is marked (too few pairs to test), and the
+table and report.md say so. `peerwell scenarios` lists the scenarios."""
+
+
+def __getattr__(name: str) -> str:
+    # COMPARE_USAGE (the docs print it) is made on use: its numbers come from the statistics
+    # module, which loads SciPy, and a command line must be checked before that (seconds).
+    if name == "COMPARE_USAGE":
+        return _usage()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
@@ -65,6 +85,9 @@ def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
     """
     from peerwell.simulation.errors import ConfigError
 
+    problem = flag_problem("compare", list(args))
+    if problem:
+        raise ConfigError(problem)
     parser = OverridesParser.create()
     options: dict = {}
     model: list[str] = []
@@ -75,6 +98,8 @@ def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
             raise ConfigError(f"cannot parse {arg!r}: {str(exc).splitlines()[0]}") from None
         key = override.key_or_group
         if key in OPTION_KEYS:
+            if override.is_sweep_override():
+                raise ConfigError(_sweep_message(arg, key))
             value = override.value()
             if key == "scenarios" and isinstance(value, str):
                 value = [value]  # scenarios=baseline means a list of one
@@ -82,6 +107,7 @@ def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
         elif key == "scenario":
             raise ConfigError("compare takes scenarios=[a,b,...] (a list), not scenario=")
         else:
+            _check_model_key(key.lstrip("+~"))
             model.append(arg)
     if "scenarios" not in options:
         raise ConfigError(
@@ -106,6 +132,45 @@ def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
     return opts, model
 
 
+def _sweep_message(arg: str, key: str) -> str:
+    """`scenarios=a,b` is Hydra's sweep syntax; compare takes a list in brackets."""
+    value = arg.partition("=")[2]
+    if key == "scenarios":
+        return (
+            f"{arg}: write the scenarios as a list in brackets, scenarios=[{value}] (without "
+            "brackets, a,b is a sweep over values, which compare does not take)"
+        )
+    return f"{arg}: {key} takes one value, not a sweep over several"
+
+
+def _model_keys() -> list[str]:
+    """The top-level keys of the model's config (and its config groups)."""
+    return [f.name for f in dataclasses.fields(RunConfig) if f.name not in ("output_dir",)]
+
+
+def _check_model_key(key: str) -> None:
+    """Refuse a key that is neither the comparison's nor the model's, naming both lists.
+
+    Hydra would refuse it too, but listing the model's keys only: `replicate=2` must be told
+    about `replicates`, which is the comparison's own key.
+    """
+    from peerwell.simulation.errors import ConfigError
+
+    head = key.split(".")[0].split("/")[0]
+    known = _model_keys()
+    if head in known or head == "hydra":
+        return
+    if "." in key:
+        hint = did_you_mean(head, known, f"{{}}.{key.partition('.')[2]}")
+    else:
+        hint = did_you_mean(head, [*OPTION_KEYS, *known])
+    raise ConfigError(
+        f"unknown key {key!r}; {hint + ' ' if hint else ''}compare's own keys are "
+        f"{', '.join(OPTION_KEYS)}; the model's are {', '.join(known)} (`peerwell params` "
+        "lists every parameter)"
+    )
+
+
 # Short column heads of the printed table (report.md and summary.csv have the full labels).
 SHORT = {
     "activation_mean": "activation",
@@ -119,39 +184,118 @@ SHORT = {
 }
 
 
-def _differences_table(result) -> Table:
-    """One row per scenario: the reference's levels, then each scenario's paired differences."""
-    from peerwell.analysis.stats import MAIN, OUTCOME_BY_NAME
+def _header(name: str, width: int = 12) -> str:
+    """A scenario name broken after its underscores into lines of at most ``width`` characters
+    (where it can be), so that a column is as wide as its numbers, not its name."""
+    parts = name.split("_")
+    pieces = [p + "_" for p in parts[:-1]] + parts[-1:]
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + len(piece) <= width:
+            lines[-1] += piece
+        else:
+            lines.append(piece)
+    return "\n".join(lines)
+
+
+def _cells(result) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The table's outcomes, and per scenario and outcome the printed cell: the reference's
+    level, or a paired difference with its mark (none when there are too few pairs)."""
+    import pandas as pd
+
+    from peerwell.analysis.stats import MAIN, OUTCOME_BY_NAME, too_few_pairs
 
     s = result.summary
     ref = result.scenarios[0]
+    marks = too_few_pairs(s) is None
     outcomes = [o for o in MAIN if o in set(s["outcome"])]
-    table = Table(
-        title=f"day {int(s['step'].max())}: {ref} levels, then paired differences from {ref} "
-        "(* 95% CI excludes 0; shares in %, differences in percentage points)"
-    )
-    table.add_column("scenario", no_wrap=True)
-    for o in outcomes:
-        table.add_column(SHORT.get(o, o), justify="right", no_wrap=True)
     by = s.set_index(["scenario", "outcome"])
+    cells: dict[str, dict[str, str]] = {}
     for scenario in result.scenarios:
-        cells = []
+        row = cells[scenario] = {}
         for o in outcomes:
             r = by.loc[(scenario, o)]
             k = 100.0 if OUTCOME_BY_NAME[o].unit == "share" else 1.0
             if scenario == ref:
-                cells.append(f"{k * r['mean']:.4g}")
+                row[o] = f"{k * r['mean']:.4g}"
+            elif marks:
+                star = "*" if bool(pd.notna(r["significant"]) and r["significant"]) else " "
+                row[o] = f"{k * r['diff']:+.3g}{star}"
             else:
-                star = "*" if bool(r["diff_excludes_zero"]) else " "
-                cells.append(f"{k * r['diff']:+.3g}{star}")
-        table.add_row(scenario, *cells)
+                row[o] = f"{k * r['diff']:+.3g}"
+    return outcomes, cells
+
+
+def _title(result) -> str:
+    ref = result.scenarios[0]
+    return f"day {int(result.summary['step'].max())}: {ref} levels, paired differences from {ref}"
+
+
+def _wide_table(result, outcomes, cells) -> Table:
+    """One row per scenario, one column per outcome (for a wide terminal)."""
+    table = Table(title=_title(result))
+    table.add_column("scenario", no_wrap=True)
+    for o in outcomes:
+        table.add_column(SHORT.get(o, o), justify="right", no_wrap=True)
+    for scenario in result.scenarios:
+        table.add_row(scenario, *(cells[scenario][o] for o in outcomes))
     return table
+
+
+def _tall_table(result, outcomes, cells, scenarios: list[str]) -> Table:
+    """One row per outcome, one column per scenario (for a narrow terminal)."""
+    table = Table(title=_title(result))
+    table.add_column("outcome", no_wrap=True)
+    for scenario in scenarios:
+        table.add_column(_header(scenario), justify="right", no_wrap=True)
+    for o in outcomes:
+        table.add_row(SHORT.get(o, o), *(cells[s][o] for s in scenarios))
+    return table
+
+
+def _fits(console: Console, table: Table) -> bool:
+    from rich.measure import Measurement
+
+    # Measured without the console's limit (which rich would apply), as it would print unsqueezed.
+    unbounded = console.options.update_width(1_000_000)
+    return Measurement.get(console, unbounded, table).maximum <= console.width
+
+
+def differences_tables(result, console: Console) -> list[Table]:
+    """The printed table of a comparison, laid out to fit ``console.width`` without cutting a
+    number: scenarios as rows when that fits, else outcomes as rows, with the scenarios split
+    over as many tables (each led by the reference) as the width needs."""
+    outcomes, cells = _cells(result)
+    wide = _wide_table(result, outcomes, cells)
+    if _fits(console, wide):
+        return [wide]
+    ref, others = result.scenarios[0], result.scenarios[1:]
+    tables: list[Table] = []
+    while others:
+        take = len(others)
+        while take > 1 and not _fits(
+            console, _tall_table(result, outcomes, cells, [ref, *others[:take]])
+        ):
+            take -= 1
+        tables.append(_tall_table(result, outcomes, cells, [ref, *others[:take]]))
+        others = others[take:]
+    return tables
+
+
+def table_notes(result) -> list[str]:
+    """What the printed numbers are, and what a mark means (or why there is none)."""
+    from peerwell.analysis.report import marks_rule, power_warning
+
+    notes = ["Shares in %, their differences in percentage points; activation in PAM points."]
+    warning = power_warning(result.summary)
+    notes.append(f"Not tested. {warning}" if warning else marks_rule(result.summary) + ".")
+    return notes
 
 
 def compare_command(args: list[str]) -> int:
     """`peerwell compare`: run a comparison and print the paired differences."""
     if any(a in ("-h", "--help", "help") for a in args):
-        print(COMPARE_USAGE)
+        print(_usage())
         return 0
     opts = None
     try:
@@ -177,10 +321,14 @@ def compare_command(args: list[str]) -> int:
     except OSError as exc:
         where = opts.output_dir if opts is not None else "the output folder"
         fail(f"cannot write the comparison to {where!r}: {exc.strerror or exc}")
-    # Piped output (a log file) gets a wide table rather than one squeezed to 80 columns.
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    # The terminal's width (COLUMNS first); piped output (a log file), where there is no
+    # terminal, gets a wide table rather than one squeezed to 80 columns.
+    console = Console(width=shutil.get_terminal_size((160, 24)).columns)
     if len(result.scenarios) > 1:
-        console.print(_differences_table(result))
+        for table in differences_tables(result, console):
+            console.print(table)
+        for note in table_notes(result):
+            console.print(note, highlight=False, markup=False)
     n = len(result.runs)
     console.print(
         f"{n} runs: {result.reused} reused, {n - result.reused} run; "
@@ -210,7 +358,8 @@ def scenarios_command(args: list[str]) -> int:
     table.add_column("question it answers, and the part of the conceptual model it exercises")
     for name, description in list_scenarios():
         table.add_row(name, description)
-    Console(width=max(Console().width, 120) if not sys.stdout.isatty() else None).print(table)
+    # The terminal's width (COLUMNS first); 120 when piped, where there is no terminal.
+    Console(width=shutil.get_terminal_size((120, 24)).columns).print(table)
     return 0
 
 

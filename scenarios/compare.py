@@ -235,6 +235,15 @@ def _manifest(result: ComparisonResult, overrides, command: str | None) -> dict:
             "resamples": stats.N_RESAMPLES,
             "seed": stats.CI_SEED,
         },
+        # The rule of the * marks of the table and report.md (stats' module doc).
+        "marks": {
+            "test": stats.TEST_METHOD,
+            "adjust": stats.ADJUST_METHOD,
+            "alpha": stats.ALPHA,
+            "family": stats.marks_family(result.summary),
+            "min_pairs": stats.MIN_PAIRS,
+            "tested": len(result.scenarios) > 1 and stats.too_few_pairs(result.summary) is None,
+        },
         **provenance(),
     }
 

@@ -17,12 +17,17 @@ from peerwell.simulation.params import ModelParams, check_timed_events, validate
 # compare.py, so `peerwell compare`'s options can name it without loading the comparison's modules.
 DEFAULT_ROOT_SEED = 2016
 
+# `peerwell run`'s output folder when none is given: filled in with the scenario and the run_id
+# (a hash of the scientific config, seed and model code) by `runner.output_folder`, so that runs
+# differing in anything never share, and overwrite, one folder.
+DEFAULT_OUTPUT_DIR = "outputs/<scenario>/<run_id>"
+
 
 @dataclass
 class RunConfig(ModelParams):
     """A run's config: the scientific parameters plus where to write (not part of the run_id)."""
 
-    output_dir: str = "outputs/${scenario.name}/seed${seed}"
+    output_dir: str = DEFAULT_OUTPUT_DIR
 
 
 def register_configs() -> None:

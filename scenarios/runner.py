@@ -7,16 +7,29 @@ Hydra's ``.hydra/`` files back until the run has finished, so they always descri
 beside them: a run refused for a bad value, refused for a busy folder, failed or killed leaves a
 finished folder's ``.hydra/config.yaml`` as it was.
 
+Without ``output_dir=``, a run goes to ``outputs/<scenario>/<run_id>`` (:func:`output_folder`,
+filled in by the callback before Hydra creates the folder): a run that differs in any value gets
+a folder of its own, so results never silently replace those of another config. A folder given
+with ``output_dir=`` is written as given; when it held a run of another config, a note on stderr
+says which run was replaced.
+
 (The model is imported inside :func:`simulate`: Hydra imports this module for the callback, and a
 wrong value must be refused before Mesa and Numba load.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
+import logging
 import os
+import re
+import sys
+import threading
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +42,7 @@ from tqdm import tqdm
 
 from peerwell.simulation.params import ModelParams
 
+from .config import DEFAULT_OUTPUT_DIR
 from .store import (
     FolderBusy,
     acquire_folder,
@@ -54,7 +68,50 @@ class RunResult:
     meta: dict
 
 
-def simulate(params: ModelParams, *, progress: bool = False, timing: bool = False) -> RunResult:
+# The logger of the model's modules (network files read with repairs or gaps, ...): what they
+# warn about is recorded with the run.
+SIMULATION_LOGGER = "peerwell.simulation"
+
+
+class _Collector(logging.Handler):
+    """Keeps the warnings of this thread's run (other threads may run models at the same time)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def collected_warnings(*, echo: bool = True) -> Iterator[list[str]]:
+    """The model's warnings while the block runs, as a list of messages.
+
+    ``echo=False`` keeps them from the logging handlers above (Hydra's, which print to stdout in
+    their own format): the caller reports them itself.
+    """
+    logger = logging.getLogger(SIMULATION_LOGGER)
+    handler, propagate = _Collector(), logger.propagate
+    logger.addHandler(handler)
+    if not echo:
+        logger.propagate = False
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def simulate(
+    params: ModelParams,
+    *,
+    progress: bool = False,
+    timing: bool = False,
+    echo_warnings: bool = True,
+) -> RunResult:
     """Run the model for ``params.steps`` days.
 
     Parameters
@@ -65,17 +122,22 @@ def simulate(params: ModelParams, *, progress: bool = False, timing: bool = Fals
         Show a progress bar (on a terminal).
     timing : bool
         Record the CPU time of each mechanism in ``meta["mechanism_seconds"]``.
+    echo_warnings : bool
+        Let the model's warnings reach the logging handlers too (they are always recorded in
+        ``meta["warnings"]``); `peerwell run` prints them itself.
 
     Returns
     -------
     RunResult
-        Trajectories with ``run_id``, ``scenario`` and ``seed`` columns, and metadata.
+        Trajectories with ``run_id``, ``scenario`` and ``seed`` columns, and metadata (with
+        ``warnings``: what the model warned about, e.g. people in no tie of a network file).
     """
     from peerwell.simulation.model import PeerwellModel
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    model = PeerwellModel(params, timing=timing, agent_views=False)
+    with collected_warnings(echo=echo_warnings) as warnings:
+        model = PeerwellModel(params, timing=timing, agent_views=False)
     setup = time.perf_counter() - t0
     bar = tqdm(
         total=params.steps,
@@ -104,6 +166,7 @@ def simulate(params: ModelParams, *, progress: bool = False, timing: bool = Fals
         "wall_time_seconds": round(time.perf_counter() - t0, 4),
         "people": params.population.size,
         "ties": model.graph.edges,
+        "warnings": list(warnings),
         **provenance(),
     }
     if timing:
@@ -112,6 +175,32 @@ def simulate(params: ModelParams, *, progress: bool = False, timing: bool = Fals
 
 
 OUTPUT_HINT = "give another output_dir=..."
+
+
+def output_folder(output_dir: str | Path, params: ModelParams) -> Path:
+    """The folder a run writes into: ``output_dir``, or for the default, ``outputs/<scenario>/
+    <run_id>`` with this run's scenario and run_id filled in (see the module doc)."""
+    if str(output_dir) != DEFAULT_OUTPUT_DIR:
+        return Path(output_dir)
+    # A scenario of the user's own (--config-dir) may be named with anything: one folder name.
+    name = re.sub(r"[^\w.-]", "_", params.scenario.name).strip(".") or "scenario"
+    return Path("outputs") / name / run_id(params)
+
+
+def note_replaced_run(folder: Path, new_run_id: str) -> None:
+    """Say on stderr when ``folder`` holds a run of another config, which this run replaces."""
+    try:
+        old = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return
+    if isinstance(old, str) and old != new_run_id:
+        print(
+            f"peerwell: note: {folder} holds run {old}, of another config; this run "
+            f"({new_run_id}) replaces it. Leave out output_dir= to give every config a folder "
+            "of its own (outputs/<scenario>/<run_id>)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) -> Path:
@@ -194,9 +283,13 @@ class RunCallback(Callback):
         while _OPEN_RUNS:  # of runs before this one in this process that failed
             _give_back(_OPEN_RUNS.pop())
         try:
-            params_from_cfg(_task_config(config))
+            params = params_from_cfg(_task_config(config))
         except PeerwellError as exc:
             fail(str(exc))
+        if str(config.output_dir) == DEFAULT_OUTPUT_DIR:
+            # Before Hydra makes hydra.run.dir (${output_dir}): the run's own folder.
+            with read_write(config):
+                config.output_dir = str(output_folder(DEFAULT_OUTPUT_DIR, params))
         folders = {Path(str(config.output_dir)), Path(str(config.hydra.run.dir))}
         _OPEN_RUNS.append(self.locks)
         try:
@@ -208,6 +301,7 @@ class RunCallback(Callback):
         except OSError as exc:
             _give_back(self.locks)
             fail(f"cannot write results to {str(config.output_dir)!r}: {exc.strerror or exc}")
+        note_replaced_run(Path(str(config.output_dir)).expanduser(), run_id(params))
         subdir = config.hydra.output_subdir
         if subdir is not None:
             self.subdir = str(subdir)

@@ -482,7 +482,32 @@ def read_edgelist(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise NetworkFileError(f"{path}: no edges found (empty file or only comments)")
     if edges.loops:
         log.warning("%s: dropped %d self-loop(s)", path, edges.loops)
+    _warn_untied(path, n, u, v)
     return u, v
+
+
+def _warn_untied(path: str, n: int, u: np.ndarray, v: np.ndarray) -> None:
+    """Warn when people are in no tie of a network file.
+
+    A file of 500 people run with population.size=5000 is read without error (every id is in
+    the population) and leaves 4,500 people alone, who then take part in nothing the network
+    carries: most likely a population.size that does not match the file, so the warning names
+    both. (Generated networks are left alone: an isolated person there is the model's chance.)
+    """
+    degree = np.bincount(u, minlength=n) + np.bincount(v, minlength=n)
+    alone = int(np.count_nonzero(degree == 0))
+    if not alone:
+        return
+    largest = int(max(u.max(), v.max()))
+    if largest < n - 1:
+        log.warning(
+            "%s: %d of %d people are in no tie: the file's largest node id is %d while "
+            "population.size is %d, so people %d to %d have no tie (if the file holds everyone, "
+            "set population.size=%d)",
+            path, alone, n, largest, n, largest + 1, n - 1, largest + 1,
+        )  # fmt: skip
+    else:
+        log.warning("%s: %d of %d people are in no tie of the file", path, alone, n)
 
 
 def read_graphml(path: str, n: int) -> CSRGraph:
@@ -570,4 +595,5 @@ def read_graphml(path: str, n: int) -> CSRGraph:
         log.warning("%s: dropped %d self-loop(s)", path, edges.loops)
     if not len(u):
         raise NetworkFileError(f"{path}: no edges found")
+    _warn_untied(path, n, u, v)
     return csr_from_edges(n, u, v)
