@@ -4,12 +4,18 @@ It binds to 127.0.0.1 unless ``--host`` says otherwise, keeps every folder a pag
 inside ``--root`` (by default the folder it is started from), serves Solara's front-end from the
 ``solara-assets`` package (no CDN: it works offline, e.g. in a classroom without internet), and
 sends no telemetry and no version check.
+
+It bounds what visitors can make it hold (``dashboard/guard.py``, ``dashboard/limits.py``): at
+most ``--max-sessions`` sessions at once, a lost tab's session ended after ``--session-timeout``
+seconds, no model built that would take more than ``--memory-budget-mb``, and websockets only
+from pages it served itself (or ``--allow-origin``).
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 import os
 import socket
 import sys
@@ -18,11 +24,18 @@ import warnings
 APP = "peerwell.scenarios.dashboard.app"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+# A class of about 30 with a tab each, or one person with many tabs.
+DEFAULT_MAX_SESSIONS = 32
+# Long enough to ride out a network blip or a laptop lid closed for a minute; a closed tab ends
+# its session at once whatever this is.
+DEFAULT_SESSION_TIMEOUT = 120.0
 # Always set by `peerwell dashboard`: the Compare page keeps its folders inside this one.
 ROOT_ENV = "PEERWELL_DASHBOARD_ROOT"
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .dashboard.limits import DEFAULT_MEMORY_MB
+
     p = argparse.ArgumentParser(
         prog="peerwell dashboard",
         description="Serve the peerwell dashboard (Explore, Compare, Classroom) in a browser.",
@@ -40,7 +53,53 @@ def _parser() -> argparse.ArgumentParser:
         help="the folder the Compare page may read and write result folders in (default: the "
         "folder the dashboard is started from); a page cannot reach a path outside it",
     )
+    p.add_argument(
+        "--max-sessions",
+        default=str(DEFAULT_MAX_SESSIONS),
+        metavar="N",
+        help=f"at most N sessions (browser tabs) at once; a tab beyond them gets a page saying "
+        f"the dashboard is full (default {DEFAULT_MAX_SESSIONS})",
+    )
+    p.add_argument(
+        "--session-timeout",
+        default=f"{DEFAULT_SESSION_TIMEOUT:g}",
+        metavar="SECONDS",
+        help="how long the session of a tab that lost its connection is kept for it to "
+        "reconnect, models and all; a closed tab ends its session at once "
+        f"(default {DEFAULT_SESSION_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--memory-budget-mb",
+        default=str(DEFAULT_MEMORY_MB),
+        metavar="MB",
+        help="the most memory building one model may take; a page asking for a larger "
+        "population or network is told what would fit instead (default "
+        f"{DEFAULT_MEMORY_MB}). The dashboard's models can take up to about "
+        "--max-sessions times this: choose both for this computer",
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="also accept pages served from ORIGIN, e.g. https://dashboard.example.org behind "
+        "a reverse proxy (repeatable); by default only the dashboard's own address is",
+    )
     return p
+
+
+def _number(name: str, text: str, kind, low: float) -> float:
+    """``--name`` as a number of ``kind`` at least ``low``; exit with a sentence otherwise."""
+    from .cli import fail
+
+    what = "a whole number" if kind is int else "a number"
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value < math.inf:  # also refuses nan
+        fail(f"--{name} must be {what} of at least {low:g}, got {text!r}")
+    return value
 
 
 def _is_loopback(host: str) -> bool:
@@ -82,10 +141,27 @@ def dashboard(argv: list[str]) -> int:
     root = os.path.realpath(os.path.expanduser(args.root or os.getcwd()))
     if not os.path.isdir(root):
         fail(f"--root {args.root!r} is not a folder")
+    max_sessions = int(_number("max-sessions", args.max_sessions, int, 1))
+    timeout = _number("session-timeout", args.session_timeout, float, 1)
+    from peerwell.simulation.params import ModelParams
+
+    from .dashboard.limits import MB, MEMORY_ENV, estimate
+
+    least = math.ceil(estimate(ModelParams()).bytes / MB)
+    budget = int(_number("memory-budget-mb", args.memory_budget_mb, int, least))
+    from peerwell.simulation.errors import PeerwellError
+
+    from .dashboard.guard import Policy, parse_origin
+
+    try:
+        origins = tuple(parse_origin(o) for o in args.allow_origin)
+    except PeerwellError as exc:
+        fail(str(exc))
     _check_free(args.host, port)
     # Page input may only read and write result folders below this one (also on loopback: other
     # users of this computer, and web pages open in its browser, can reach 127.0.0.1 too).
     os.environ[ROOT_ENV] = root
+    os.environ[MEMORY_ENV] = str(budget)
     if not _is_loopback(args.host):
         print(
             f"peerwell: warning: listening on {args.host}: anyone who can reach this computer on "
@@ -103,6 +179,11 @@ def dashboard(argv: list[str]) -> int:
     warm_up()
     # Solara warns that 127.0.0.1 over http gets lax session cookies: right for loopback.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+    # Solara's server module reads the app's name when it is imported, which install() does.
+    os.environ["SOLARA_APP"] = APP
+    from .dashboard.guard import install
+
+    install(Policy(args.host, port, max_sessions, origins), session_timeout=timeout)
     from solara.__main__ import run as solara_run
 
     print(f"peerwell dashboard: http://{args.host}:{port}/  (Ctrl-C to stop)", flush=True)
@@ -127,7 +208,8 @@ def dashboard(argv: list[str]) -> int:
 
 COMMANDS = {
     "dashboard": (
-        "serve the dashboard: peerwell dashboard [--host 127.0.0.1] [--port 8765] [--root DIR]",
+        "serve the dashboard: peerwell dashboard [--host 127.0.0.1] [--port 8765] [--root DIR] "
+        "[--max-sessions N] [--session-timeout S] [--memory-budget-mb MB] [--allow-origin O]",
         dashboard,
     ),
 }

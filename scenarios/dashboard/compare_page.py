@@ -21,15 +21,15 @@ from pathlib import Path
 import pandas as pd
 import reacton.ipywidgets as rw
 import solara
-import solara.lab
 from matplotlib.figure import Figure
 
 from peerwell.analysis.stats import MAIN, OUTCOME_BY_NAME, trajectory_bands
 from peerwell.simulation.errors import PeerwellError
 
 from .controls import SPECS, ControlSpec, parse_value
-from .live import HYDRA_LOCK, scenario_list
-from .session import use_session
+from .limits import check_memory
+from .live import HYDRA_LOCK, scenario_list, scenario_params
+from .session import use_session, use_task
 
 REPLICATES = ControlSpec(
     name="replicates",
@@ -347,6 +347,7 @@ def ComparePage():
                     request["scenarios"], request["replicates"], request["overrides"],
                     request["folder"], request["root_seed"],
                 )  # fmt: skip
+                _check_memory(request, len(files))
             except (PeerwellError, ValueError) as exc:
                 message.set(("error", str(exc)))
                 return
@@ -367,7 +368,7 @@ def ComparePage():
         message.set(("info", f"Done: {box['view'].note}."))
         remember()
 
-    task = solara.lab.use_task(run_job, dependencies=None)
+    task = use_task(run_job, dependencies=None)
     busy = task.pending
 
     def start(kind: str):
@@ -492,22 +493,39 @@ def _request(chosen, reps, people, days, seed) -> dict:
     }
 
 
+def _n_jobs(request: dict, total: int) -> int:
+    """1 to run in this process, -1 for worker processes on every core (joblib's meaning)."""
+    # Small comparisons are quicker in this process than in fresh worker processes (which
+    # start Python, import numba and load the compiled kernels first).
+    work = total * request["overrides"]["population.size"] * request["overrides"]["steps"]
+    return 1 if work < IN_PROCESS_WORK or (os.cpu_count() or 1) < 2 else -1
+
+
+def _check_memory(request: dict, total: int) -> None:
+    """Refuse a comparison whose models, as many at once as it runs, exceed the session's budget.
+
+    Raises
+    ------
+    MemoryBudgetError
+        Says what the runs need, the budget, and what population fits.
+    """
+    at_once = 1 if _n_jobs(request, total) == 1 else min(os.cpu_count() or 1, total)
+    for name in request["scenarios"]:
+        check_memory(scenario_params(name, request["overrides"]), copies=max(at_once, 1))
+
+
 def _run_into(box: dict, request: dict, folder: str, total: int) -> None:
     """Worker thread: run the comparison, leave the view or the error in ``box``."""
     from peerwell.scenarios.compare import run_comparison
 
     t0 = time.perf_counter()
     try:
-        # Small comparisons are quicker in this process than in fresh worker processes (which
-        # start Python, import numba and load the compiled kernels first).
-        work = total * request["overrides"]["population.size"] * request["overrides"]["steps"]
-        n_jobs = 1 if work < IN_PROCESS_WORK or (os.cpu_count() or 1) < 2 else -1
         result = run_comparison(
             request["scenarios"],
             request["replicates"],
             request["overrides"],
             folder,
-            n_jobs=n_jobs,
+            n_jobs=_n_jobs(request, total),
             progress=False,
             root_seed=request["root_seed"],
             figures=False,

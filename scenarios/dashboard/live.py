@@ -31,6 +31,7 @@ from peerwell.simulation.params import (
 )
 
 from .controls import is_live, lookup, parse_value
+from .limits import MB, check_memory, estimate, release_memory
 
 # Draw at most this many people; a larger population is shown as a random sample of this size.
 DRAW_MAX = 1000
@@ -38,6 +39,9 @@ DRAW_MAX = 1000
 EDGE_MAX = 4000
 # The drawing's coordinate box (SVG viewBox units).
 VIEW_W, VIEW_H = 1000.0, 720.0
+# After a build this large, hand the memory its temporaries took back to the system (most of a
+# networkx build's peak would otherwise stay in the process, see limits.release_memory).
+RELEASE_AFTER = 64 * MB
 
 # What the nodes can be coloured by: label -> (state array, low, high, colormap or None).
 COLOR_BY: dict[str, tuple[str, float, float, str | None]] = {
@@ -181,13 +185,18 @@ def compute_layout(model: PeerwellModel, draw_max: int = DRAW_MAX) -> NetworkLay
     offy = pad + ((VIEW_H - 2 * pad) - (hiy - loy) * scale) / 2
     px = np.round(offx + (x - lox) * scale, 1)
     py = np.round(offy + (y - loy) * scale, 1)
-    # ties between drawn people
-    local = np.full(n, -1, dtype=np.int64)
+    # ties between drawn people: only the drawn people's rows are read (rows in increasing order,
+    # as a scan of every tie would meet them), so the memory this takes grows with the ties of
+    # the people drawn, not with every tie of the network.
+    local = np.full(n, -1, dtype=np.int32)
     local[nodes] = np.arange(len(nodes))
     indptr, indices = model.graph.indptr, model.graph.indices
-    src = np.repeat(np.arange(n), np.diff(indptr))
-    keep = (src < indices) & (local[src] >= 0) & (local[indices] >= 0)
-    a, b = local[src[keep]], local[indices[keep]]
+    starts, lengths = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    dst = indices[offsets + np.arange(int(lengths.sum()))]
+    src = np.repeat(nodes, lengths)
+    keep = (src < dst) & (local[dst] >= 0)
+    a, b = local[src[keep]].astype(np.int64), local[dst[keep]].astype(np.int64)
     if len(a) > EDGE_MAX:
         pick = np.sort(rng.choice(len(a), EDGE_MAX, replace=False))
         a, b = a[pick], b[pick]
@@ -267,18 +276,34 @@ class LiveModel:
     last_step_seconds: float = field(init=False, default=0.0)
 
     def __post_init__(self):
-        self.settings = with_overrides(self.settings, {"record_every": 1})
-        self._build()
+        self._build(with_overrides(self.settings, {"record_every": 1}))
 
     # -- building ------------------------------------------------------------------------------
-    def _build(self) -> None:
-        model = PeerwellModel(self.settings, agent_views=False)
+    def _build(self, settings: ModelParams) -> None:
+        """Build a model with ``settings`` and make them current; on an error nothing changes.
+
+        Raises
+        ------
+        MemoryBudgetError
+            The model would take more memory than the dashboard allows a session (checked
+            before anything is built).
+        """
+        need = check_memory(settings)
+        model = PeerwellModel(settings, agent_views=False)
         layout = compute_layout(model, self.draw_max)
         with self.lock:
+            old = getattr(self, "model", None)
+            self.settings = settings
             self.model = model
             self.layout = layout
             self.history = {"day": [0]}
             self._record()
+        big = need.bytes >= RELEASE_AFTER
+        if old is not None:
+            big = big or estimate(old.params).bytes >= RELEASE_AFTER
+            del old  # the replaced model goes now, so its memory is handed back too
+        if big:
+            release_memory()
 
     def _record(self) -> None:
         s = self.model.summary
@@ -291,14 +316,13 @@ class LiveModel:
 
     def reset(self) -> None:
         """Start again from day 0 with the current settings."""
+        self._build(self.settings)
         self.changes = [c for c in self.changes if c.restarted]
-        self._build()
 
     def replace(self, settings: ModelParams) -> None:
         """Start again from day 0 with new settings (e.g. another scenario)."""
-        self.settings = with_overrides(settings, {"record_every": 1})
+        self._build(with_overrides(settings, {"record_every": 1}))
         self.changes = []
-        self._build()
 
     # -- changing ------------------------------------------------------------------------------
     def apply(self, changes: dict[str, Any]) -> bool:
@@ -307,13 +331,13 @@ class LiveModel:
         Raises
         ------
         PeerwellError
-            A value is out of range or contradicts another (the settings stay as they were).
+            A value is out of range or contradicts another, or the model it would restart with
+            needs more memory than a session may take (the settings stay as they were).
         """
         new = with_overrides(self.settings, changes)
         restart = not all(is_live(k) for k in changes)
         if restart:
-            self.settings = new
-            self._build()
+            self._build(new)
         else:
             with self.lock:
                 self.settings = new
@@ -411,7 +435,8 @@ def build_live(scenario: str | None, overrides: dict[str, Any]) -> tuple[LiveMod
         try:
             live = LiveModel(scenario_params(name, over))
         except PeerwellError as exc:
-            problems.append(str(exc))
+            if str(exc) not in problems:  # the fallback with the same overrides fails alike
+                problems.append(str(exc))
             continue
         if k:
             problems.append(

@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 import reacton.ipywidgets as rw
 import solara
-import solara.lab
 
 from peerwell.simulation.errors import PeerwellError
 
@@ -29,6 +28,7 @@ from .live import (
     describe_person,
 )
 from .livechart import LiveChart
+from .session import use_task
 
 # While playing, the trajectory figure is redrawn at most this often (seconds).
 CHART_PERIOD = 0.3
@@ -154,7 +154,7 @@ def RunControls(
             with contextlib.suppress(Exception):
                 playing.set(False)
 
-    task = solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)
+    task = use_task(play_loop, dependencies=[playing.value])
 
     def step_once():
         try:
@@ -303,7 +303,7 @@ def TrajectoryChart(live: LiveModel, version: solara.Reactive[int], playing: boo
             history = {k: list(v) for k, v in live.history.items()}
         return chart.render(history)
 
-    task = solara.lab.use_task(draw, dependencies=[shown.current[0]], prefer_threaded=True)
+    task = use_task(draw, dependencies=[shown.current[0]])
     png = task.value if task.finished else task.latest
     with solara.Column(classes=["pw-chart"]):
         if png:
