@@ -298,9 +298,9 @@ def run_comparison(
     ConfigError
         An unknown scenario (the message lists the known ones), a bad override or value, or
         scenarios with different horizons. Nothing is run then.
-    peerwell.scenarios.store.FolderBusy
-        Another command is writing into ``output_dir`` (named with its pid and command line).
-        Nothing is written then.
+    PeerwellError
+        ``FolderBusy`` (from ``peerwell.scenarios.store``): another command is writing into
+        ``output_dir`` (named with its pid and command line). Nothing is written then.
     KeyboardInterrupt
         SIGINT or SIGTERM (``replicates.Terminated``): the workers are killed, finished runs kept.
     OSError

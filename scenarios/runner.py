@@ -211,8 +211,9 @@ def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) ->
 
     Raises
     ------
-    peerwell.scenarios.store.FolderBusy
-        Another command is writing into ``out_dir``; nothing is written.
+    PeerwellError
+        ``FolderBusy`` (from ``peerwell.scenarios.store``): another command is writing into
+        ``out_dir``; nothing is written.
     OSError
         The folder cannot be written.
     """
