@@ -649,11 +649,14 @@ def bench_main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     try:
         results, outputs = run_suite(folder, args, batched=a.quick)
+        # Issue 23: sweep throughput (bench_sweep.py times whole `peerwell sweep` commands).
+        sweeps = load_script(folder, "bench_sweep").for_peerwell_bench(a.quick)
+        results["bench_sweep"], outputs["bench_sweep"] = sweeps
     except (RuntimeError, SystemExit) as exc:
         fail(f"a benchmark failed: {exc}")
     meta["seconds"] = time.perf_counter() - t0
     meta["load_end"] = load_average()
-    goal_rows = goals(results)
+    goal_rows = goals(results) + results["bench_sweep"]["goals"]
     text = render(meta, results, goal_rows, outputs)
     try:
         output.write_text(text, encoding="utf-8")

@@ -3,7 +3,8 @@
 ``peerwell sweep`` checks the command line (unknown parameter names, empty ranges, design
 options, sample counts SALib rejects) before Hydra starts, adds ``-m`` and, for a sampled design,
 the ``design_chunk=range(0,N)`` sweep that hands each job its share of the design points; the
-Hydra app then validates every run's values (see ``sweep.SweepCallback``) before any job starts.
+Hydra app then validates every run's values (see ``sweep.SweepCallback``) before any job starts,
+and runs them in a few batch jobs (``sweep._batched_sweep``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from peerwell.simulation.errors import PeerwellError
 
 from . import design as dz
 from .cli import fail, quote_for_hydra
-from .sweep import OPTION_KEYS, SweepConfig, design_spec, sweep_app
+from .sweep import OPTION_KEYS, SweepConfig, command_started, design_spec, sweep_app
 
 DESIGN_OPTIONS = ("design", "samples", "params", "levels", "second_order", "design_seed")
 DESIGN_OPTIONS += ("model", "chunk_size")
@@ -106,9 +107,12 @@ def check_overrides(parsed: list[Override]) -> dict[str, Any]:
                     f"params=[{key}:LO:HI]"
                 )
         if key in OPTION_KEYS:
-            if key == "design_chunk":
-                fail("design_chunk is set by `peerwell sweep` itself; do not give it")
-            options[key] = ov.value()
+            if key in ("design_chunk", "batch"):
+                fail(f"{key} is set by `peerwell sweep` itself; do not give it")
+            value = ov.value()
+            if key == "batches" and (type(value) is not int or value < 0):
+                fail(f"{ov.input_line}: give the number of batch jobs (0: one per worker)")
+            options[key] = value
     return options
 
 
@@ -167,6 +171,10 @@ def _one_thread_per_job_env() -> None:
 
 def sweep_command(args: list[str]) -> int:
     """`peerwell sweep`: run a Hydra multirun of the model into a resumable store."""
+    # The clock of the summary of where the time went; a `peerwell` process's own age is the
+    # driver's start-up (not so when a program runs the command in its own process).
+    fresh_process = Path(sys.argv[0]).name == "peerwell"
+    command_started(fresh_process)
     argv = prepare_sweep_argv(args)
     _one_thread_per_job_env()
     _quiet_resource_trackers()
@@ -184,6 +192,11 @@ def sweep_command(args: list[str]) -> int:
         # traceback through Hydra and joblib (about 170 lines) would say none of that.
         _stop_workers()
         fail("interrupted; run the same command again to resume", 130)
+    if fresh_process:
+        # The sweep is over and its workers idle: stopping them now spares the process's exit
+        # waiting for each to wind down (about 0.4 s). A program running the command in its own
+        # process keeps them, warm, for its next sweep.
+        _stop_workers()
     return 0
 
 
@@ -345,9 +358,40 @@ def _is_numeric(series) -> bool:
 SA_KEYS = {
     "method": "morris or sobol",
     "outcome": "outcome column (default care_seeking_share)",
-    "output_dir": "where the runs, sensitivity.csv and the figure go",
+    "output_dir": "where the runs, sensitivity.csv and the figure go "
+    "(default outputs/sensitivity/METHOD)",
     "conf_level": "confidence level of the intervals (default 0.95)",
 }
+
+
+def _sensitivity_budget() -> str:
+    """The default sample counts and the runs they make, which decide how long it takes."""
+    from .models import DEFAULT_PARAMS
+
+    k = len(DEFAULT_PARAMS)
+    morris, sobol = dz.DEFAULT_SAMPLES["morris"], dz.DEFAULT_SAMPLES["sobol"]
+    return (
+        f"\n\nRuns (one per design point and seed; default seed: one): samples=N sets the budget. "
+        f"method=morris takes N trajectories (default {morris}) of k+1 points; method=sobol N "
+        f"(a power of two, default {sobol}) times k+2 points (2k+2 with second_order=true). "
+        f"With the default k={k} parameters: {morris * (k + 1)} runs for morris and "
+        f"{sobol * (k + 2)} for sobol. Writes OUTPUT_DIR/sensitivity.csv, sensitivity.png and "
+        ".svg, and the sweep's runs/."
+    )
+
+
+def _near_own_key(key: str) -> str | None:
+    """``key`` is not known to the sweep but is a near miss of a sensitivity key: the message."""
+    leaves, nodes = _known_keys()
+    if key in leaves or key in nodes or key in _config_groups() or "." in key:
+        return None
+    close = difflib.get_close_matches(key, list(SA_KEYS), n=1)
+    if not close:
+        return None
+    return (
+        f"unknown key {key!r}; did you mean {close[0]}? sensitivity's own keys are "
+        f"{', '.join(SA_KEYS)}; every other key=value is a sweep option or model parameter"
+    )
 
 
 def sensitivity_command(args: list[str]) -> int:
@@ -356,7 +400,8 @@ def sensitivity_command(args: list[str]) -> int:
     from .sensitivity import METHODS, analyze_sweep
 
     if any(a in ("-h", "--help", "help") for a in args):
-        print(_help("sensitivity method=morris|sobol", SA_KEYS, SENSITIVITY_HELP))
+        text = SENSITIVITY_HELP + _sensitivity_budget()
+        print(_help("sensitivity method=morris|sobol", SA_KEYS, text))
         return 0
     overrides, flags = _split_args(args)
     if flags:
@@ -375,6 +420,9 @@ def sensitivity_command(args: list[str]) -> int:
         elif ov.key_or_group == "design":
             fail(f"{text}: peerwell sensitivity chooses the design from method=morris|sobol")
         else:
+            near = _near_own_key(ov.key_or_group)
+            if near:
+                fail(near)
             forwarded.append(text)
     method = str(own.get("method", "morris"))
     if method not in METHODS:

@@ -32,10 +32,11 @@ SAMPLED = ("lhs", "random", "morris", "sobol")
 # (8 parameters) that is 90 and 640 runs.
 DEFAULT_SAMPLES = {"lhs": 100, "random": 100, "morris": 10, "sobol": 64}
 
-# Hydra composes a config for every job (about 0.2 s in the driver and again in the job, see
-# docs/sweeps.md), which is more than a small run costs. So a sampled design is cut into chunks of
-# points, a chunk per job: by default about JOBS_PER_WORKER jobs per parallel worker (enough to
-# balance the load), and never more than MAX_AUTO_JOBS jobs.
+# A sampled design is cut into chunks of points, a chunk per job of the sweep's plan: by default
+# about JOBS_PER_WORKER jobs per parallel worker, and never more than MAX_AUTO_JOBS jobs. On this
+# machine the runs go to warm batch jobs whatever the chunks (sweep.share_out); on a cluster each
+# job is one task (a SLURM array task), whose start-up (an interpreter, imports, a composed
+# config: seconds) a chunk of several points spreads over its runs.
 JOBS_PER_WORKER = 4
 MAX_AUTO_JOBS = 256
 

@@ -3,6 +3,8 @@
 A sweep, a design and a sensitivity analysis only need five things from a model: its sampleable
 parameters with their declared ranges, a base configuration built from the job's Hydra config,
 that configuration with some values changed, a run_id, and one run giving a trajectory table.
+A batched sweep also writes base configurations down as plain data (``dump``) and reads them
+back in its jobs (``load``): the driver composes and validates, the jobs only run.
 ``MODELS`` maps ``model=`` names to such hooks. ``peerwell`` is the default; ``ishigami`` is a
 test hook: SALib's own Ishigami function (whose Sobol' indices are known) run through exactly the
 same launcher, store and analysis code path as the model.
@@ -85,6 +87,18 @@ class PeerwellHook:
         """``base`` with dotted-name values changed and validated (raises ConfigError)."""
         return with_overrides(base, values) if values else base
 
+    def dump(self, base: ModelParams) -> dict:
+        """``base`` as plain JSON data (the canonical config the run_id hashes)."""
+        from .store import canonical_config
+
+        return canonical_config(base)
+
+    def load(self, data: dict) -> ModelParams:
+        """Validated parameters back from :meth:`dump`'s data (raises ConfigError)."""
+        from .config import params_from_cfg
+
+        return params_from_cfg(data)
+
     def run_id(self, params: ModelParams) -> str:
         from .store import run_id
 
@@ -101,14 +115,23 @@ class PeerwellHook:
         result = simulate(params)
         return result.trajectories, result.meta
 
-    @functools.cached_property
-    def outcomes(self) -> list[str]:
-        """Outcome columns of a run, read off a tiny run (so new recorder columns count)."""
+    def _tiny_run(self) -> pd.DataFrame:
         p = with_overrides(
             ModelParams(), {"population.size": 30, "steps": 1, "communities.count": 2}
         )
-        df, _ = self.run(p)
+        return self.run(p)[0]
+
+    @functools.cached_property
+    def outcomes(self) -> list[str]:
+        """Outcome columns of a run, read off a tiny run (so new recorder columns count)."""
+        df = self._tiny_run()
         return [c for c in df.columns if c not in ("run_id", "scenario", "seed", "step")]
+
+    def warm_up(self) -> None:
+        """Import the model and load its compiled kernels, with a tiny run (about a second in
+        a fresh process, milliseconds after): a sweep's job counts it as start-up, so that the
+        time of its first run is a run's."""
+        self._tiny_run()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +166,15 @@ class IshigamiHook:
     def with_values(self, base: IshigamiPoint, values: dict[str, Any]) -> IshigamiPoint:
         known = {k: v for k, v in values.items() if k in ("x1", "x2", "x3", "seed")}
         return dataclasses.replace(base, **known)
+
+    def warm_up(self) -> None:
+        pass
+
+    def dump(self, base: IshigamiPoint) -> dict:
+        return dataclasses.asdict(base)
+
+    def load(self, data: dict) -> IshigamiPoint:
+        return IshigamiPoint(**data)
 
     def run_id(self, point: IshigamiPoint) -> str:
         blob = json.dumps({"model": "ishigami", **dataclasses.asdict(point)}, sort_keys=True)

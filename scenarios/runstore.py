@@ -19,6 +19,14 @@ for writers that die:
   recorded in it and the run_id of its rows are the file's (``store.run_file_problem``), and its
   JSON sidecar names the same run. A truncated file, or one copied or swapped from another run,
   is rerun; a sidecar that names another run is rewritten from the Parquet file's metadata.
+- **An index of checked runs** (``SWEEP_DIR/.runs-index.json``): checking a finished file reads
+  its footer and sidecar, about a millisecond a run, which made resuming a large finished sweep
+  slow. The index records, for every run checked (by the driver, or written by a job), the
+  identity of its two files as ``stat`` gives it (inode, size, modification and change times).
+  A file whose identity is still the recorded one is the file that was checked: any rewrite,
+  copy over it or rename onto it changes its change time, which no user can set. Every other
+  file is checked as before. The index is only ever a shortcut: a lost or damaged index costs a
+  full check, never a wrong answer.
 """
 
 from __future__ import annotations
@@ -27,12 +35,14 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from .store import (
+    atomic_write_bytes,
     atomic_write_json,
     atomic_write_parquet,
     read_metadata,
@@ -42,6 +52,8 @@ from .store import (
 
 RUNS = "runs"
 LOCKS = ".locks"
+INDEX = ".runs-index.json"
+INDEX_VERSION = 1
 
 
 def runs_dir(sweep_dir: str | Path) -> Path:
@@ -135,6 +147,8 @@ def ensure_run(
     sweep_dir: str | Path,
     rid: str,
     compute: Callable[[], tuple[pd.DataFrame, dict]],
+    *,
+    blocking: bool = True,
 ) -> str:
     """Compute and store run ``rid`` unless it is already finished.
 
@@ -146,16 +160,22 @@ def ensure_run(
         The run's id (the file name).
     compute : callable
         Returns ``(trajectories, metadata)``; called only when the run is missing.
+    blocking : bool
+        Wait for the run's lock when another writer holds it. Without waiting, a held lock
+        returns ``"busy"`` at once: a sweep's job then goes on with other runs and comes back.
 
     Returns
     -------
     str
-        ``"done"`` when the run was already there, ``"ran"`` when it was computed now.
+        ``"done"`` when the run was already there, ``"ran"`` when it was computed now,
+        ``"busy"`` (only when not ``blocking``) when another writer holds its lock.
     """
     folder = runs_dir(sweep_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{rid}.parquet"
-    with run_lock(sweep_dir, rid):
+    with run_lock(sweep_dir, rid, blocking=blocking) as acquired:
+        if not acquired:
+            return "busy"
         # Holding the lock, nobody else is writing this run. Temp files a dead writer left are
         # removed by clean_store at the start and end of every sweep (not here: a scan of the
         # folder per run would make a large design quadratic).
@@ -172,32 +192,145 @@ def ensure_run(
     return "ran"
 
 
-def repair_runs(sweep_dir: str | Path, run_ids: set[str]) -> list[tuple[str, str]]:
-    """Check the finished files of ``run_ids`` against their run_ids; return what was wrong.
+# ---------------------------------------------------------------------------------------------
+# The index of checked runs
 
-    A Parquet file that is not its run (truncated, or copied or swapped from another run) is
-    deleted, so the sweep runs it again; a sidecar that names another run is rewritten from the
-    Parquet file. Runs whose lock is held (a writer is at them now) are left to that writer,
-    which checks again under the lock. Returns ``(file name, what was wrong and what was done)``.
+
+def _identity(st: os.stat_result) -> list[int]:
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def run_identity(sweep_dir: str | Path, rid: str) -> list[int] | None:
+    """The identity of run ``rid``'s two files (Parquet then sidecar); None if one is missing.
+
+    A job takes it right after writing the run and reports it to the driver, which records it
+    in the index without reading the files again.
     """
     folder = runs_dir(sweep_dir)
-    found: list[tuple[str, str]] = []
-    for rid in sorted(finished_run_ids(sweep_dir) & set(run_ids)):
-        problem, sidecar = _check_finished(folder, rid)
-        if problem is None and sidecar is None:
-            continue
-        with run_lock(sweep_dir, rid, blocking=False) as free:
-            if not free:
+    try:
+        return _identity(os.stat(folder / f"{rid}.parquet")) + _identity(
+            os.stat(folder / f"{rid}.json")
+        )
+    except OSError:
+        return None
+
+
+def read_index(sweep_dir: str | Path) -> dict[str, list[int]]:
+    """The index's entries (run_id to identity); empty when it is missing or unreadable."""
+    try:
+        data = json.loads((Path(sweep_dir) / INDEX).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != INDEX_VERSION:
+        return {}
+    runs = data.get("runs")
+    if not isinstance(runs, dict):
+        return {}
+    return {k: v for k, v in runs.items() if isinstance(v, list) and len(v) == 8}
+
+
+def write_index(sweep_dir: str | Path, entries: dict[str, list[int]]) -> None:
+    """Replace the index (atomically; only the sweep's driver, which holds the folder, writes it)."""
+    blob = json.dumps({"version": INDEX_VERSION, "runs": entries}, separators=(",", ":"))
+    atomic_write_bytes(Path(sweep_dir) / INDEX, blob.encode())
+
+
+def _scan_identities(sweep_dir: str | Path) -> tuple[dict[str, list[int]], set[str]]:
+    """One pass over ``runs/``: the identity of every run with both files (run_id to identity),
+    and the run_ids of Parquet files without a sidecar."""
+    files: dict[str, list[int]] = {}
+    try:
+        entries = os.scandir(runs_dir(sweep_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}, set()
+    with entries:
+        for e in entries:
+            if e.name.startswith(".") or not e.name.endswith((".parquet", ".json")):
                 continue
-            problem, sidecar = _check_finished(folder, rid)  # again, now that it is ours
-            if problem is not None:
-                (folder / f"{rid}.parquet").unlink(missing_ok=True)
-                (folder / f"{rid}.json").unlink(missing_ok=True)
-                found.append((f"{rid}.parquet", f"{problem}: running it again"))
-            elif sidecar is not None:
-                _repair_sidecar(folder, rid)
-                found.append((f"{rid}.json", f"{sidecar}: rewritten from {rid}.parquet"))
-    return found
+            with contextlib.suppress(OSError):
+                files[e.name] = _identity(e.stat())
+    complete, alone = {}, set()
+    for name, ident in files.items():
+        if name.endswith(".parquet"):
+            rid = name[: -len(".parquet")]
+            sidecar = files.get(f"{rid}.json")
+            if sidecar is None:
+                alone.add(rid)
+            else:
+                complete[rid] = ident + sidecar
+    return complete, alone
+
+
+@dataclass
+class StoreCheck:
+    """What :func:`check_store` found."""
+
+    finished: set[str] = field(default_factory=set)  # planned runs whole and theirs
+    repaired: list[tuple[str, str]] = field(default_factory=list)  # (file, what was done)
+    checked: int = 0  # runs whose files were read (the others were vouched for by the index)
+
+
+def check_store(sweep_dir: str | Path, run_ids: Iterable[str]) -> StoreCheck:
+    """Which of ``run_ids`` are finished, checking only the files the index does not vouch for.
+
+    A run whose two files still have the identity the index recorded is finished without
+    reading them. Every other run with a Parquet file is checked (``store.run_file_problem`` and
+    its sidecar): a Parquet file that is not its run (truncated, or copied or swapped from
+    another run) is deleted, so the sweep runs it again; a sidecar that names another run is
+    rewritten from the Parquet file; a whole run is recorded in the index. Entries of files that
+    changed or went are dropped. Runs whose lock is held (a writer is at them now) are left to
+    that writer, which checks again under the lock.
+    """
+    folder = runs_dir(sweep_dir)
+    wanted = set(run_ids)
+    index = read_index(sweep_dir)
+    present, alone = _scan_identities(sweep_dir)  # alone: no sidecar, rewritten below
+    result = StoreCheck()
+    kept = {rid: ident for rid, ident in index.items() if present.get(rid) == ident}
+    for rid in sorted(wanted & (present.keys() | alone)):
+        if rid in kept:
+            result.finished.add(rid)
+            continue
+        result.checked += 1
+        problem, sidecar = _check_finished(folder, rid)
+        if problem is not None or sidecar is not None:
+            with run_lock(sweep_dir, rid, blocking=False) as free:
+                if not free:
+                    continue
+                problem, sidecar = _check_finished(folder, rid)  # again, now that it is ours
+                if problem is not None:
+                    (folder / f"{rid}.parquet").unlink(missing_ok=True)
+                    (folder / f"{rid}.json").unlink(missing_ok=True)
+                    result.repaired.append((f"{rid}.parquet", f"{problem}: running it again"))
+                    continue
+                if sidecar is not None:
+                    _repair_sidecar(folder, rid)
+                    result.repaired.append(
+                        (f"{rid}.json", f"{sidecar}: rewritten from {rid}.parquet")
+                    )
+        result.finished.add(rid)
+        ident = run_identity(sweep_dir, rid)
+        if ident is not None:
+            kept[rid] = ident
+    if kept != index:
+        write_index(sweep_dir, kept)
+    return result
+
+
+def record_runs(sweep_dir: str | Path, written: dict[str, list[int]]) -> int:
+    """Add runs that jobs wrote (run_id to the identity they saw after writing) to the index.
+
+    Only identities that are still the files' own are recorded: a file replaced since is
+    checked on the next resume. Returns the number of runs added.
+    """
+    if not written:
+        return 0
+    index = read_index(sweep_dir)
+    present, _ = _scan_identities(sweep_dir)
+    added = {rid: i for rid, i in written.items() if present.get(rid) == i and index.get(rid) != i}
+    if added:
+        write_index(sweep_dir, {**index, **added})
+    return len(added)
 
 
 def clean_store(sweep_dir: str | Path) -> int:
