@@ -6,8 +6,6 @@ user runs them.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -15,13 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from util import peerwell_here
+from util import peerwell_here, peerwell_inprocess
 
 from peerwell.scenarios import design as dz
 from peerwell.scenarios.runstore import clean_store, ensure_run, run_lock
@@ -49,30 +46,6 @@ def run_files(sweep_dir: Path) -> list[Path]:
 
 def temp_files(sweep_dir: Path) -> list[Path]:
     return [p for p in sweep_dir.rglob("*") if ".tmp" in p.name or p.name.endswith(".tmp")]
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def peerwell_inprocess(*args) -> Done:
-    """Run a command in this process without pytest's capsys (usable in module fixtures).
-
-    In-process runs reuse joblib's worker processes from one sweep to the next, which saves
-    their start-up (imports, compiled kernels) in every test after the first.
-    """
-    from peerwell.scenarios.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = exc.code
-    return Done(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")

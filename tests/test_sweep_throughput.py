@@ -13,7 +13,6 @@ Sweeps are small (150-300 people, 5-20 days) and run through the real command.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import re
@@ -21,11 +20,10 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from util import one_numba_thread  # noqa: F401  (autouse: one Numba thread in this process)
+from util import Done, one_numba_thread, peerwell_inprocess  # noqa: F401  (autouse fixture)
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
 SMALL = ["steps=20", "population.size=300"]
@@ -38,30 +36,6 @@ PROGRESS_LINE = re.compile(
     r"sweep: (?P<done>\d+)/(?P<total>\d+) runs done \((?P<new>\d+) new, (?P<reused>\d+) "
     r"reused\), (?P<rate>[0-9.]+ runs/min|no new runs), ETA (?P<eta>\d+:\d\d(?::\d\d)?|unknown)"
 )
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def text(self) -> str:
-        return self.stdout + self.stderr
-
-
-def peerwell_inprocess(*args: str) -> Done:
-    """A `peerwell` command in this process (joblib's warm workers are reused between tests)."""
-    from peerwell.scenarios.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = exc.code
-    return Done(code, out.getvalue(), err.getvalue())
 
 
 def run_files(d: Path) -> list[Path]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 import pytest
@@ -52,3 +56,31 @@ def one_numba_thread():
     numba.set_num_threads(1)
     yield
     numba.set_num_threads(before)
+
+
+@dataclass
+class Done:
+    """What a command run in this process returned and printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def text(self) -> str:
+        return self.stdout + self.stderr
+
+
+def peerwell_inprocess(*args: str) -> Done:
+    """Run a `peerwell` command in this process without pytest's capsys (usable in module
+    fixtures). In-process runs reuse joblib's worker processes from one sweep to the next, which
+    saves their start-up (imports, compiled kernels) in every test after the first."""
+    from peerwell.scenarios.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+    return Done(code, out.getvalue(), err.getvalue())
