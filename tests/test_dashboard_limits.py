@@ -334,7 +334,10 @@ def test_a_closed_session_lets_go_of_its_model():
     kernel_context.contexts[context.id] = context
     with context:
         context.app_object = solara.render(Page(), handle_error=False)[1]
-    time.sleep(1.0)  # the chart is drawn in a thread of its own
+    # The chart is drawn in a thread of its own: let it finish before the session closes. Under
+    # a loaded CI run 1 s was once too short and the model stayed; whether a draw that ends only
+    # after the close pins its model is a separate, open question (see the note).
+    time.sleep(5.0)
     context.close()
     del context
     deadline = time.monotonic() + 20
