@@ -37,7 +37,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	# worksteal: a worker that runs out takes tests queued on the other, so the few long ones
 	# (the docs site, the kill-and-resume tests) do not leave one core idle at the end.
-	$(VENV)/bin/python -m pytest -n 2 --dist worksteal -m "not browser and not cluster"
+	$(VENV)/bin/python -m pytest -n 2 --dist worksteal -m "not browser and not cluster and not solo"
+	# Tests that assert on what their process holds in memory (a closed dashboard session's
+	# model is freed): in a process of their own, which no other test has rendered into.
+	$(VENV)/bin/python -m pytest -m solo
 	# The browser tests drive one dashboard server in Chromium: run alone, they do not race the
 	# simulations above for the two cores (their timeouts are real-user waits, not benchmarks).
 	$(VENV)/bin/python -m pytest -m browser

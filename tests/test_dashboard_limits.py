@@ -302,6 +302,7 @@ def test_compare_page_refuses_runs_beyond_the_budget(monkeypatch, limits):
     compare_page._check_memory(request, 4)
 
 
+@pytest.mark.solo
 @pytest.mark.filterwarnings("ignore:There is no current event loop:DeprecationWarning")
 def test_a_closed_session_lets_go_of_its_model():
     """Solara 1.58.2 pinned every ``use_task`` (and so the model its function reads) forever."""
