@@ -689,7 +689,7 @@ class Collection(Collected):
         return Heatmap(grid, png, base.with_suffix(".svg"), base.with_suffix(".csv"))
 
 
-def collect(sweep_dir: str | Path) -> Collection:
+def collect(sweep_dir: str | Path, *, mixed: bool = False) -> Collection:
     """Gather a sweep's result store into one table, as ``peerwell collect SWEEP_DIR`` does.
 
     Writes ``collected.parquet`` and ``collected.csv`` into ``sweep_dir``.
@@ -699,6 +699,9 @@ def collect(sweep_dir: str | Path) -> Collection:
     sweep_dir : path
         The sweep directory (the ``hydra.sweep.dir`` or ``output_dir`` of a sweep or a
         sensitivity analysis).
+    mixed : bool
+        Merge the runs of sweeps of different designs run into the same folder (refused by
+        default, as ``peerwell collect`` refuses it without ``mixed=true``).
 
     Returns
     -------
@@ -708,7 +711,7 @@ def collect(sweep_dir: str | Path) -> Collection:
     Raises
     ------
     peerwell.scenarios.CollectError
-        No ``runs/`` folder, or no readable run in it.
+        No ``runs/`` folder, no readable run in it, or runs of different designs.
 
     Examples
     --------
@@ -719,7 +722,7 @@ def collect(sweep_dir: str | Path) -> Collection:
     from peerwell.scenarios.collect import write_collected
 
     sweep_dir = Path(sweep_dir).expanduser()
-    found = _collect(sweep_dir)
+    found = _collect(sweep_dir, mixed=mixed)
     write_collected(found, sweep_dir)
     return Collection(found.table, found.swept, found.runs, found.skipped, sweep_dir=sweep_dir)
 

@@ -154,12 +154,41 @@ def prepare_sweep_argv(args: list[str]) -> list[str]:
             size = dz.auto_chunk_size(spec, parallel_workers(parsed))
             overrides = [*overrides, f"chunk_size={size}"]
         overrides = [*overrides, f"design_chunk=range(0,{dz.n_chunks(spec, size)})"]
+    if not any(ov.key_or_group == "hydra.sweep.dir" for ov in parsed):
+        overrides = [*overrides, f"hydra.sweep.dir={default_sweep_dir(parsed)}"]
     # A sweep is always a multirun, unless the user asks Hydra to show something instead.
     showing = {"--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help"}
     showing |= {"--shell-completion", "-sc", "--resolve"}
     if not ({"-m", "--multirun"} | showing) & set(flags):
         flags = ["-m", *flags]
     return [*flags, *overrides]
+
+
+def default_sweep_dir(parsed: list[Override]) -> str:
+    """``$PWD/multirun/<scenario>/sweep-<key>``: a folder of the sweep's own, when none is given.
+
+    The key is a hash of the overrides that choose the runs (every one but ``hydra...`` and the
+    options of how the runs are shared out), in any order: the same command resumes its sweep,
+    and another sweep (other keys or values) gets a folder of its own instead of pooling its
+    runs with the first's (issue 24). A sweep extended with more values gets a new folder too;
+    give both commands the same ``hydra.sweep.dir=...`` to extend one store.
+    """
+    import hashlib
+
+    scenario = "baseline"  # conf/sweep.yaml's default
+    chosen = []
+    for ov in parsed:
+        key = ov.key_or_group
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")):
+            continue
+        if key in ("batches", "chunk_size", "threads"):
+            continue  # how the runs are shared out, not which runs
+        if key == "scenario":
+            scenario = "scenarios" if ov.is_sweep_override() else str(ov.value())
+        chosen.append(ov.input_line.strip())
+    key = hashlib.sha256("\n".join(sorted(chosen)).encode()).hexdigest()[:8]
+    # Absolute: workers kept warm from an earlier sweep (or on other nodes) have their own cwd.
+    return str(Path.cwd() / "multirun" / Path(scenario).stem / f"sweep-{key}")
 
 
 def _one_thread_per_job_env() -> None:
@@ -169,8 +198,54 @@ def _one_thread_per_job_env() -> None:
         os.environ.setdefault(var, "1")
 
 
+def sweep_help() -> str:
+    """`peerwell sweep --help`: what a sweep writes, where, and its defaults, in one screen.
+
+    Hydra's own help (about 190 lines of config) stays one command away: ``--hydra-help`` and
+    ``--cfg job``. The defaults are read from the schema and the design module.
+    """
+    d = SweepConfig()
+    samples = ", ".join(f"{k} {v}" for k, v in dz.DEFAULT_SAMPLES.items())
+    return f"""usage: peerwell sweep -m KEY=A,B,C [KEY=range(1,11) ...] [key=value ...]
+         [hydra.sweep.dir=DIR] [hydra/launcher=joblib|submitit_local|slurm|dask]
+       peerwell sweep design=lhs|random|morris|sobol [samples=N] [params=[...]]
+
+Runs every combination of the listed values (a grid; or a sampled design) and
+writes each run once into a resumable store:
+  DIR/runs/<run_id>.parquet  one run's trajectories (+ .json: config, seed, ...)
+  DIR/sweep.json             the plan: overrides, swept keys, run_ids, designs
+  DIR/design.csv             a sampled design's points
+  DIR/jobs/, multirun.yaml   Hydra's record of the jobs
+Gather them with `peerwell collect DIR` (one table, optional heatmap).
+
+Where: DIR is hydra.sweep.dir, by default
+  multirun/<scenario>/sweep-<hash of the overrides>
+The same command again resumes its own store (finished runs are reused, even
+after kill -9); another sweep gets a folder of its own. Give two commands the
+same DIR to extend one sweep with more values.
+
+Defaults: scenario=baseline network=sbm seed=42 (sweep: seed=range(1,11));
+launcher joblib on every core, {d.threads} Numba thread per run, batches={d.batches} (one
+per worker); design={d.design}; levels={d.levels} (Morris); design_seed={d.design_seed}.
+samples=0 means {samples}
+(Morris runs samples x (params+1), Sobol samples x (params+2)).
+
+Examples:
+  peerwell sweep -m communities.moderation=0,0.5,1 seed=range(1,11)
+  peerwell sweep design=lhs samples=200 params=[communities.moderation:0:1]
+  peerwell sweep -m seed=range(1,101) hydra/launcher=slurm hydra.sweep.dir=/abs
+  peerwell sensitivity method=sobol outcome=care_seeking_share
+
+A value is refused before any run starts: "peerwell: error: ..." on stderr,
+exit code 2. Ctrl-C exits 130; rerun the same command to resume.
+More: docs/sweeps.md, docs/reference/cli.md, --hydra-help, --cfg job."""
+
+
 def sweep_command(args: list[str]) -> int:
     """`peerwell sweep`: run a Hydra multirun of the model into a resumable store."""
+    if any(a in ("-h", "--help", "help") for a in args):
+        print(sweep_help())
+        return 0
     # The clock of the summary of where the time went; a `peerwell` process's own age is the
     # driver's start-up (not so when a program runs the command in its own process).
     fresh_process = Path(sys.argv[0]).name == "peerwell"
@@ -257,6 +332,7 @@ COLLECT_KEYS = {
     "heatmap": "two swept parameters, x,y",
     "outcome": "outcome column of the heatmap, default care_seeking_share",
     "step": "day of the heatmap, default the last",
+    "mixed": "true: merge runs of different sweep designs in one folder (refused by default)",
 }
 COLLECT_HELP = (
     "Gathers every finished run of a sweep folder into SWEEP_DIR/collected.parquet and .csv (one "
@@ -288,8 +364,11 @@ def collect_command(args: list[str]) -> int:
         fail("usage: peerwell collect SWEEP_DIR [heatmap=PARAM_X,PARAM_Y] [outcome=NAME]")
     sweep_dir = Path(args[0])
     opts = _key_values(args[1:], COLLECT_KEYS, "collect")
+    mixed = opts.get("mixed", "false").lower()
+    if mixed not in ("true", "false"):
+        fail(f"mixed={opts['mixed']}: give mixed=true or mixed=false")
     try:
-        result = collect(sweep_dir)
+        result = collect(sweep_dir, mixed=mixed == "true")
         pq_path, csv_path = write_collected(result, sweep_dir)
     except PeerwellError as exc:
         fail(str(exc))

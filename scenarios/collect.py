@@ -54,11 +54,28 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _plan_swept(sweep_dir: Path) -> list[str]:
+def _plan(sweep_dir: Path) -> dict:
     try:
-        return list(json.loads((sweep_dir / "sweep.json").read_text()).get("swept", []))
+        return json.loads((sweep_dir / "sweep.json").read_text())
     except (OSError, ValueError):
-        return []
+        return {}
+
+
+def _describe(design: dict) -> str:
+    what = ", ".join(design.get("swept") or []) or "seeds only"
+    fixed = " ".join(design.get("fixed") or [])
+    sampled = design.get("design")
+    kind = f"{sampled['kind']} design of " if sampled else ""
+    return f"a {kind}sweep of {what}" + (f" with {fixed}" if fixed else "")
+
+
+def _refuse_mixed(sweep_dir: Path, designs: list[dict]) -> None:
+    listed = "; ".join(f"({i}) {_describe(d)}" for i, d in enumerate(designs, 1))
+    raise CollectError(
+        f"{sweep_dir} holds the runs of {len(designs)} sweeps of different designs: {listed}. "
+        "One table of them would have holes where one sweep has no runs. Give each sweep its "
+        "own hydra.sweep.dir=..., or collect them together anyway with mixed=true"
+    )
 
 
 def _read_runs(files: list[Path], skipped: list[tuple[str, str]]) -> pa.Table:
@@ -85,13 +102,16 @@ def _read_runs(files: list[Path], skipped: list[tuple[str, str]]) -> pa.Table:
         return pa.concat_tables(tables, promote_options="default")
 
 
-def collect(sweep_dir: str | Path) -> Collected:
+def collect(sweep_dir: str | Path, *, mixed: bool = False) -> Collected:
     """Read a sweep's store into one table (see the module doc).
 
     Parameters
     ----------
     sweep_dir : path
         The sweep directory (``hydra.sweep.dir``), holding ``runs/``.
+    mixed : bool
+        Merge the runs even when sweeps of different designs were run into the folder
+        (``sweep.json``'s ``designs``); by default that is refused.
 
     Returns
     -------
@@ -100,7 +120,8 @@ def collect(sweep_dir: str | Path) -> Collected:
     Raises
     ------
     CollectError
-        No ``runs/`` folder, or no readable run in it.
+        No ``runs/`` folder, no readable run in it, or runs of different designs (unless
+        ``mixed``).
     """
     sweep_dir = Path(sweep_dir)
     folder = runs_dir(sweep_dir)
@@ -109,6 +130,10 @@ def collect(sweep_dir: str | Path) -> Collected:
             f"{sweep_dir} is not a sweep directory: it has no runs/ folder "
             "(a sweep writes one into the hydra.sweep.dir=... it was given)"
         )
+    plan = _plan(sweep_dir)
+    designs = plan.get("designs") or []
+    if len(designs) > 1 and not mixed:
+        _refuse_mixed(sweep_dir, designs)
     clean_store(sweep_dir)
     skipped: list[tuple[str, str]] = []
     good: list[Path] = []
@@ -147,7 +172,9 @@ def collect(sweep_dir: str | Path) -> Collected:
         for c in params.columns
         if c not in skip and params[c].astype(str).nunique(dropna=False) > 1
     ]
-    planned = [c for c in _plan_swept(sweep_dir) if c in params.columns and c not in skip]
+    # The last sweep's keys in the order given (the heatmap's x, y), then any earlier design's.
+    every_swept = plan.get("swept", []) + [c for d in designs for c in d.get("swept", [])]
+    planned = [c for c in dict.fromkeys(every_swept) if c in params.columns and c not in skip]
     swept = list(dict.fromkeys(planned + varying))
     extra = params[swept].copy()
     for c in swept:  # lists (e.g. platforms) become text so the table stays flat

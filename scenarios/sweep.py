@@ -799,8 +799,52 @@ def plan_sweep(config: DictConfig) -> SweepPlan:
     )
 
 
+def design_of(record: dict) -> dict:
+    """What makes two sweeps into one folder the same design, from a ``sweep.json`` record.
+
+    The model, the swept keys, the overrides that hold one value for every run, and a sampled
+    design's definition. A sweep that gives the swept keys more values (more seeds, a finer
+    grid) is the same design extended; one that sweeps other keys, or fixes another value, is a
+    different design, whose runs ``collect`` will not merge into one table unasked. Seeds are
+    replicates, never a dimension of the design: ``seed=3`` after ``seed=1,2`` extends it.
+    """
+    swept = sorted(k for k in record.get("swept", []) if k != "seed")
+    fixed = []
+    for text in record.get("overrides", []):
+        key, _, value = text.partition("=")
+        key = key.lstrip("+~")
+        if key.startswith("hydra") or key in OPTION_KEYS or key == "seed" or key in swept:
+            continue
+        if "," in value or value.startswith(("range(", "choice(", "glob(")):
+            continue  # a swept value list (its key is in `swept`)
+        fixed.append(f"{key}={value}")
+    design = dict(record.get("design") or {})
+    design.pop("points", None)
+    return {
+        "model": record.get("model"),
+        "swept": swept,
+        "fixed": sorted(fixed),
+        "design": design or None,
+    }
+
+
+def _designs_so_far(path: Path) -> list[dict]:
+    """The designs recorded in an existing ``sweep.json`` (none for a new folder)."""
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    if "designs" in previous:
+        return list(previous["designs"])
+    return [design_of(previous)] if "overrides" in previous else []
+
+
 def write_plan(plan: SweepPlan, task_overrides: list[str]) -> None:
-    """Record the plan in ``sweep.json`` (and the design matrix in ``design.csv``)."""
+    """Record the plan in ``sweep.json`` (and the design matrix in ``design.csv``).
+
+    ``designs`` keeps every distinct design (:func:`design_of`) ever swept into the folder, so
+    that ``collect`` can refuse to merge a folder's runs of two different sweeps into one table.
+    """
     plan.sweep_dir.mkdir(parents=True, exist_ok=True)
     record = {
         "overrides": task_overrides,
@@ -828,6 +872,10 @@ def write_plan(plan: SweepPlan, task_overrides: list[str]) -> None:
             f"{i}," + ",".join(repr(float(v)) for v in row) + "\n" for i, row in enumerate(x)
         )
         atomic_write_bytes(plan.sweep_dir / "design.csv", (header + body).encode())
+    designs = _designs_so_far(plan.sweep_dir / "sweep.json")
+    if design_of(record) not in designs:
+        designs.append(design_of(record))
+    record["designs"] = designs
     atomic_write_json(plan.sweep_dir / "sweep.json", record)
 
 

@@ -319,6 +319,18 @@ def test_run_help_says_what_it_writes_and_its_defaults_in_one_screen(capsys):
         assert words in out, words
 
 
+def test_sweep_help_says_what_it_writes_and_its_defaults_in_one_screen(capsys):
+    # Before: Hydra's 190-line config dump, which never said where the runs go.
+    code = main(["sweep", "--help"])
+    out = capsys.readouterr().out
+    assert code == 0 and len(out.splitlines()) <= 40, out
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    for words in ("runs/<run_id>.parquet", "sweep.json", "peerwell collect DIR",
+                  "multirun/<scenario>/sweep-<hash", "resumes", "seed=42", "batches=0",
+                  "morris 10, sobol 64", "exit code 2"):  # fmt: skip
+        assert words in out, words
+
+
 def test_compare_and_sensitivity_help_state_defaults_and_budget(capsys):
     # Before: sensitivity's help hid its default samples and what they cost in runs.
     main(["sensitivity", "--help"])
