@@ -22,7 +22,12 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .stats import MAIN, OUTCOME_BY_NAME
 
-VERDICT_COLOURS = {"better": "#1b9e77", "worse": "#d95f02", "no clear change": "#8c8c8c"}
+VERDICT_COLOURS = {
+    "better": "#1b9e77",
+    "worse": "#d95f02",
+    "no clear change": "#8c8c8c",
+    "too few replicates": "#c8c8c8",
+}
 KIND_COLOURS = {"benefit": "#1b9e77", "risk": "#d95f02"}
 
 
@@ -126,8 +131,9 @@ def forest_figure(
 ) -> Figure:
     """Paired differences from the reference scenario with their CIs, one panel per outcome.
 
-    Points are coloured by what the difference means for people: better, worse, or no clear
-    change (the CI includes zero).
+    Points are coloured by the verdict, which follows the marks' rule (``stats``: a paired
+    t-test, Holm-adjusted over the table): better, worse, no clear change, or too few
+    replicates to mark anything.
     """
     sns.set_theme(style="whitegrid", context="notebook")
     diffs = summary[summary["scenario"] != summary["reference"]]
@@ -177,7 +183,7 @@ def benefits_risks_figure(summary: pd.DataFrame) -> Figure:
 
     The effect is the paired difference over the pooled person-level SD (Cohen's d style), its
     sign flipped where lower is better (self-stigma, misinformation, uncertainty, hostility).
-    Faded bars: the CI includes zero.
+    Faded bars: not marked (the marks' rule, ``stats``: Holm-adjusted paired t-test).
     """
     sns.set_theme(style="whitegrid", context="notebook")
     diffs = summary[
@@ -196,7 +202,7 @@ def benefits_risks_figure(summary: pd.DataFrame) -> Figure:
         lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
         y = np.arange(len(order))
         colours = [KIND_COLOURS[k] for k in d["kind"]]
-        alphas = [1.0 if bool(x) else 0.35 for x in d["diff_excludes_zero"].fillna(False)]
+        alphas = [1.0 if bool(x) else 0.35 for x in d["significant"].fillna(False)]
         for yi, e, c, a in zip(y, eff, colours, alphas):
             ax.barh(yi, 0.0 if np.isnan(e) else e, color=c, alpha=a)
         err = np.vstack([np.nan_to_num(eff - lo), np.nan_to_num(hi - eff)])
@@ -208,7 +214,7 @@ def benefits_risks_figure(summary: pd.DataFrame) -> Figure:
         ax.set_title(f"{scenario} vs {reference}", fontsize=11)
         ax.set_xlabel("effect in SDs (→ better)")
     handles = [Patch(color=c, label=k) for k, c in KIND_COLOURS.items()]
-    handles.append(Patch(color="#8c8c8c", alpha=0.35, label="CI includes zero"))
+    handles.append(Patch(color="#8c8c8c", alpha=0.35, label="not marked (Holm-adjusted)"))
     fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     fig.suptitle("Benefits vs risks: paired difference / person-level SD, 95% CI", fontsize=12)
     fig.tight_layout(rect=(0, 0.05, 1, 0.95))

@@ -199,9 +199,17 @@ def person_sd(horizon: pd.DataFrame, outcome: str) -> float:
     return float("nan")
 
 
-def _verdict(outcome: str, diff: float, lo: float, hi: float) -> str:
-    """'better', 'worse' or 'no clear change' (CI includes zero) for people; 'up'/'down' for context."""
-    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0.0 <= hi:
+# The verdict of a difference that is not marked because there are too few pairs to tell.
+TOO_FEW = "too few replicates"
+
+
+def _verdict(outcome: str, diff: float, marked: bool, enough: bool) -> str:
+    """What a difference means for people, by the rule of the marks (``significant``): 'better'
+    or 'worse' ('up'/'down' for context outcomes) when marked, else 'no clear change' — or
+    ``TOO_FEW`` below ``MIN_PAIRS`` pairs, where no difference is marked."""
+    if not enough:
+        return TOO_FEW
+    if not marked:
         return "no clear change"
     better = OUTCOME_BY_NAME[outcome].better if outcome in OUTCOME_BY_NAME else None
     if better is None:
@@ -239,7 +247,9 @@ def summary_table(
         difference, as Cohen's d). ``p_value`` is the paired t-test's, ``p_holm`` the same
         adjusted by Holm's method over every difference in the table, and ``significant`` the
         mark: ``p_holm < ALPHA`` with at least ``MIN_PAIRS`` pairs (see the module doc).
-        ``diff_excludes_zero`` and ``verdict`` read the 95% interval alone, as before.
+        ``verdict`` follows the mark: 'better'/'worse' (or 'up'/'down' for an outcome with
+        no better side) when marked, 'no clear change' when not, and 'too few replicates'
+        below ``MIN_PAIRS`` pairs. ``diff_excludes_zero`` reads the 95% interval alone.
 
     Raises
     ------
@@ -293,7 +303,6 @@ def summary_table(
                     "diff_ci_low": dlo,
                     "diff_ci_high": dhi,
                     "diff_excludes_zero": bool(np.isfinite(dlo) and (dlo > 0 or dhi < 0)),
-                    "verdict": _verdict(o, diff, dlo, dhi),
                     "std_diff": diff / scale,
                     "std_diff_ci_low": dlo / scale,
                     "std_diff_ci_high": dhi / scale,
@@ -316,6 +325,12 @@ def summary_table(
         [bool(e and p < ALPHA) if o else pd.NA for o, e, p in zip(others, enough, out["p_holm"])],
         dtype="boolean",
     )
+    # One rule for every place a difference is judged (the table's *, the report's words, the
+    # dashboard's column, the figures' colours): the verdict follows the mark.
+    out["verdict"] = [
+        _verdict(oc, d, bool(m), bool(e)) if o else pd.NA
+        for o, oc, d, m, e in zip(others, out["outcome"], out["diff"], out["significant"], enough)
+    ]
     return out
 
 

@@ -476,7 +476,8 @@ class Comparison(ComparisonResult):
         pandas.DataFrame
             ``scenario, outcome, label``, the paired difference ``diff`` with ``diff_sd``,
             ``diff_ci_low``, ``diff_ci_high``, ``diff_excludes_zero`` and the ``verdict``
-            (better, worse, no clear change), without the reference's own rows.
+            (better, worse, no clear change, or too few replicates; it follows the marks'
+            rule, a Holm-adjusted paired t-test), without the reference's own rows.
         """
         s = self.summary
         keep = ("scenario", "outcome", "label", "verdict")
