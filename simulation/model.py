@@ -12,7 +12,7 @@ import pandas as pd
 from .agents import PersonView
 from .loop import StepTimer, run_day
 from .network import build_network
-from .params import Event, ModelParams, set_param, validate, with_overrides
+from .params import RUN_FIELDS_MID_RUN, Event, ModelParams, set_param, validate, with_overrides
 from .population import init_state, set_community_properties
 from .recorder import summarize
 from .state import frozen_variables
@@ -148,7 +148,7 @@ class PeerwellModel(mesa.Model):
             A name cannot change during a run, or a value is out of range (nothing is changed).
         """
         trial = copy.deepcopy(self.params)
-        run_control = {k: v for k, v in changes.items() if k in ("steps", "record_every")}
+        run_control = {k: v for k, v in changes.items() if k in RUN_FIELDS_MID_RUN}
         for k, v in run_control.items():
             set_param(trial, k, v)
         trial.scenario.events = [

@@ -493,6 +493,28 @@ _DEFAULTS = ModelParams()
 # Groups fixed for a whole run: the people, their network, and which submodels exist (a submodel
 # switched on mid-run would start from day-0 values that no longer fit the rest of the state).
 FIXED_GROUPS = ("network", "population", "submodels")
+# Fields fixed for a whole run in a group that may otherwise change: the communities themselves
+# (how many, on which platforms, which host an intervention) are laid out on day 0.
+FIXED_FIELDS = (
+    "communities.count",
+    "communities.platforms",
+    "communities.intervention_communities",
+)
+# Run-wide settings a running model takes (PeerwellModel.set_params): how long it runs and how
+# often it records. ``seed`` is not one: every draw of every day derives from it.
+RUN_FIELDS_MID_RUN = ("steps", "record_every")
+
+
+def changes_mid_run(name: str) -> bool:
+    """Whether parameter ``name`` (dotted) may change while a model runs.
+
+    The one rule for timed scenario events, ``PeerwellModel.set_params`` and the dashboard's
+    controls: any other parameter takes a new model, started from day 0.
+    """
+    if "." not in name:
+        return name in RUN_FIELDS_MID_RUN
+    group = name.split(".")[0]
+    return group in GROUPS and group not in FIXED_GROUPS and name not in FIXED_FIELDS
 
 
 def _check_event(params: ModelParams, ev: Event) -> None:
@@ -508,7 +530,7 @@ def _check_event(params: ModelParams, ev: Event) -> None:
         raise ConfigError(
             f"scenario event param {ev.param!r}: {parts[0]} has no {parts[1]!r}; known: {names}"
         )
-    if parts[0] == "communities" and parts[1] in ("count", "platforms", "intervention_communities"):
+    if ev.param in FIXED_FIELDS:
         raise ConfigError(f"scenario event param {ev.param!r} cannot change during a run")
     meta = dict(next(f for f in dataclasses.fields(group) if f.name == parts[1]).metadata)
     _check_type(f"scenario event {ev.param}", ev.value, getattr(getattr(_DEFAULTS, parts[0]), parts[1]))

@@ -257,12 +257,15 @@ def test_explore_loads_steps_plays_and_resets(app):
 def test_explore_controls_change_the_model(app):
     app.open(f"/?{SMALL}")
     activation0 = app.text(".pw-kpi[data-kpi='activation'] .pw-kpi-value")
-    # a structural parameter restarts the model with it
+    # a structural parameter waits, says so, and restarts the model with it when asked
     app.button("Step").click()
     app.wait_day(lambda d: d == 1)
     app.fill("Population size (people)", "450")
+    _expect_text(app, "population.size = 450 is pending")
+    assert app.day() == 1
+    app.button("Restart with these settings").click()
     _expect_text(app, "450 people")
-    _expect_text(app, "the model restarted from day 0")
+    _expect_text(app, "Restarted from day 0 with population.size = 450")
     app.wait_day(lambda d: d == 0)  # the counter and the message arrive as separate updates
     _expect_text(app, "Showing all 450 people")
     assert app.text(".pw-kpi[data-kpi='activation'] .pw-kpi-value") != activation0
@@ -272,12 +275,12 @@ def test_explore_controls_change_the_model(app):
     slider = app.page.locator(".pw-control", has_text="Moderation").get_by_role("slider")
     slider.focus()
     slider.press("ArrowRight")
-    _expect_text(app, "Moderation is now 0.11: from day 1 on")
+    _expect_text(app, "communities.moderation = 0.11, from day 1 on.")
     assert app.day() == 1
     # a mechanism switch, from the typed MechanismSwitches
     app.page.get_by_role("button", name="▸ Mechanisms: switch a box of the model off").click()
     app.page.locator(".pw-control", has_text="Entry").locator("input").first.click(force=True)
-    _expect_text(app, "Entry is now False")
+    _expect_text(app, "Mechanism 'entry' switched off (mechanisms.entry), from day 1 on.")
     # the run length: play stops on the last day
     app.page.get_by_role("button", name="▸ All parameters").click()
     app.page.get_by_role("button", name="▸ Run").click()
@@ -350,6 +353,7 @@ def test_two_sessions_each_have_their_own_model(browser, server):
         a.button("Step").click()
     a.wait_day(lambda d: d == 3)
     a.fill("Population size (people)", "350")
+    a.button("Restart with these settings").click()
     _expect_text(a, "350 people")
     b.page.reload(wait_until="networkidle")
     b.page.locator(".pw-day").wait_for()

@@ -16,9 +16,9 @@ import solara
 from solara.components.input import use_change
 
 from peerwell.simulation.params import (
-    GROUPS,
     NETWORK_KINDS,
     ModelParams,
+    changes_mid_run,
     get_param,
     iter_fields,
 )
@@ -38,27 +38,16 @@ FEATURED = (
     "seed",
 )
 
-# Parameters a running model can take mid-run (the same rule as timed scenario events); changing
-# any other one restarts the model from day 0.
-_FROZEN_GROUPS = ("network", "population")
-_FROZEN_FIELDS = (
-    "communities.count",
-    "communities.platforms",
-    "communities.intervention_communities",
-)
+# The group drawn as a section of its own ("Mechanisms"), outside "All parameters".
+MECHANISMS_GROUP = "mechanisms"
 
 
 def is_live(name: str) -> bool:
-    """Whether ``name`` can change while the model runs (else the model restarts)."""
-    if name == "steps":
-        return True
-    group = name.split(".")[0]
-    return (
-        "." in name
-        and group in GROUPS
-        and group not in _FROZEN_GROUPS
-        and name not in _FROZEN_FIELDS
-    )
+    """Whether ``name`` can change while the model runs; else it waits for a restart.
+
+    The rule is simulation/params.py's (the one timed scenario events obey), never a copy of it.
+    """
+    return changes_mid_run(name)
 
 
 @dataclass(frozen=True)
@@ -152,6 +141,65 @@ def groups() -> dict[str, list[ControlSpec]]:
     return out
 
 
+def all_parameter_sections() -> dict[str, list[str]]:
+    """The sections of "All parameters": every group but the featured controls and mechanisms.
+
+    Those two are drawn elsewhere on the page; a control drawn twice is two widgets for one
+    value, and the one not touched goes on showing the old value.
+    """
+    out: dict[str, list[str]] = {}
+    for group, specs in groups().items():
+        if group == MECHANISMS_GROUP:
+            continue
+        names = [s.name for s in specs if s.name not in FEATURED]
+        if names:
+            out[group] = names
+    return out
+
+
+def format_value(name: str, value: Any) -> str:
+    """A value as a message shows it: switches as on/off, numbers as typed."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def describe_setting(name: str, value: Any) -> str:
+    """``group.name = value``, or for a switch of a box/submodel, which one and on or off.
+
+    Always the group-qualified name: "Hostility" is both a mechanism and a rate of comments.
+    """
+    group, _, field_name = name.rpartition(".")
+    if group == MECHANISMS_GROUP and isinstance(value, bool):
+        return f"Mechanism '{field_name}' switched {format_value(name, value)} ({name})"
+    if group == "submodels" and isinstance(value, bool):
+        return f"Submodel '{field_name}' switched {format_value(name, value)} ({name})"
+    return f"{name} = {format_value(name, value)}"
+
+
+def change_message(name: str, value: Any, day: int) -> str:
+    """What the page says after a change a running model took at once."""
+    return f"{describe_setting(name, value)}, from day {day} on."
+
+
+def pending_message(name: str, value: Any, running: Any) -> str:
+    """What the page says after a change that waits for a restart."""
+    if value == running and type(value) is type(running):
+        return (
+            f"{describe_setting(name, value)}: as the model runs now, nothing waits for a restart."
+        )
+    return (
+        f"{describe_setting(name, value)} is pending: it applies when you press "
+        f"'{RESTART_LABEL}' (until then the model runs {name} = {format_value(name, running)})."
+    )
+
+
+# The button that applies what waits for a restart.
+RESTART_LABEL = "Restart with these settings"
+
+
 def _fmt(x: float) -> str:
     if isinstance(x, int) or float(x).is_integer():
         return f"{int(x):,}"
@@ -215,11 +263,29 @@ def lookup(name: str) -> ControlSpec:
 # Solara components
 
 
+def _css_name(name: str) -> str:
+    return "pw-param-" + name.replace(".", "-").replace("_", "-")
+
+
 @solara.component
-def ParamControl(spec: ControlSpec, value: Any, on_change: Callable[[str, Any], str | None]):
-    """One parameter's widget. ``on_change(name, value)`` returns an error message or None."""
+def ParamControl(
+    spec: ControlSpec,
+    value: Any,
+    on_change: Callable[[str, Any], str | None],
+    running: Any = None,
+    restart_note: bool = True,
+):
+    """One parameter's widget. ``on_change(name, value)`` returns an error message or None.
+
+    ``value`` is what the control shows: the model's current value, or a change waiting for a
+    restart, in which case ``running`` is what the model runs meanwhile and the control says so.
+    """
     text, set_text = solara.use_state(str(value))
     error, set_error = solara.use_state(None)
+    # Bumped when a change is refused: the widget is drawn anew, so it shows the value the model
+    # still has instead of the one it refused.
+    refused, set_refused = solara.use_state(0)
+    pending = running is not None and not (value == running and type(value) is type(running))
 
     def sync():
         set_text(str(value))
@@ -233,57 +299,81 @@ def ParamControl(spec: ControlSpec, value: Any, on_change: Callable[[str, Any], 
             parsed = parse_value(spec, raw)
         except ValueError as exc:
             set_error(str(exc))
+            set_refused(refused + 1)
             return
         if parsed == value and type(parsed) is type(value):
             # Enter and then leaving the field both submit: the second is no change
             set_error(None)
             return
-        set_error(on_change(spec.name, parsed))
+        problem = on_change(spec.name, parsed)
+        set_error(problem)
+        if problem:
+            set_refused(refused + 1)
 
     unit = f" ({spec.unit})" if spec.unit and spec.kind != "switch" else ""
     label = f"{spec.label}{unit}"
     if spec.kind in ("slider", "int_slider"):
         label = f"{spec.label}: {value:g}{unit}"
-    with solara.Column(gap="0px", classes=["pw-control"]):
-        if spec.kind == "switch":
-            solara.Switch(label=spec.label, value=bool(value), on_value=submit)
-        elif spec.kind == "choice":
-            solara.Select(label=label, values=list(spec.choices), value=value, on_value=submit)
-        elif spec.kind == "slider":
-            solara.SliderFloat(
-                label,
-                value=float(value),
-                min=float(spec.lo),
-                max=float(spec.hi),
-                step=spec.step,
-                on_value=submit,
-                thumb_label=True,
+    classes = ["pw-control", _css_name(spec.name)] + (["pw-pending"] if pending else [])
+    with solara.Column(gap="0px", classes=classes):
+        widget = _widget(spec, value, label, text, set_text, error, submit)
+        if spec.kind not in ("integer", "number"):  # a text field keeps what was typed
+            widget.key(f"w{refused}")
+        if pending:
+            solara.Text(
+                f"⟳ pending: applies on restart (running now: {format_value(spec.name, running)})",
+                classes=["pw-pending-note"],
+                style={"color": "#b45309", "font-size": "0.8em", "font-weight": "bold"},
             )
-        elif spec.kind == "int_slider":
-            solara.SliderInt(
-                label,
-                value=int(value),
-                min=int(spec.lo),
-                max=int(spec.hi),
-                on_value=submit,
-                thumb_label=True,
+        elif restart_note and not spec.live:
+            solara.Text(
+                "applies on restart",
+                classes=["pw-restart-note"],
+                style={"color": "#6b7280", "font-size": "0.8em"},
             )
-        else:
-            # The text follows every keystroke (so a re-render elsewhere on the page, e.g. while
-            # playing, never puts the old value back); the value is checked and applied only on
-            # Enter or on leaving the field.
-            field = solara.InputText(
-                label,
-                value=text,
-                on_value=set_text,
-                continuous_update=True,
-                error=error or False,
-                message=None if error else spec.help,
-                hide_details=False,
-            )
-            use_change(field, submit)
         if error and spec.kind not in ("integer", "number"):
             solara.Error(error, dense=True)
+
+
+@solara.component
+def _widget(spec: ControlSpec, value, label: str, text: str, set_text, error, submit):
+    if spec.kind == "switch":
+        solara.Switch(label=spec.label, value=bool(value), on_value=submit)
+    elif spec.kind == "choice":
+        solara.Select(label=label, values=list(spec.choices), value=value, on_value=submit)
+    elif spec.kind == "slider":
+        solara.SliderFloat(
+            label,
+            value=float(value),
+            min=float(spec.lo),
+            max=float(spec.hi),
+            step=spec.step,
+            on_value=submit,
+            thumb_label=True,
+        )
+    elif spec.kind == "int_slider":
+        solara.SliderInt(
+            label,
+            value=int(value),
+            min=int(spec.lo),
+            max=int(spec.hi),
+            on_value=submit,
+            thumb_label=True,
+        )
+    else:
+        # The text follows every keystroke (so a re-render elsewhere on the page, e.g. while
+        # playing, never puts the old value back); the value is checked and applied only on
+        # Enter or on leaving the field.
+        field = solara.InputText(
+            label,
+            value=text,
+            on_value=set_text,
+            continuous_update=True,
+            error=error or False,
+            message=None if error else spec.help,
+            hide_details=False,
+        )
+        use_change(field, submit)
 
 
 @solara.component
@@ -291,19 +381,38 @@ def ParamPanel(
     names: list[str] | tuple[str, ...],
     params: ModelParams,
     on_change: Callable[[str, Any], str | None],
+    pending: dict[str, Any] | None = None,
+    restart_note: bool = True,
 ):
-    """The controls of ``names``, showing their values in ``params``."""
+    """The controls of ``names``: the values ``params`` (the running model's) holds now, or the
+    value in ``pending`` of a change that waits for a restart."""
+    pending = pending or {}
     for name in names:
         spec = SPECS.get(name)
-        if spec is not None:
-            ParamControl(spec, get_param(params, name), on_change)
+        if spec is None:
+            continue
+        running = get_param(params, name)
+        if name in pending:
+            ParamControl(spec, pending[name], on_change, running, restart_note)
+        else:
+            ParamControl(spec, running, on_change, None, restart_note)
 
 
 @solara.component
-def AllParameters(params: ModelParams, on_change: Callable[[str, Any], str | None]):
-    """Every settable parameter, one collapsible section per group."""
+def AllParameters(
+    params: ModelParams,
+    on_change: Callable[[str, Any], str | None],
+    pending: dict[str, Any] | None = None,
+):
+    """Every settable parameter not shown elsewhere on the page, one section per group."""
     from .views import Expander
 
-    for group, specs in groups().items():
-        names = [s.name for s in specs]
-        Expander(group.capitalize(), lambda names=names: ParamPanel(names, params, on_change))
+    for group, names in all_parameter_sections().items():
+        fixed = not any(is_live(n) for n in names)
+        title = group.capitalize() + (" (applies on restart)" if fixed else "")
+        Expander(
+            title,
+            lambda names=names, fixed=fixed: ParamPanel(
+                names, params, on_change, pending, restart_note=not fixed
+            ),
+        )

@@ -2,8 +2,11 @@
 
 A :class:`LiveModel` owns a ``PeerwellModel``, the settings it was built from, the day-by-day
 history of its aggregates, and the network layout (computed once per model, never per frame).
-Changes from the page go through :meth:`LiveModel.apply`: a parameter a running model can take
-(the same rule as timed scenario events) is set at once; any other one restarts the model.
+Changes from the page go through :meth:`LiveModel.stage`: a parameter a running model can take
+(simulation/params.py's rule, the one timed scenario events obey) is set at once; any other one
+waits in :attr:`LiveModel.pending` until :meth:`LiveModel.restart_pending`. The page's controls
+show the running model's parameters (``model.params``, which timed events change), so
+:attr:`LiveModel.revision` counts every change of them, for the page to redraw its controls.
 A lock serialises stepping (the play thread) and changes (the page), so neither sees half a day.
 """
 
@@ -27,6 +30,7 @@ from peerwell.simulation.params import (
     CARE_STATES,
     PLATFORMS,
     ModelParams,
+    get_param,
     with_overrides,
 )
 
@@ -274,6 +278,11 @@ class LiveModel:
     changes: list[Change] = field(init=False, default_factory=list)
     lock: threading.RLock = field(init=False, default_factory=threading.RLock)
     last_step_seconds: float = field(init=False, default=0.0)
+    # Changes that wait for a restart (parameters a running model cannot take): name -> value.
+    pending: dict[str, Any] = field(init=False, default_factory=dict)
+    # Counts changes of the running model's parameters or of ``pending``: a new model, a change
+    # from the page, a timed event that fired.
+    revision: int = field(init=False, default=0)
 
     def __post_init__(self):
         self._build(with_overrides(self.settings, {"record_every": 1}))
@@ -298,6 +307,7 @@ class LiveModel:
             self.layout = layout
             self.history = {"day": [0]}
             self._record()
+            self.revision += 1
         big = need.bytes >= RELEASE_AFTER
         if old is not None:
             big = big or estimate(old.params).bytes >= RELEASE_AFTER
@@ -315,7 +325,7 @@ class LiveModel:
                 col.append(value)
 
     def reset(self) -> None:
-        """Start again from day 0 with the current settings."""
+        """Start again from day 0 with the settings the model runs (what is pending still waits)."""
         self._build(self.settings)
         self.changes = [c for c in self.changes if c.restarted]
 
@@ -323,6 +333,7 @@ class LiveModel:
         """Start again from day 0 with new settings (e.g. another scenario)."""
         self._build(with_overrides(settings, {"record_every": 1}))
         self.changes = []
+        self.pending = {}
 
     # -- changing ------------------------------------------------------------------------------
     def apply(self, changes: dict[str, Any]) -> bool:
@@ -340,12 +351,62 @@ class LiveModel:
             self._build(new)
         else:
             with self.lock:
-                self.settings = new
+                # The model first: if it refuses, the settings a Reset would use stay as they were
                 self.model.set_params(changes)
+                self.settings = new
                 self.model.running = self.model.day < self.model.params.steps
+                self.revision += 1
         day = self.model.day
         self.changes += [Change(day, k, v, restart) for k, v in changes.items()]
         return restart
+
+    def stage(self, name: str, value: Any) -> bool:
+        """Set one parameter from the page; return True when it waits for a restart.
+
+        A parameter a running model can take is set at once (:meth:`apply`). Any other one is
+        checked with what else is pending and kept in :attr:`pending`, and the model runs on as
+        it was: a restart from day 0 is never a side effect of moving a control.
+
+        Raises
+        ------
+        PeerwellError
+            The value is out of range or contradicts another (nothing changes).
+        """
+        if is_live(name):
+            self.apply({name: value})
+            return False
+        wanted = {**self.pending, name: value}
+        with_overrides(self.settings, wanted)  # refuse a contradiction now, not at the restart
+        with self.lock:
+            if value == get_param(self.settings, name) and type(value) is type(
+                get_param(self.settings, name)
+            ):
+                self.pending.pop(name, None)  # set back to what runs: nothing waits
+            else:
+                self.pending[name] = value
+            self.revision += 1
+        return True
+
+    def restart_pending(self) -> dict[str, Any]:
+        """Start again from day 0 with what is pending; return what was applied.
+
+        Raises
+        ------
+        PeerwellError
+            The new settings are refused (e.g. too large for a session): nothing changes, and
+            the changes stay pending.
+        """
+        applied = dict(self.pending)
+        self._build(with_overrides(self.settings, applied))
+        self.pending = {}
+        self.changes += [Change(0, k, v, True) for k, v in applied.items()]
+        return applied
+
+    def discard_pending(self) -> None:
+        """Forget the changes that wait for a restart."""
+        with self.lock:
+            self.pending = {}
+            self.revision += 1
 
     # -- stepping ------------------------------------------------------------------------------
     def step(self, n: int = 1) -> int:
@@ -353,10 +414,13 @@ class LiveModel:
         done = 0
         with self.lock:
             t0 = time.perf_counter()
+            fired = len(self.model.events_fired)
             while done < n and self.model.running:
                 self.model.step()
                 self._record()
                 done += 1
+            if len(self.model.events_fired) != fired:  # a timed event changed a parameter
+                self.revision += 1
             if done:
                 self.last_step_seconds = (time.perf_counter() - t0) / done
         return done

@@ -93,14 +93,34 @@ def Expander(summary: str, render: Callable[[], None], classes: list[str] | None
 
 
 @solara.component
+def FollowParams(live: LiveModel, version: solara.Reactive[int], seen: solara.Reactive[int]):
+    """Set ``seen`` to the live model's parameter revision whenever a step or change moves it.
+
+    It draws nothing. The controls read ``seen``, not ``version``: they are redrawn when the
+    running model's parameters change (a timed event fired, a Reset, a change from the page), not
+    on every day of play.
+    """
+    _ = version.value
+    revision = live.revision
+
+    def follow():
+        seen.set(revision)
+
+    solara.use_effect(follow, [revision])
+
+
+@solara.component
 def DayCounter(live: LiveModel, version: solara.Reactive[int]):
     _ = version.value
     p = live.model.params
     status = "" if live.running else " — finished (Reset, or raise Steps)"
+    # What the running model leaves out, read from the model itself (not from any control).
+    off = [name for name, on in vars(p.submodels).items() if not on]
+    left_out = f" · <span class='pw-submodels-off'>submodels off: {', '.join(off)}</span>"
     solara.HTML(
         tag="div",
         unsafe_innerHTML=f"Day <b class='pw-day'>{live.day}</b> of {p.steps}"
-        f" · {p.population.size:,} people{status}",
+        f" · {p.population.size:,} people{left_out if off else ''}{status}",
         classes=["pw-daycounter"],
     )
 
