@@ -26,20 +26,23 @@ from peerwell.simulation.errors import PeerwellError
 from . import validate as V
 
 VALIDATE_USAGE = """usage: peerwell validate model=MODEL [key=value ...] [output_dir=DIR]
-       peerwell validate all [seed=N] [scale=X] [output_dir=DIR] [docs=docs/validation.md]
+       peerwell validate all [seed=N] [scale=X] [output_dir=DIR]
+                             [docs=docs/validation.md]
 
-Run the production kernels configured to a classic model's limit and compare with its known
-answer. Prints simulated and analytic values side by side and writes DIR/validation.json (keys
-model, params, simulated, analytic, tolerance, within_tolerance, ...) and DIR/validation.png.
+Runs the production kernels configured to a classic model's limit and compares
+them with its known answer. Prints simulated and analytic values side by side
+and writes DIR/validation.json (keys model, params, simulated, analytic,
+tolerance, within_tolerance, ...) and DIR/validation.png.
 
-`all` runs the whole table (every model at several parameter values), writes
-DIR/validation.json, DIR/validation.md and one figure per model in DIR/figures/; with
-docs=PATH it also runs `peerwell calibrate` and rewrites PATH (docs/validation.md) with its
-figures in a folder beside it. scale=X multiplies every case's population (quick looks).
+`all` runs the whole table (every model at several parameter values) and writes
+DIR/validation.json, DIR/validation.md and a figure per model in DIR/figures/;
+docs=PATH also runs `peerwell calibrate` and rewrites PATH (docs/validation.md)
+with its figures beside it. scale=X multiplies every population (quick looks).
 
-models and their parameters (defaults in brackets):
+models and their parameters with defaults (what each parameter means:
+`peerwell validate model=MODEL --help`):
 {models}
-every model also takes: seed [3], replicates [1], output_dir [outputs/validation/MODEL]
+every model also takes: seed=3 replicates=1 output_dir=outputs/validation/MODEL
 """
 
 CALIBRATE_USAGE = """usage: peerwell calibrate [replicates=4] [seed=1] [n_jobs=-1] [output_dir=DIR] [key=value ...]
@@ -78,12 +81,21 @@ CALIBRATE_KEYS = {
 }
 
 
-def _models_help() -> str:
+def _models_help(detail: str | None = None) -> str:
+    """Each model with its parameters' defaults, wrapped to 80 columns; ``detail``: that model's
+    parameters one per line with their meaning."""
+    import textwrap
+
     lines = []
     for name, vm in V.MODELS.items():
+        if detail is not None and name != detail:
+            continue
         lines.append(f"  {name:8s} {vm.title}")
-        for key, k in vm.keys.items():
-            lines.append(f"      {key}=[{k.default}]  {k.help}")
+        if detail is not None:
+            lines += [f"      {key}={k.default}  {k.help}" for key, k in vm.keys.items()]
+            continue
+        keys = " ".join(f"{key}={k.default}" for key, k in vm.keys.items())
+        lines += textwrap.wrap(keys, 80, initial_indent=" " * 11, subsequent_indent=" " * 11)
     return "\n".join(lines)
 
 
@@ -131,7 +143,11 @@ def validate_command(args: list[str]) -> int:
     """`peerwell validate`: one classic model, or the whole table."""
     usage = VALIDATE_USAGE.format(models=_models_help())
     if any(a in ("-h", "--help", "help") for a in args):
-        print(usage)
+        asked = [a.split("=", 1)[1] for a in args if a.startswith("model=")]
+        if asked and asked[0] in V.MODELS:
+            print(_models_help(asked[0]))
+        else:
+            print(usage)
         return 0
     positional = [a for a in args if "=" not in a]
     pairs = _pairs([a for a in args if "=" in a], usage)

@@ -331,6 +331,18 @@ def test_sweep_help_says_what_it_writes_and_its_defaults_in_one_screen(capsys):
         assert words in out, words
 
 
+def test_validate_help_fits_a_screen_and_details_one_model_on_request(capsys):
+    # Before: 51 lines of 94 columns, every parameter of every model.
+    assert main(["validate", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) <= 40 and max(map(len, out.splitlines())) <= 80, out
+    for words in ("validation.json", "validation.png", "r0=2.0", "seed=3", "model=MODEL --help"):
+        assert words in out, words
+    assert main(["validate", "model=sis", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "days averaged after the burn-in" in out and "rumor" not in out, out
+
+
 def test_compare_and_sensitivity_help_state_defaults_and_budget(capsys):
     # Before: sensitivity's help hid its default samples and what they cost in runs.
     main(["sensitivity", "--help"])
