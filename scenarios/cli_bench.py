@@ -497,9 +497,11 @@ def render(meta: dict, res: dict, goal_rows: list[dict], outputs: dict[str, str]
         "## 4. One thread or two: the automatic choice",
         "",
         "`bench_threads.py`: three models with one seed stepped in lockstep in one process "
-        "started with 2 threads: on 1 thread, on 2, and with the model's own choice (2 threads "
-        f"only from people + tie ends ≥ {threads['min_work']:,}, `model.PARALLEL_MIN_WORK`). "
-        "Ratios are per day, to the same day on 1 thread: median [middle 90%].",
+        "started with 2 threads: on 1 thread, on 2, and with the model's own choice (1 thread "
+        f"below {threads['one_thread_below']:,} people + tie ends, 2 from "
+        f"{threads['all_threads_from']:,}, and in between the faster of the two as timed on its "
+        "first days: `model.ThreadChoice`). Ratios are per day, to the same day on 1 thread: "
+        "median [middle 90%]; the automatic model's include its days of timing.",
         "",
         _table(["people", "config", "people + tie ends", "1 thread ms", "2 threads ms",
                 "2 / 1", "automatic", "automatic / 1", "bit-identical"],

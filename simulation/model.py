@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import statistics
+import time
 from functools import partial
 
 import mesa
@@ -21,18 +23,52 @@ from .theta import pack_theta
 # Above this many people, agent views are made on demand (``model.person(i)``), not up front.
 AGENT_VIEW_LIMIT = 50_000
 
-# Below this much work a day (people + tie ends), a second thread costs more than it brings: each
-# parallel pass pays about 20 µs to wake it (passive waiting, peerwell/__init__.py), and a day at
-# 10,000 people is a few hundred µs in all. Measured by ``benchmarks/bench_threads.py`` (1 and 2
-# threads side by side at 1,000 to 100,000 people); the results are bit-identical either way, so
-# the choice changes only the speed.
-PARALLEL_MIN_WORK = 250_000
+# How many threads a day runs on, when the caller does not say. A second thread pays only when a
+# day's parallel passes outweigh waking it (about 20 µs a pass, passive waiting:
+# peerwell/__init__.py), and what a day costs per person differs tenfold between configurations:
+# on 2 cores here the whole model gains from 2 threads from about 3,000 people, the lean SIS
+# configuration only from about 30,000 (benchmarks/bench_threads.py, 1,000 to 100,000 people).
+# So no size threshold is right for every configuration: below ONE_THREAD_BELOW (people + tie
+# ends) a day always runs on one thread, from ALL_THREADS_FROM on all of them, and in between the
+# model times its first days on each count in turn (ThreadChoice) and keeps the faster. Results
+# are bit-identical for any count (tests/test_determinism.py): the choice changes the speed only.
+ONE_THREAD_BELOW = 20_000
+ALL_THREADS_FROM = 1_000_000
+PROBE_DAYS = 4  # days timed on each count before choosing
+GAIN_NEEDED = 0.95  # more threads must make the median day at least 5% faster
 
 
-def auto_threads(people: int, tie_ends: int, available: int) -> int:
-    """The threads a day runs on when the caller does not say: all Numba has, or one if the model
-    is too small for a parallel pass to pay for waking the others (``PARALLEL_MIN_WORK``)."""
-    return available if people + tie_ends >= PARALLEL_MIN_WORK else 1
+def auto_threads(people: int, tie_ends: int, available: int) -> int | None:
+    """The threads a day runs on by size alone: one, all of them, or None (measure: in between)."""
+    work = people + tie_ends
+    if available <= 1 or work < ONE_THREAD_BELOW:
+        return 1
+    return available if work >= ALL_THREADS_FROM else None
+
+
+class ThreadChoice:
+    """Times the first days on one thread and on ``available`` threads, in turn, and keeps the
+    count whose median day is faster (more threads must gain ``GAIN_NEEDED``)."""
+
+    def __init__(self, available: int):
+        self.available = available
+        self.seconds: dict[int, list[float]] = {1: [], available: []}
+        self.chosen: int | None = None
+
+    def next(self) -> int:
+        """The count for the next day: the choice once made, else the one with fewer days timed."""
+        if self.chosen is not None:
+            return self.chosen
+        return 1 if len(self.seconds[1]) <= len(self.seconds[self.available]) else self.available
+
+    def record(self, threads: int, seconds: float) -> None:
+        if self.chosen is not None or threads not in self.seconds:
+            return
+        self.seconds[threads].append(seconds)
+        if min(len(v) for v in self.seconds.values()) >= PROBE_DAYS:
+            one = statistics.median(self.seconds[1])
+            many = statistics.median(self.seconds[self.available])
+            self.chosen = self.available if many < GAIN_NEEDED * one else 1
 
 
 def report(name: str, model: PeerwellModel) -> float:
@@ -67,9 +103,10 @@ class PeerwellModel(mesa.Model):
         state and the trajectories are the same either way, to the bit.
     threads : int, optional
         Numba threads for each day, at most those Numba has (``NUMBA_NUM_THREADS``,
-        ``numba.set_num_threads``). By default all of them when the model is large enough for a
-        parallel pass to pay (``auto_threads``), else one. Results are the same to the bit for
-        any count; only the speed changes.
+        ``numba.set_num_threads``). By default one for a small model, all for a large one, and
+        in between the faster of the two as timed on the first days (``auto_threads``,
+        ``ThreadChoice``). Results are the same to the bit for any count; only the speed
+        changes.
     **overrides
         Dotted parameter overrides, e.g. ``**{"population.size": 500}``.
 
@@ -109,6 +146,7 @@ class PeerwellModel(mesa.Model):
         if threads is not None and threads < 1:
             raise ValueError(f"threads={threads}: give 1 or more, or None for the automatic choice")
         self.threads = threads
+        self._thread_choice: ThreadChoice | None = None  # made on the first day that measures
         self.theta = pack_theta(params)
         self.timer = StepTimer(timing)
         self.daily_flows = daily_flows
@@ -182,6 +220,7 @@ class PeerwellModel(mesa.Model):
         use = self.day_threads(have)
         if use != have:
             numba.set_num_threads(use)
+        t0 = time.perf_counter()
         try:
             run_day(
                 self.state, self.graph, self.theta, self.params.seed, self.day, self.timer,
@@ -190,6 +229,9 @@ class PeerwellModel(mesa.Model):
         finally:
             if use != have:
                 numba.set_num_threads(have)
+        # Day 0 loads the compiled kernels: not a day to judge the thread counts by.
+        if self._thread_choice is not None and self.day > 0:
+            self._thread_choice.record(use, time.perf_counter() - t0)
         self.day += 1
         if recorded:
             self.summary = summarize(self.state)
@@ -201,7 +243,12 @@ class PeerwellModel(mesa.Model):
         """The threads a day runs on, given the ``available`` ones (see ``threads``)."""
         if self.threads is not None:
             return min(self.threads, available)
-        return auto_threads(self.params.population.size, self.graph.indices.shape[0], available)
+        by_size = auto_threads(self.params.population.size, self.graph.indices.shape[0], available)
+        if by_size is not None:
+            return by_size
+        if self._thread_choice is None or self._thread_choice.available != available:
+            self._thread_choice = ThreadChoice(available)
+        return self._thread_choice.next()
 
     def _records(self, day: int) -> bool:
         """Whether the recorder keeps ``day``: every ``record_every`` days, and the last."""

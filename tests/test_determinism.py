@@ -48,30 +48,60 @@ def test_thread_count_does_not_change_results(tmp_path, threads):
 
 def test_the_automatic_thread_count_changes_no_result_and_leaves_the_callers_setting():
     """A small model runs its days on one thread by itself (a second costs more than it brings,
-    ``benchmarks/bench_threads.py``); forced onto two it gives the same state to the bit, and
-    either way the caller's own thread setting is what it was after each step."""
+    ``benchmarks/bench_threads.py``), a mid-sized one times both counts on its first days and
+    keeps the faster; forced onto two it gives the same state to the bit, and in every case the
+    caller's own thread setting is what it was after each step."""
     import numba
 
-    from peerwell.simulation.model import PARALLEL_MIN_WORK, PeerwellModel, auto_threads
+    from peerwell.simulation import model as M
 
-    assert auto_threads(1000, 10_000, 2) == 1
-    assert auto_threads(PARALLEL_MIN_WORK - 1000, 1000, 2) == 2
-    assert auto_threads(PARALLEL_MIN_WORK - 1000, 999, 2) == 1
-    assert auto_threads(10**6, 2 * 10**7, 1) == 1  # never more than Numba has
+    assert M.auto_threads(1000, 10_000, 2) == 1
+    assert M.auto_threads(M.ONE_THREAD_BELOW - 1001, 1000, 2) == 1
+    assert M.auto_threads(M.ONE_THREAD_BELOW - 1000, 1000, 2) is None  # measured
+    assert M.auto_threads(M.ALL_THREADS_FROM - 1000, 1000, 2) == 2
+    assert M.auto_threads(10**6, 2 * 10**7, 1) == 1  # never more than Numba has
     have = numba.get_num_threads()
-    models = {t: PeerwellModel(**{"population.size": 600, "steps": 15, "seed": 4}, threads=t)
-              for t in (None, 1, 2)}  # fmt: skip
-    assert models[None].day_threads(2) == 1 and models[2].day_threads(2) == 2
-    assert models[2].day_threads(1) == 1
+    small = {"population.size": 600, "steps": 15, "seed": 4}  # 600 + 6,000 tie ends: one thread
+    mid = {"population.size": 3000, "steps": 15, "seed": 4}  # about 33,000: measured
+    models = {(k, t): M.PeerwellModel(**cfg, threads=t)
+              for k, cfg in (("small", small), ("mid", mid)) for t in (None, 1, 2)}  # fmt: skip
+    assert models["small", None].day_threads(2) == 1 and models["small", 2].day_threads(2) == 2
+    assert models["small", 2].day_threads(1) == 1
     for m in models.values():
         while m.running:
             m.step()
             assert numba.get_num_threads() == have
-    frames = [m.trajectories() for m in models.values()]
-    for f in frames[1:]:
-        pd.testing.assert_frame_equal(frames[0], f, check_exact=True)
+    for k in ("small", "mid"):
+        frames = [models[k, t].trajectories() for t in (None, 1, 2)]
+        for f in frames[1:]:
+            pd.testing.assert_frame_equal(frames[0], f, check_exact=True)
+    probe = models["mid", None]._thread_choice
+    if have >= 2:  # 14 measured days: 4 on each count, then the choice
+        assert probe is not None and probe.chosen in (1, 2)
+        assert [len(probe.seconds[t]) for t in (1, 2)] == [M.PROBE_DAYS] * 2
     with pytest.raises(ValueError, match="threads=0"):
-        PeerwellModel(**{"population.size": 100, "steps": 2}, threads=0)
+        M.PeerwellModel(**{"population.size": 100, "steps": 2}, threads=0)
+
+
+def test_the_thread_choice_keeps_the_count_whose_median_day_is_faster():
+    """ThreadChoice alternates the counts, then keeps more threads only for a 5% gain."""
+    from peerwell.simulation.model import PROBE_DAYS, ThreadChoice
+
+    def choose(one: float, two: float) -> int:
+        c = ThreadChoice(2)
+        for _ in range(2 * PROBE_DAYS):
+            t = c.next()
+            c.record(t, one if t == 1 else two)
+        assert c.next() == c.chosen
+        return c.chosen
+
+    assert choose(1.0, 0.80) == 2
+    assert choose(1.0, 0.96) == 1  # within 5%: a second thread is not worth waking
+    assert choose(1.0, 1.20) == 1
+    c = ThreadChoice(2)
+    assert [c.next() for _ in range(1)] == [1]
+    c.record(1, 1.0)
+    assert c.next() == 2  # in turn, so that load falls on both counts alike
 
 
 def test_population_is_a_prefix_of_a_larger_one():
