@@ -66,9 +66,15 @@ def _kill_workers() -> None:
     from joblib.externals.loky import reusable_executor
 
     executor = getattr(reusable_executor, "_executor", None)
-    if executor is not None:
-        with contextlib.suppress(Exception):
-            executor.shutdown(wait=True, kill_workers=True)
+    if executor is None:
+        return
+    # SIGKILL each worker by its pid before asking the executor to shut down: the shutdown's
+    # own kill runs in its manager thread, which an interrupted driver may never get to run.
+    for pid in list(getattr(executor, "_processes", None) or {}):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        executor.shutdown(wait=True, kill_workers=True)
 
 
 def replicate_seeds(root_seed: int, replicates: int) -> list[int]:
@@ -242,16 +248,21 @@ def execute(
                 delayed(_run_and_store)(pr.params, pr.run_id, str(pr.path), threads) for pr in todo
             )
             parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-            results = parallel(jobs)
+            results = None
             try:
+                # Inside the try: an interrupt while the workers start must stop them too.
+                results = parallel(jobs)
                 for rid, df in results:
                     out[rid] = df
                     pr = by_id[rid]
                     pr.status = "ran" if pr.status == "planned" else pr.status
                     bar.update(1)
             except BaseException:
-                results.close()  # joblib aborts: the workers are killed
+                # The workers first, at once: joblib's abort (results.close) waits on them, and
+                # a worker inside a compiled kernel does not answer until the kernel returns.
                 _kill_workers()
+                if results is not None:
+                    results.close()
                 raise
     finally:
         bar.close()
