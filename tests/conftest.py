@@ -59,3 +59,23 @@ def _no_logging_to_closed_streams():
     _drop_handlers_on_closed_streams()
     yield
     _drop_handlers_on_closed_streams()
+
+
+@pytest.fixture(autouse=True)
+def _sigint_as_it_was(request):
+    """Give SIGINT back its handler after every test, and say which test changed it.
+
+    A child process inherits an *ignored* SIGINT (and Python then installs no KeyboardInterrupt
+    handler in it), so a test that leaves SIGINT ignored in a test worker makes a later test's
+    `peerwell` subprocess deaf to Ctrl-C (seen on Python 3.13: the SIGINT test of
+    test_result_folders.py then timed out in the full suite only)."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGINT) if main else None
+    yield
+    if main and signal.getsignal(signal.SIGINT) is not before and before is not None:
+        changed = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, before)
+        print(f"\n{request.node.nodeid} left SIGINT set to {changed!r}; restored")

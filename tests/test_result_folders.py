@@ -318,6 +318,13 @@ def _alive(pids: set[int], pgid: int) -> set[int]:
     }
 
 
+def _sigint_as_from_a_shell() -> None:
+    # As a terminal starts a command: SIGINT at its default, so Python turns it into
+    # KeyboardInterrupt. (A child inherits an ignored SIGINT, as a background job does, and then
+    # rightly ignores Ctrl-C: whatever a test worker's own disposition, the child is a user's.)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_to_compare_leaves_no_worker_behind(tmp_path, sig):
     out = tmp_path / "cmp"
@@ -326,8 +333,9 @@ def test_a_signal_to_compare_leaves_no_worker_behind(tmp_path, sig):
            "steps=5000", "population.size=50000", "n_jobs=2", "progress=false", "figures=false",
            f"output_dir={out}"]  # fmt: skip
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_sigint_as_from_a_shell,
+    )  # fmt: skip
     try:
         # Mid-run: both loky workers started, and a few seconds into their simulations.
         deadline = time.monotonic() + WAIT
