@@ -110,7 +110,7 @@ def test_a_submodel_switch_waits_for_a_restart_and_says_so(app):
     app.wait_day(lambda d: d == 1)
     _open(app, "All parameters")
     _open(app, "Submodels")
-    switch = _switch(app, "Wellbeing")
+    switch = _switch(app, "Wellbeing submodel")
     switch.click(force=True)
     app.page.locator(".pw-message").first.wait_for()
     assert "GROUP.NAME" not in _messages(app)
@@ -173,6 +173,15 @@ def _param(live: LiveModel, name: str):
 
 # ---------------------------------------------------------------------------------------------
 # Bug 3: each mechanism switch was drawn twice, and the two disagreed
+
+
+def test_every_control_has_a_label_of_its_own():
+    """Two controls labelled alike read as one control shown twice (a submodel and a mechanism
+    are both "Misinformation"; the hostility rate and the hostility switch both "Hostility")."""
+    from collections import Counter
+
+    labels = Counter(spec.label for spec in SPECS.values())
+    assert [label for label, n in labels.items() if n > 1] == []
 
 
 @pytest.mark.browser

@@ -70,12 +70,23 @@ class ControlSpec:
         return is_live(self.name)
 
 
+# Labels that would otherwise repeat another control's: the rate of hostile comments is not the
+# hostility mechanism's switch (the "Hostility is now False" beside "Hostility: 0.04").
+_LABELS = {"communities.hostility": "Hostile comments per post"}
+
+
 def _label(name: str) -> str:
+    if name in _LABELS:
+        return _LABELS[name]
     parts = name.split(".")
     field = parts[-1]
     text = field.replace("_", " ")
     if field in _GENERIC and len(parts) > 1:
         text = f"{parts[0]} {text}"
+    if parts[0] == "submodels":
+        # A submodel and a mechanism can share a name (misinformation, hostility, ...): two
+        # switches labelled alike would read as one control shown twice.
+        text = f"{text} submodel"
     return text[:1].upper() + text[1:]
 
 
