@@ -813,10 +813,10 @@ def design_of(record: dict) -> dict:
     for text in record.get("overrides", []):
         key, _, value = text.partition("=")
         key = key.lstrip("+~")
+        # Every swept key is in `swept` (the plan lists each sweep override's key): what is left
+        # holds one value for every run, a list value such as platforms=[a,b] included.
         if key.startswith("hydra") or key in OPTION_KEYS or key == "seed" or key in swept:
             continue
-        if "," in value or value.startswith(("range(", "choice(", "glob(")):
-            continue  # a swept value list (its key is in `swept`)
         fixed.append(f"{key}={value}")
     design = dict(record.get("design") or {})
     design.pop("points", None)
