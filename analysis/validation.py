@@ -1,6 +1,6 @@
 """The classic models' known answers, and the validation figures (pure functions, no simulation).
 
-peerwell's misinformation kernel, configured as in ``scenarios/validate.py``, is a discrete-time
+peerwell's misinformation kernel, configured as in ``scenarios/evidence/classic.py``, is a discrete-time
 (one step = one day) contagion on a well-mixed feed: a susceptible reads ``k`` posts a day, so with
 a misled share ``i`` of posters it is misled with probability ``1 - exp(-(a + b·i))``
 (``b = β·k``; ``a`` is the external-source hazard of SISa, 0 otherwise), a misled person recovers

@@ -65,8 +65,8 @@ def serial(runs: int, steps: int, size: int, store: Path) -> tuple[float, float]
     """(wall, CPU) seconds for N runs in this process, one Numba thread (as a sweep job runs)."""
     import numba
 
-    from peerwell.scenarios.models import MODELS
-    from peerwell.scenarios.runstore import ensure_run
+    from peerwell.scenarios.experiments.hooks import MODELS
+    from peerwell.scenarios.experiments.runstore import ensure_run
     from peerwell.simulation.params import ModelParams, with_overrides
 
     numba.set_num_threads(1)

@@ -230,7 +230,7 @@ def task_sis(
 
     import numba
 
-    from peerwell.scenarios import validate as V
+    from peerwell.scenarios.evidence import classic as V
 
     every = numba.get_num_threads()
     who = np.load(infected)
@@ -319,7 +319,7 @@ def task_threads(n: int, days: int, config: str, seed: int = 1) -> dict:
 
     import numba
 
-    from peerwell.scenarios import validate as V
+    from peerwell.scenarios.evidence import classic as V
 
     every = numba.get_num_threads()
     if config == "sis":

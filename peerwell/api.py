@@ -39,10 +39,10 @@ from typing import Any
 
 import pandas as pd
 
-from peerwell.scenarios.collect import Collected
-from peerwell.scenarios.compare import DEFAULT_ROOT_SEED, ComparisonResult
-from peerwell.scenarios.runner import RunResult
-from peerwell.scenarios.sensitivity import SensitivityResult
+from peerwell.scenarios.experiments.collect import Collected
+from peerwell.scenarios.experiments.compare import DEFAULT_ROOT_SEED, ComparisonResult
+from peerwell.scenarios.experiments.runner import RunResult
+from peerwell.scenarios.experiments.sensitivity import SensitivityResult
 from peerwell.simulation.errors import ConfigError, PeerwellError
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import ModelParams
@@ -219,7 +219,7 @@ def _command(args: list[str], *, verbose: bool) -> str:
     CommandError
         The command failed otherwise.
     """
-    from peerwell.scenarios.cli import main
+    from peerwell.scenarios.cli.core import main
 
     out = io.StringIO()
     with _kept_logging(), contextlib.ExitStack() as stack:
@@ -432,7 +432,7 @@ def run(
     >>> list(r.trajectories["step"])[-1]
     20
     """
-    from peerwell.scenarios.runner import simulate, write_run
+    from peerwell.scenarios.experiments.runner import simulate, write_run
 
     params = load_scenario(scenario, overrides, **kwargs)
     done = simulate(params, progress=progress)
@@ -568,7 +568,7 @@ def compare(
     >>> sorted(c.summary["scenario"].unique())
     ['baseline', 'moderated_community']
     """
-    from peerwell.scenarios.compare import run_comparison
+    from peerwell.scenarios.experiments.compare import run_comparison
 
     strings = override_strings(overrides, **kwargs)
     names = [scenarios] if isinstance(scenarios, str) else list(scenarios)
@@ -719,8 +719,8 @@ def collect(sweep_dir: str | Path, *, mixed: bool = False) -> Collection:
     >>> c = collect("/abs/sweep")  # doctest: +SKIP
     >>> c.table.groupby("communities.moderation")["care_seeking_share"].mean()  # doctest: +SKIP
     """
-    from peerwell.scenarios.collect import collect as _collect
-    from peerwell.scenarios.collect import write_collected
+    from peerwell.scenarios.experiments.collect import collect as _collect
+    from peerwell.scenarios.experiments.collect import write_collected
 
     sweep_dir = Path(sweep_dir).expanduser()
     found = _collect(sweep_dir, mixed=mixed)
@@ -877,7 +877,7 @@ def sensitivity(
     ...                 output_dir="/abs/morris")  # doctest: +SKIP
     >>> s.table[["parameter", "mu_star"]]  # doctest: +SKIP
     """
-    from peerwell.scenarios.sensitivity import analyze_sweep
+    from peerwell.scenarios.experiments.sensitivity import analyze_sweep
 
     out = _absolute(output_dir if output_dir is not None else f"outputs/sensitivity/{method}")
     args = override_strings(overrides, sweep=True, **kwargs)
@@ -944,7 +944,7 @@ def list_params(groups: str | Sequence[str] | None = None) -> pd.DataFrame:
     >>> list_params("communities").set_index("name").loc["communities.moderation", "lo"]
     0.0
     """
-    from peerwell.scenarios.paramdoc import group_names, records
+    from peerwell.scenarios.evidence.paramdoc import group_names, records
 
     wanted = [groups] if isinstance(groups, str) else groups
     if wanted is not None:

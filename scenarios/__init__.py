@@ -2,7 +2,7 @@
 sensitivity analysis), the result store, the ``peerwell`` command and the dashboard.
 
 The names in ``__all__`` are the public interface of this package; they are loaded on first use
-(``import peerwell.scenarios.cli`` for the command line must not load the whole package). Every
+(``import peerwell.scenarios.cli.core`` for the command line must not load the whole package). Every
 module below ``peerwell.scenarios`` is internal: its names may change without notice. Most users
 want the higher-level functions of :mod:`peerwell` (``peerwell.run``, ``peerwell.compare``, ...).
 """
@@ -13,26 +13,26 @@ from peerwell._lazy import lazy_names
 
 # public name -> the module (below this package) that defines it
 _WHERE = {
-    "CollectError": "collect",
-    "Collected": "collect",
-    "ComparisonResult": "compare",
-    "DEFAULT_ROOT_SEED": "compare",
+    "CollectError": "experiments.collect",
+    "Collected": "experiments.collect",
+    "ComparisonResult": "experiments.compare",
+    "DEFAULT_ROOT_SEED": "experiments.compare",
     "RunConfig": "config",
-    "RunResult": "runner",
-    "SensitivityError": "sensitivity",
-    "SensitivityResult": "sensitivity",
-    "SweepConfig": "sweep",
-    "analyze_sweep": "sensitivity",
+    "RunResult": "experiments.runner",
+    "SensitivityError": "experiments.sensitivity",
+    "SensitivityResult": "experiments.sensitivity",
+    "SweepConfig": "experiments.sweep",
+    "analyze_sweep": "experiments.sensitivity",
     "list_scenarios": "catalogue",
     "load_scenario": "catalogue",
     "params_from_cfg": "config",
-    "replicate_seeds": "replicates",
-    "run_comparison": "compare",
-    "run_id": "store",
+    "replicate_seeds": "experiments.replicates",
+    "run_comparison": "experiments.compare",
+    "run_id": "experiments.store",
     "scenario_names": "catalogue",
-    "simulate": "runner",
-    "write_collected": "collect",
-    "write_run": "runner",
+    "simulate": "experiments.runner",
+    "write_collected": "experiments.collect",
+    "write_run": "experiments.runner",
 }
 
 __all__ = sorted(_WHERE)

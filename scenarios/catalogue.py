@@ -25,10 +25,9 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from peerwell.scenarios.config import params_from_cfg
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import MECHANISMS, MechanismSwitches, ModelParams
-
-from .config import params_from_cfg
 
 CONF_MODULE = "peerwell.conf"
 
@@ -172,7 +171,7 @@ def _hydra() -> Iterator[None]:
 
     Works inside a running Hydra app too: the outer GlobalHydra is put aside and restored.
     """
-    from .config import register_configs
+    from peerwell.scenarios.config import register_configs
 
     with _HYDRA_LOCK:
         register_configs()

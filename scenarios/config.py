@@ -37,11 +37,13 @@ def register_configs() -> None:
     a config from someone else cannot run code, set a job's environment or logging, read the
     environment, or expand past a size, alias or depth limit; broken files get clear errors.
     """
-    from .hydra_guard import install
+    from peerwell.scenarios.hydra_guard import install
 
     install()
     ConfigStore.instance().store(name="peerwell_run", node=RunConfig)
-    from .catalogue import register_scenarios  # here, not at the top: catalogue imports this module
+    from peerwell.scenarios.catalogue import (
+        register_scenarios,  # here, not at the top: catalogue imports this module
+    )
 
     register_scenarios()
 

@@ -159,7 +159,7 @@ def _defined_class(name: str, package: str) -> bool:
     """``name`` is a callback, launcher or sweeper class *defined* in ``package`` under that name.
 
     Resolved the way Hydra resolves a ``_target_`` (its own ``_locate``), then held to be the
-    class the name spells: ``peerwell.scenarios.store.Path`` reaches ``pathlib.Path``, and
+    class the name spells: ``peerwell.scenarios.experiments.store.Path`` reaches ``pathlib.Path``, and
     ``..._core.Path.touch`` or ``...submitit_launcher.os.system`` reach functions, through the
     attributes of an allowed module; none is a class defined there.
     """

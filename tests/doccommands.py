@@ -259,8 +259,9 @@ def classify(c: DocCommand) -> None:
 
 def _accepted(sub: str, text: str) -> set[str] | None:
     """Keys a ``peerwell SUB`` command takes as added ``key=value`` (None: any model key)."""
-    from peerwell.scenarios import cli_compare, cli_sweep
-    from peerwell.scenarios.sweep import OPTION_KEYS
+    from peerwell.scenarios.cli import compare as cli_compare
+    from peerwell.scenarios.cli import sweep as cli_sweep
+    from peerwell.scenarios.experiments.sweep import OPTION_KEYS
 
     design = {"samples", "params", "levels", "second_order", "design_seed", "chunk_size"}
     if sub == "run":
@@ -275,7 +276,7 @@ def _accepted(sub: str, text: str) -> set[str] | None:
 
 
 def _is_model_key(key: str) -> bool:
-    from peerwell.scenarios.sweep import MODEL_KEYS
+    from peerwell.scenarios.experiments.sweep import MODEL_KEYS
 
     return key.split(".")[0] in MODEL_KEYS
 

@@ -2,7 +2,7 @@
 
 ``peerwell calibrate`` at the defaults, two replicates of 3,000 people for a year: every anchor the
 model can express must lie within its tolerance (the tolerances, and why, are in
-``scenarios/calibrate.py`` and docs/validation.md: mostly the anchor study's own 95% interval).
+``scenarios/evidence/calibrate.py`` and docs/validation.md: mostly the anchor study's own 95% interval).
 A change that moves an anchor out of tolerance fails here: there is no list of accepted
 exceptions.
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from util import one_numba_thread  # noqa: F401  (autouse: one Numba thread here)
 
-from peerwell.scenarios import calibrate as C
 from peerwell.scenarios.catalogue import load_scenario
-from peerwell.scenarios.cli import main
+from peerwell.scenarios.cli.core import main
+from peerwell.scenarios.evidence import calibrate as C
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
 

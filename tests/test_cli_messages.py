@@ -21,7 +21,7 @@ import pytest
 from scipy import stats as sstats
 from util import one_numba_thread, peerwell_here  # noqa: F401 (a fixture: one Numba thread here)
 
-from peerwell.scenarios.cli import main
+from peerwell.scenarios.cli.core import main
 
 SMALL = ("steps=3", "population.size=50")
 COMPARE = ("steps=40", "population.size=300", "n_jobs=1", "progress=false", "figures=false")

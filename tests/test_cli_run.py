@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from peerwell.scenarios.cli import load_commands, main
+from peerwell.scenarios.cli.core import load_commands, main
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
 CONTRACT_COLUMNS = [
@@ -123,7 +123,7 @@ def test_every_command_answers_help(command, capsys):
 def test_each_command_is_found_in_its_own_module():
     # `peerwell CMD` imports only CMD's module (COMMAND_HOMES); a command added to a module's
     # COMMANDS but not to COMMAND_HOMES would be "unknown" on the command line.
-    from peerwell.scenarios import cli
+    from peerwell.scenarios.cli import core as cli
 
     homes = {name: home for home in cli.COMMAND_MODULES for name in import_commands(home)}
     assert cli.COMMAND_HOMES == homes  # each command where the table says, and no command missing
@@ -148,7 +148,7 @@ def test_a_wrong_value_is_refused_before_the_model_loads(args, named):
     # A typo must not wait for Mesa, Numba and seaborn to load (seconds on a laptop) to be told.
     code = (
         "import sys\n"
-        "from peerwell.scenarios.cli import main\n"
+        "from peerwell.scenarios.cli.core import main\n"
         "try:\n"
         f"    main({args!r})\n"
         "except SystemExit as exc:\n"

@@ -19,10 +19,10 @@ from scipy import stats as sstats
 from util import one_numba_thread  # noqa: F401  (autouse: one Numba thread here)
 
 from peerwell.analysis import stats
-from peerwell.scenarios.cli import main as cli_main
-from peerwell.scenarios.compare import run_comparison
-from peerwell.scenarios.replicates import replicate_seeds
-from peerwell.scenarios.store import read_metadata
+from peerwell.scenarios.cli.core import main as cli_main
+from peerwell.scenarios.experiments.compare import run_comparison
+from peerwell.scenarios.experiments.replicates import replicate_seeds
+from peerwell.scenarios.experiments.store import read_metadata
 from peerwell.simulation.errors import ConfigError
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))

@@ -89,7 +89,7 @@ REACHED_THROUGH_AN_ALLOWED_MODULE = [
     "peerwell.scenarios.config.RunConfig",  # peerwell's class, but not a callback
 ]
 ALLOWED = [
-    "peerwell.scenarios.sweep.SweepCallback",
+    "peerwell.scenarios.experiments.sweep.SweepCallback",
     "hydra._internal.core_plugins.basic_launcher.BasicLauncher",
     "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
     "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
@@ -263,7 +263,7 @@ def test_a_sweep_refuses_env_set_in_a_scenario_file(tmp_path, capsys, fake_git):
 
 
 def test_the_git_revision_is_read_without_running_git(monkeypatch, fake_git):
-    from peerwell.scenarios.store import git_revision
+    from peerwell.scenarios.experiments.store import git_revision
 
     folder, marker = fake_git
     real_git = shutil.which("git")
@@ -281,7 +281,7 @@ def test_the_git_revision_is_read_without_running_git(monkeypatch, fake_git):
 
 
 def test_the_git_revision_is_found_in_packed_refs(tmp_path):
-    from peerwell.scenarios.store import _read_ref
+    from peerwell.scenarios.experiments.store import _read_ref
 
     sha = "0123456789abcdef0123456789abcdef01234567"
     (tmp_path / "packed-refs").write_text(

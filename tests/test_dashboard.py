@@ -191,7 +191,7 @@ def test_assets_are_served_locally_not_from_a_cdn(server):
     ],
 )
 def test_cli_refuses_bad_arguments(args, message, capsys):
-    from peerwell.scenarios.cli_dashboard import dashboard
+    from peerwell.scenarios.cli.dashboard import dashboard
 
     with pytest.raises(SystemExit) as exit_:
         dashboard(args)
@@ -203,7 +203,7 @@ def test_cli_refuses_bad_arguments(args, message, capsys):
 
 @pytest.mark.xdist_group("dashboard")
 def test_cli_refuses_a_port_in_use(server, capsys):
-    from peerwell.scenarios.cli_dashboard import dashboard
+    from peerwell.scenarios.cli.dashboard import dashboard
 
     with pytest.raises(SystemExit) as exit_:
         dashboard(["--port", str(server.port)])
@@ -212,7 +212,7 @@ def test_cli_refuses_a_port_in_use(server, capsys):
 
 
 def test_dashboard_is_a_peerwell_command():
-    from peerwell.scenarios.cli import load_commands, usage
+    from peerwell.scenarios.cli.core import load_commands, usage
 
     commands = load_commands()
     assert "dashboard" in commands

@@ -388,7 +388,7 @@ def test_origin_policy():
     ],
 )
 def test_cli_refuses_bad_limits(args, message, capsys):
-    from peerwell.scenarios.cli_dashboard import _parser, dashboard
+    from peerwell.scenarios.cli.dashboard import _parser, dashboard
 
     with pytest.raises(SystemExit) as exit_:
         dashboard(args)

@@ -115,7 +115,7 @@ def test_population_is_a_prefix_of_a_larger_one():
 
 
 def test_run_json_records_seed_config_and_version(tmp_path):
-    from peerwell.scenarios.runner import simulate, write_run
+    from peerwell.scenarios.experiments.runner import simulate, write_run
 
     result = simulate(params(population__size=300, steps=5, seed=21))
     write_run(result, tmp_path, figure=False)

@@ -163,8 +163,8 @@ def test_site_builds_with_no_warning_and_every_internal_link_resolves(tmp_path):
     assert not broken, "broken internal links:\n" + "\n".join(broken[:50])
 
     # The generated pages reflect the code.
-    from peerwell.scenarios.cli import load_commands
-    from peerwell.scenarios.paramdoc import rows
+    from peerwell.scenarios.cli.core import load_commands
+    from peerwell.scenarios.evidence.paramdoc import rows
 
     cli = (out / "reference/cli.html").read_text(encoding="utf-8")
     for name in load_commands():

@@ -1,6 +1,6 @@
 """Faults: kill -9 at random moments, a full disk, corrupted run files — nothing lost or corrupted.
 
-The commands run as ``peerwell.scenarios.cli.main(argv)`` — what the ``peerwell`` console script
+The commands run as ``peerwell.scenarios.cli.core.main(argv)`` — what the ``peerwell`` console script
 calls — each in a process of its own that is killed with SIGKILL or given a file-size limit. To
 keep a dozen launches cheap on two cores, those processes are forked from one helper process that
 has imported peerwell and loaded the compiled kernels once (a "zygote", started per module): a
@@ -45,8 +45,8 @@ ZYGOTE = textwrap.dedent(
     # progress bar (seen once, with the other test worker loading the machine).
     import tqdm
     tqdm.tqdm.monitor_interval = 0
-    from peerwell.scenarios.cli import load_commands, main
-    from peerwell.scenarios.runner import simulate
+    from peerwell.scenarios.cli.core import load_commands, main
+    from peerwell.scenarios.experiments.runner import simulate
     from peerwell.simulation.params import ModelParams, with_overrides
     load_commands()
     simulate(with_overrides(ModelParams(), {"population.size": 60, "steps": 2}))  # load kernels
@@ -416,7 +416,7 @@ def test_full_disk_during_sweep_keeps_the_finished_runs(zygote, tmp_path):
 
 @pytest.mark.parametrize("command", ["compare", "sweep", "collect"])
 def test_an_output_folder_that_cannot_exist_is_refused_before_any_work(tmp_path, command, capsys):
-    from peerwell.scenarios.cli import main
+    from peerwell.scenarios.cli.core import main
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -465,7 +465,7 @@ DAMAGE = ["truncated", "empty", "garbage", "bit-flip", "another run"]
 
 @pytest.fixture(scope="module")
 def small_compare(tmp_path_factory):
-    from peerwell.scenarios.compare import run_comparison
+    from peerwell.scenarios.experiments.compare import run_comparison
 
     out = tmp_path_factory.mktemp("cmp")
     result = run_comparison(
@@ -476,7 +476,7 @@ def small_compare(tmp_path_factory):
 
 
 def test_compare_reports_every_damaged_run_file_by_name_and_reruns_it(small_compare, tmp_path):
-    from peerwell.scenarios.cli import main
+    from peerwell.scenarios.cli.core import main
 
     ref, _ = small_compare
     out = tmp_path / "copy"
@@ -502,7 +502,7 @@ def test_compare_reports_every_damaged_run_file_by_name_and_reruns_it(small_comp
 
 
 def test_collect_reports_and_leaves_out_every_damaged_run_file(small_compare, tmp_path, capsys):
-    from peerwell.scenarios.cli import main
+    from peerwell.scenarios.cli.core import main
 
     ref, _ = small_compare
     d = tmp_path / "store"  # collect reads any store: runs/<run_id>.parquet
@@ -529,7 +529,7 @@ def test_collect_reports_and_leaves_out_every_damaged_run_file(small_compare, tm
 
 
 def test_a_bit_flip_in_a_run_file_is_caught_by_its_page_checksums(small_compare, tmp_path):
-    from peerwell.scenarios.replicates import read_run
+    from peerwell.scenarios.experiments.replicates import read_run
 
     ref, _ = small_compare
     f = sorted((ref / "runs").glob("*.parquet"))[0]

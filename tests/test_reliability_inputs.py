@@ -267,7 +267,7 @@ def test_fuzzed_configs_through_hydra_end_in_a_config_error_naming_the_field(
 def test_an_unknown_or_misshapen_key_on_the_command_line_lists_what_exists(
     tmp_path, capsys, override, words
 ):
-    from peerwell.scenarios.cli import main
+    from peerwell.scenarios.cli.core import main
 
     tried("command line", override)
     with pytest.raises(SystemExit) as exc:
@@ -395,7 +395,7 @@ def test_an_unknown_scenario_lists_the_ones_that_exist_including_the_users(tmp_p
 @pytest.mark.parametrize(
     ("name", "allowed"),
     [
-        ("peerwell.scenarios.sweep.SweepCallback", True),
+        ("peerwell.scenarios.experiments.sweep.SweepCallback", True),
         ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", True),
         ("hydra._internal.core_plugins.basic_sweeper.BasicSweeper", True),
         ("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", True),
@@ -406,13 +406,19 @@ def test_an_unknown_scenario_lists_the_ones_that_exist_including_the_users(tmp_p
         ("builtins.open", False),
         ("pathlib.Path.touch", False),
         ("shutil.rmtree", False),
-        ("peerwell.scenarios.store.atomic_write_bytes", False),  # peerwell, but not a class
-        ("peerwell.scenarios.store.subprocess.Popen", False),  # reachable through peerwell
-        ("peerwell.scenarios.store.Path", False),  # imported into peerwell, not its own
-        ("peerwell.scenarios.sweep.threading.Thread", False),
+        (
+            "peerwell.scenarios.experiments.store.atomic_write_bytes",
+            False,
+        ),  # peerwell, but not a class
+        (
+            "peerwell.scenarios.experiments.store.subprocess.Popen",
+            False,
+        ),  # reachable through peerwell
+        ("peerwell.scenarios.experiments.store.Path", False),  # imported into peerwell, not its own
+        ("peerwell.scenarios.experiments.sweep.threading.Thread", False),
         ("peerwell.no_such_module.Thing", False),
         ("peerwellx.Thing", False),
-        (" peerwell.scenarios.sweep.SweepCallback", False),
+        (" peerwell.scenarios.experiments.sweep.SweepCallback", False),
         ("${oc.env:EVIL}", False),
         ("hydra._internal.utils._locate", False),
         ("hydra_plugins.evil.Plugin", False),

@@ -35,7 +35,7 @@ def server(tmp_path_factory):
 
 
 def test_the_dashboard_listens_on_loopback_unless_asked(server):
-    from peerwell.scenarios.cli_dashboard import _parser
+    from peerwell.scenarios.cli.dashboard import _parser
 
     assert _parser().parse_args([]).host == "127.0.0.1"
     assert set(_listening(server.port)) == {"127.0.0.1"}
@@ -52,7 +52,7 @@ def test_the_docs_say_what_exposing_it_means():
 
 
 def test_a_root_that_is_not_a_folder_is_refused(tmp_path, capsys):
-    from peerwell.scenarios.cli_dashboard import dashboard
+    from peerwell.scenarios.cli.dashboard import dashboard
 
     with pytest.raises(SystemExit) as exc:
         dashboard(["--root", str(tmp_path / "missing"), "--port", "1"])
@@ -66,7 +66,7 @@ def test_a_root_that_is_not_a_folder_is_refused(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def stored_comparison(tmp_path_factory):
-    from peerwell.scenarios.compare import run_comparison
+    from peerwell.scenarios.experiments.compare import run_comparison
 
     out = tmp_path_factory.mktemp("stored") / "cmp"
     run_comparison(["baseline"], 1, ["steps=3", "population.size=40"], out,

@@ -49,7 +49,7 @@ PAUSED_COMMAND = textwrap.dedent(
         return real_replace(src, dst, *a, **k)
 
     os.replace = replace
-    from peerwell.scenarios.cli import main
+    from peerwell.scenarios.cli.core import main
     try:
         code = main(args) or 0
     except SystemExit as exc:
@@ -225,7 +225,7 @@ def test_another_thread_of_the_process_is_another_writer(tmp_path):
     # write_run); another thread is refused like another process.
     import threading
 
-    from peerwell.scenarios.store import FolderBusy, folder_lock, holds_folder
+    from peerwell.scenarios.experiments.store import FolderBusy, folder_lock, holds_folder
 
     out = tmp_path / "cmp"
     errors: list[BaseException] = []

@@ -16,7 +16,7 @@ from peerwell.scenarios.catalogue import (
     load_scenario,
     scenario_names,
 )
-from peerwell.scenarios.store import canonical_config
+from peerwell.scenarios.experiments.store import canonical_config
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import MECHANISMS

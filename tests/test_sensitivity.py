@@ -145,7 +145,7 @@ def test_bad_sensitivity_input_is_refused_before_any_run(tmp_path, capsys, args,
 
 
 def test_default_parameter_set_and_ranges_come_from_the_typed_config():
-    from peerwell.scenarios.models import DEFAULT_PARAMS, MODELS
+    from peerwell.scenarios.experiments.hooks import DEFAULT_PARAMS, MODELS
     from peerwell.simulation.params import ModelParams, iter_fields
 
     meta = {name: m for name, _, m in iter_fields(ModelParams())}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from util import one_numba_thread, params  # noqa: F401  (fixture: one Numba thread per module)
 
-from peerwell.scenarios import validate as V
+from peerwell.scenarios.evidence import classic as V
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import SUBMODELS, Event

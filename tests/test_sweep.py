@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from util import peerwell_here, peerwell_inprocess
 
-from peerwell.scenarios import design as dz
-from peerwell.scenarios.runstore import clean_store, ensure_run, run_lock
-from peerwell.scenarios.sweep import design_spec
+from peerwell.scenarios.experiments import design as dz
+from peerwell.scenarios.experiments.runstore import clean_store, ensure_run, run_lock
+from peerwell.scenarios.experiments.sweep import design_spec
 from peerwell.simulation.errors import ConfigError
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
@@ -173,7 +173,7 @@ def with_suppressed_kill(pgid: int) -> None:
 
 def test_a_job_refuses_a_run_the_plan_does_not_hold(tmp_path, capsys, monkeypatch):
     # As if a scenario file or the model changed between the plan and the job (a cluster queue).
-    import peerwell.scenarios.sweep as sweep
+    import peerwell.scenarios.experiments.sweep as sweep
 
     monkeypatch.setattr(sweep, "_planned_run_ids", lambda _d: frozenset({"0" * 16}))
     d = tmp_path / "drift"
@@ -201,7 +201,7 @@ def test_a_run_is_computed_once_while_another_writer_holds_it(tmp_path):
 
     # Another process holding the lock is modelled by a child process taking it.
     code = (
-        "import sys, time; from peerwell.scenarios.runstore import run_lock\n"
+        "import sys, time; from peerwell.scenarios.experiments.runstore import run_lock\n"
         f"with run_lock({str(tmp_path)!r}, 'r1'):\n"
         "    print('locked', flush=True); time.sleep(1.0)\n"
     )
@@ -347,7 +347,7 @@ def test_random_design_and_ranges_come_from_the_typed_metadata():
     assert set(np.unique(x)) <= {0, 1, 2, 3, 4, 5}
     # Without params=, the documented default set, with its declared ranges.
     spec = design_spec({"design": "lhs", "samples": 4})
-    from peerwell.scenarios.models import DEFAULT_PARAMS
+    from peerwell.scenarios.experiments.hooks import DEFAULT_PARAMS
 
     assert spec.names == list(DEFAULT_PARAMS)
 

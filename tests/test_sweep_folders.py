@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from util import peerwell_inprocess
 
-from peerwell.scenarios.cli_sweep import _parse, default_sweep_dir
-from peerwell.scenarios.collect import CollectError, collect
+from peerwell.scenarios.cli.sweep import _parse, default_sweep_dir
+from peerwell.scenarios.experiments.collect import CollectError, collect
 
 SMALL = ["steps=3", "population.size=120"]
 

@@ -60,7 +60,7 @@ def assert_no_leftovers(d: Path) -> None:
 
 
 def test_batched_runs_are_bit_identical_to_a_serial_loop_in_one_process(tmp_path):
-    from peerwell.scenarios.models import MODELS
+    from peerwell.scenarios.experiments.hooks import MODELS
 
     d = tmp_path / "batched"
     grid = ["communities.moderation=0,1", "scenario=baseline,offline_only", "seed=1,2,3"]
@@ -179,8 +179,8 @@ def test_a_finished_sweep_run_again_reads_the_index_and_builds_no_model(tmp_path
     assert len(run_files(d)) == 200 and time_line(r)["computed"] == "200"
     jobs_before = {p.name: p.stat().st_mtime_ns for p in (d / "jobs").iterdir()}
 
-    import peerwell.scenarios.runstore as runstore
-    import peerwell.scenarios.store as store
+    import peerwell.scenarios.experiments.runstore as runstore
+    import peerwell.scenarios.experiments.store as store
     from peerwell.simulation.model import PeerwellModel
 
     counts = {"models": 0, "files read": 0}

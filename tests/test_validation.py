@@ -1,6 +1,6 @@
 """The production kernels reduce to classic models (issue 6): SIR, SIS, SISa, Maki–Thompson, DeGroot.
 
-Every case runs ``PeerwellModel`` with the parameter mappings of ``scenarios/validate.py`` and
+Every case runs ``PeerwellModel`` with the parameter mappings of ``scenarios/evidence/classic.py`` and
 checks the result against the analytic answer with the tolerance the validation itself states,
 which follows from N:
 
@@ -36,8 +36,8 @@ import pytest
 from util import one_numba_thread  # noqa: F401  (autouse: one Numba thread here)
 
 from peerwell.analysis import validation as A
-from peerwell.scenarios import validate as V
-from peerwell.scenarios.cli import main
+from peerwell.scenarios.cli.core import main
+from peerwell.scenarios.evidence import classic as V
 from peerwell.simulation.errors import ConfigError
 
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))

@@ -37,7 +37,7 @@ def horizon(p: ModelParams, seeds, outcome: str) -> np.ndarray:
 def peerwell_here(capsys, *args) -> tuple[int, str]:
     """Run a `peerwell` command in this process (no interpreter start); return (exit code, all it
     printed)."""
-    from peerwell.scenarios.cli import main
+    from peerwell.scenarios.cli.core import main
 
     try:
         code = main(list(args))
@@ -75,7 +75,7 @@ def peerwell_inprocess(*args: str) -> Done:
     """Run a `peerwell` command in this process without pytest's capsys (usable in module
     fixtures). In-process runs reuse joblib's worker processes from one sweep to the next, which
     saves their start-up (imports, compiled kernels) in every test after the first."""
-    from peerwell.scenarios.cli import main
+    from peerwell.scenarios.cli.core import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -5,7 +5,7 @@ a ``<!-- generate: NAME -->`` line, and ``source-read`` replaces that line with 
 produces now, so the pages cannot drift from the code:
 
 - ``cli-reference``: every sub-command from the CLI's own command table
-  (``peerwell.scenarios.cli.load_commands``), with its help and the options of its typed config;
+  (``peerwell.scenarios.cli.core.load_commands``), with its help and the options of its typed config;
 - ``params-reference``: the parameter tables of ``peerwell params`` (``simulation/params.py``);
 - ``conceptual-model``: the figure of Naslund et al. (2016) drawn from ``docs/ODD.md``'s diagram,
   each box a link to its ODD section, and the table of boxes, sections, switches and parameters;
@@ -14,7 +14,7 @@ produces now, so the pages cannot drift from the code:
 ``docs/ODD.md`` is also read through this extension: its ``<a id="..."></a>`` anchors become
 MyST targets (so ``[...](#sm-entry)`` links resolve and are checked), and its Mermaid diagram is
 replaced by the same linked figure. Finally, a ``missing-reference`` handler resolves references
-to an object's defining module (``peerwell.scenarios.compare.ComparisonResult``) to the public
+to an object's defining module (``peerwell.scenarios.experiments.compare.ComparisonResult``) to the public
 name under which the API reference documents it (``peerwell.scenarios.ComparisonResult``).
 """
 
@@ -113,9 +113,11 @@ def _groups() -> dict[str, list[str]]:
 
 def cli_reference() -> str:
     """The CLI reference: the command table, then one section per sub-command."""
-    from peerwell.scenarios import cli, cli_compare, cli_sweep
+    from peerwell.scenarios.cli import compare as cli_compare
+    from peerwell.scenarios.cli import core as cli
+    from peerwell.scenarios.cli import sweep as cli_sweep
     from peerwell.scenarios.config import RunConfig
-    from peerwell.scenarios.sweep import OPTION_KEYS, SweepConfig
+    from peerwell.scenarios.experiments.sweep import OPTION_KEYS, SweepConfig
 
     commands = cli.load_commands()
     parts = [
@@ -210,7 +212,7 @@ def cli_reference() -> str:
 
 
 def params_reference() -> str:
-    from peerwell.scenarios.paramdoc import render_markdown
+    from peerwell.scenarios.evidence.paramdoc import render_markdown
 
     text = render_markdown(links=True, heading="##")
     # Box links point at the ODD's submodel sections (anchors of ODD.md).
@@ -245,7 +247,7 @@ def odd_sections() -> dict[str, str]:
 
 
 def conceptual_model() -> str:
-    from peerwell.scenarios.paramdoc import BOXES, rows
+    from peerwell.scenarios.evidence.paramdoc import BOXES, rows
     from peerwell.simulation.params import MECHANISMS, MechanismSwitches
 
     svg = conceptual_figure.figure_svg(DOCS / "ODD.md", link_prefix="ODD.html")
@@ -353,7 +355,7 @@ def on_missing_reference(app: Sphinx, env, node, contnode):
     target = node.get("reftarget", "")
     public = aliases.get(target)
     if public is None:
-        # A member of an aliased class: peerwell.scenarios.compare.ComparisonResult.summary
+        # A member of an aliased class: peerwell.scenarios.experiments.compare.ComparisonResult.summary
         head, _, tail = target.rpartition(".")
         if head in aliases:
             public = f"{aliases[head]}.{tail}"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import solara
 
-from .classroom import ClassroomPage
-from .compare_page import ComparePage
-from .explore import ExplorePage
-from .session import Session, session_context
+from peerwell.scenarios.dashboard.classroom import ClassroomPage
+from peerwell.scenarios.dashboard.compare_page import ComparePage
+from peerwell.scenarios.dashboard.explore import ExplorePage
+from peerwell.scenarios.dashboard.session import Session, session_context
 
 # Large, high-contrast text for projectors; Vuetify 2's defaults are sized for laptops.
 CSS = """

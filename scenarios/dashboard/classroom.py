@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 import solara
 
+from peerwell.scenarios.dashboard.live import LiveModel, build_live, parse_query
+from peerwell.scenarios.dashboard.session import use_session
+from peerwell.scenarios.dashboard.views import DayCounter, Expander, Message, RunControls
 from peerwell.simulation.errors import PeerwellError
 from peerwell.simulation.params import get_param
 from peerwell.simulation.recorder import FLOWS
-
-from .live import LiveModel, build_live, parse_query
-from .session import use_session
-from .views import DayCounter, Expander, Message, RunControls
 
 GREEN, RED, BLUE, GREY, INK = "#15803d", "#b91c1c", "#1d4ed8", "#94a3b8", "#0f172a"
 WEEK = 7

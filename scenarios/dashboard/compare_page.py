@@ -24,12 +24,11 @@ import solara
 from matplotlib.figure import Figure
 
 from peerwell.analysis.stats import MAIN, OUTCOME_BY_NAME, trajectory_bands
+from peerwell.scenarios.dashboard.controls import SPECS, ControlSpec, parse_value
+from peerwell.scenarios.dashboard.limits import check_memory
+from peerwell.scenarios.dashboard.live import HYDRA_LOCK, scenario_list, scenario_params
+from peerwell.scenarios.dashboard.session import use_session, use_task
 from peerwell.simulation.errors import PeerwellError
-
-from .controls import SPECS, ControlSpec, parse_value
-from .limits import check_memory
-from .live import HYDRA_LOCK, scenario_list, scenario_params
-from .session import use_session, use_task
 
 REPLICATES = ControlSpec(
     name="replicates",
@@ -159,7 +158,7 @@ def load_store(folder: str | Path) -> CompareView:
 def planned_files(scenarios, replicates, overrides, folder, root_seed) -> list[Path]:
     """The run files a comparison will have written when it is done (for its progress bar)."""
     from peerwell.scenarios.catalogue import load_scenario
-    from peerwell.scenarios.replicates import plan, replicate_seeds
+    from peerwell.scenarios.experiments.replicates import plan, replicate_seeds
 
     with HYDRA_LOCK:
         base = {name: load_scenario(name, overrides) for name in scenarios}
@@ -516,7 +515,7 @@ def _check_memory(request: dict, total: int) -> None:
 
 def _run_into(box: dict, request: dict, folder: str, total: int) -> None:
     """Worker thread: run the comparison, leave the view or the error in ``box``."""
-    from peerwell.scenarios.compare import run_comparison
+    from peerwell.scenarios.experiments.compare import run_comparison
 
     t0 = time.perf_counter()
     try:

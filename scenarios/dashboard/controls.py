@@ -416,7 +416,7 @@ def AllParameters(
     pending: dict[str, Any] | None = None,
 ):
     """Every settable parameter not shown elsewhere on the page, one section per group."""
-    from .views import Expander
+    from peerwell.scenarios.dashboard.views import Expander
 
     for group, names in all_parameter_sections().items():
         fixed = not any(is_live(n) for n in names)

@@ -11,10 +11,7 @@ from typing import Any
 
 import solara
 
-from peerwell.simulation.errors import PeerwellError
-from peerwell.simulation.params import get_param
-
-from .controls import (
+from peerwell.scenarios.dashboard.controls import (
     FEATURED,
     MECHANISMS_GROUP,
     RESTART_LABEL,
@@ -25,9 +22,16 @@ from .controls import (
     groups,
     pending_message,
 )
-from .live import COLOR_BY, LiveModel, build_live, parse_query, scenario_list, scenario_params
-from .session import use_session
-from .views import (
+from peerwell.scenarios.dashboard.live import (
+    COLOR_BY,
+    LiveModel,
+    build_live,
+    parse_query,
+    scenario_list,
+    scenario_params,
+)
+from peerwell.scenarios.dashboard.session import use_session
+from peerwell.scenarios.dashboard.views import (
     DayCounter,
     Expander,
     FollowParams,
@@ -37,6 +41,8 @@ from .views import (
     RunControls,
     TrajectoryChart,
 )
+from peerwell.simulation.errors import PeerwellError
+from peerwell.simulation.params import get_param
 
 
 def _make_live(search: str):

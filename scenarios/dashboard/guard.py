@@ -33,9 +33,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from peerwell.scenarios.dashboard.limits import release_memory
 from peerwell.simulation.errors import ConfigError
-
-from .limits import release_memory
 
 # Solara's kernel websocket: /jupyter/api/kernels/<kernel id>/channels
 KERNEL_WS = re.compile(r"^/jupyter/api/kernels/([^/]+)/[^/]+$")

@@ -24,6 +24,8 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
+from peerwell.scenarios.dashboard.controls import is_live, lookup, parse_value
+from peerwell.scenarios.dashboard.limits import MB, check_memory, estimate, release_memory
 from peerwell.simulation.errors import PeerwellError
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import (
@@ -33,9 +35,6 @@ from peerwell.simulation.params import (
     get_param,
     with_overrides,
 )
-
-from .controls import is_live, lookup, parse_value
-from .limits import MB, check_memory, estimate, release_memory
 
 # Draw at most this many people; a larger population is shown as a random sample of this size.
 DRAW_MAX = 1000
@@ -522,7 +521,7 @@ def warm_up() -> float:
     live.step(2)
     live.node_colors("activation")
     describe_person(live.person(0))
-    from .livechart import LiveChart
+    from peerwell.scenarios.dashboard.livechart import LiveChart
 
     LiveChart(3).render(live.history)
     return time.perf_counter() - t0

@@ -15,9 +15,7 @@ from collections.abc import Callable
 import reacton.ipywidgets as rw
 import solara
 
-from peerwell.simulation.errors import PeerwellError
-
-from .live import (
+from peerwell.scenarios.dashboard.live import (
     _LUTS,
     CARE_COLORS,
     CARE_LABELS,
@@ -27,8 +25,9 @@ from .live import (
     LiveModel,
     describe_person,
 )
-from .livechart import LiveChart
-from .session import use_task
+from peerwell.scenarios.dashboard.livechart import LiveChart
+from peerwell.scenarios.dashboard.session import use_task
+from peerwell.simulation.errors import PeerwellError
 
 # While playing, the trajectory figure is redrawn at most this often (seconds).
 CHART_PERIOD = 0.3

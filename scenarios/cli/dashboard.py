@@ -34,7 +34,7 @@ ROOT_ENV = "PEERWELL_DASHBOARD_ROOT"
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .dashboard.limits import DEFAULT_MEMORY_MB
+    from peerwell.scenarios.dashboard.limits import DEFAULT_MEMORY_MB
 
     p = argparse.ArgumentParser(
         prog="peerwell dashboard",
@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _number(name: str, text: str, kind, low: float) -> float:
     """``--name`` as a number of ``kind`` at least ``low``; exit with a sentence otherwise."""
-    from .cli import fail
+    from peerwell.scenarios.cli.core import fail
 
     what = "a whole number" if kind is int else "a number"
     try:
@@ -112,7 +112,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _check_free(host: str, port: int) -> None:
-    from .cli import fail
+    from peerwell.scenarios.cli.core import fail
 
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -129,7 +129,7 @@ def _check_free(host: str, port: int) -> None:
 
 def dashboard(argv: list[str]) -> int:
     """Parse ``--host/--port`` and run Solara's server until interrupted."""
-    from .cli import fail
+    from peerwell.scenarios.cli.core import fail
 
     args = _parser().parse_args(argv)
     try:
@@ -143,15 +143,13 @@ def dashboard(argv: list[str]) -> int:
         fail(f"--root {args.root!r} is not a folder")
     max_sessions = int(_number("max-sessions", args.max_sessions, int, 1))
     timeout = _number("session-timeout", args.session_timeout, float, 1)
+    from peerwell.scenarios.dashboard.limits import MB, MEMORY_ENV, estimate
     from peerwell.simulation.params import ModelParams
-
-    from .dashboard.limits import MB, MEMORY_ENV, estimate
 
     least = math.ceil(estimate(ModelParams()).bytes / MB)
     budget = int(_number("memory-budget-mb", args.memory_budget_mb, int, least))
+    from peerwell.scenarios.dashboard.guard import Policy, parse_origin
     from peerwell.simulation.errors import PeerwellError
-
-    from .dashboard.guard import Policy, parse_origin
 
     try:
         origins = tuple(parse_origin(o) for o in args.allow_origin)
@@ -173,15 +171,15 @@ def dashboard(argv: list[str]) -> int:
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     os.environ.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
     print("peerwell dashboard: getting ready (loading the model's compiled kernels)...", flush=True)
-    from .dashboard import app  # noqa: F401 - imported now, so the first page opens at once
-    from .dashboard.live import warm_up
+    from peerwell.scenarios.dashboard import app  # noqa: F401 - imported now, so the first page opens at once
+    from peerwell.scenarios.dashboard.live import warm_up
 
     warm_up()
     # Solara warns that 127.0.0.1 over http gets lax session cookies: right for loopback.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     # Solara's server module reads the app's name when it is imported, which install() does.
     os.environ["SOLARA_APP"] = APP
-    from .dashboard.guard import install
+    from peerwell.scenarios.dashboard.guard import install
 
     install(Policy(args.host, port, max_sessions, origins), session_timeout=timeout)
     from solara.__main__ import run as solara_run

@@ -21,11 +21,10 @@ from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 from rich.table import Table
 
+from peerwell.scenarios.catalogue import list_scenarios
+from peerwell.scenarios.cli.core import did_you_mean, fail, flag_problem
+from peerwell.scenarios.config import DEFAULT_ROOT_SEED, RunConfig
 from peerwell.simulation.errors import PeerwellError
-
-from .catalogue import list_scenarios
-from .cli import did_you_mean, fail, flag_problem
-from .config import DEFAULT_ROOT_SEED, RunConfig
 
 
 @dataclass
@@ -301,7 +300,7 @@ def compare_command(args: list[str]) -> int:
     try:
         opts, model = parse_compare_args(args)
         # The model, joblib and the figures (seconds) load once the options are known good.
-        from .compare import run_comparison
+        from peerwell.scenarios.experiments.compare import run_comparison
 
         result = run_comparison(
             opts.scenarios,

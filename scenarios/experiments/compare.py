@@ -35,20 +35,25 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from peerwell.analysis import compare_figures, report, stats
-from peerwell.simulation.errors import ConfigError
-from peerwell.simulation.params import ModelParams
-
-from .catalogue import check_scenario_names, load_scenario
-from .config import DEFAULT_ROOT_SEED
-from .replicates import PlannedRun, execute, plan, replicate_seeds, signals_interrupt
-from .runstore import clean_store
-from .store import (
+from peerwell.scenarios.catalogue import check_scenario_names, load_scenario
+from peerwell.scenarios.config import DEFAULT_ROOT_SEED
+from peerwell.scenarios.experiments.replicates import (
+    PlannedRun,
+    execute,
+    plan,
+    replicate_seeds,
+    signals_interrupt,
+)
+from peerwell.scenarios.experiments.runstore import clean_store
+from peerwell.scenarios.experiments.store import (
     atomic_write_bytes,
     atomic_write_json,
     folder_lock,
     provenance,
     remove_stale_temp_files,
 )
+from peerwell.simulation.errors import ConfigError
+from peerwell.simulation.params import ModelParams
 
 
 @dataclass
@@ -299,7 +304,7 @@ def run_comparison(
         An unknown scenario (the message lists the known ones), a bad override or value, or
         scenarios with different horizons. Nothing is run then.
     PeerwellError
-        ``FolderBusy`` (from ``peerwell.scenarios.store``): another command is writing into
+        ``FolderBusy`` (from ``peerwell.scenarios.experiments.store``): another command is writing into
         ``output_dir`` (named with its pid and command line). Nothing is written then.
     KeyboardInterrupt
         SIGINT or SIGTERM (``replicates.Terminated``): the workers are killed, finished runs kept.

@@ -18,12 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from peerwell.analysis import validation as A
-from peerwell.scenarios.cli import fail
-from peerwell.simulation.errors import PeerwellError
+from peerwell.scenarios.cli.core import fail
 
 # The calibration (which loads the model, Mesa and scipy.stats) is imported where it is used, so a
 # wrong value is refused before any of that loads.
-from . import validate as V
+from peerwell.scenarios.evidence import classic as V
+from peerwell.simulation.errors import PeerwellError
 
 VALIDATE_USAGE = """usage: peerwell validate model=MODEL [key=value ...] [output_dir=DIR]
        peerwell validate all [seed=N] [scale=X] [output_dir=DIR]
@@ -133,7 +133,7 @@ def _print_result(res: dict) -> None:
 
 
 def _dump(obj: dict, path: Path) -> None:
-    from . import calibrate as C
+    from peerwell.scenarios.evidence import calibrate as C
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1, default=C._json, allow_nan=True) + "\n")
@@ -209,7 +209,7 @@ def _validate_all(pairs: dict[str, str], command: str) -> int:
             f"wrote {out}/validation.json, validation.md and {len(figs)} figures in {out}/figures"
         )
     else:
-        from . import calibrate as C
+        from peerwell.scenarios.evidence import calibrate as C
 
         cal = C.calibrate([], replicates=cal_reps, seed=1)
         _dump(cal, out / "calibration.json")
@@ -226,7 +226,7 @@ def _validate_all(pairs: dict[str, str], command: str) -> int:
 
 
 def _print_calibration(rows: list[dict], title: str) -> None:
-    from . import calibrate as C
+    from peerwell.scenarios.evidence import calibrate as C
 
     table = Table(title=title)
     for col in ("anchor", "target", "tolerance", "simulated (95% CI)", "status"):
@@ -240,7 +240,7 @@ def _print_calibration(rows: list[dict], title: str) -> None:
 
 def calibrate_command(args: list[str]) -> int:
     """`peerwell calibrate`: the anchor report, and with fit=true a fit of the free parameters."""
-    from . import calibrate as C
+    from peerwell.scenarios.evidence import calibrate as C
 
     usage = CALIBRATE_USAGE.format(free=", ".join(f.name for f in C.FIT_PARAMS))
     if any(a in ("-h", "--help", "help") for a in args):

@@ -68,14 +68,10 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from peerwell.simulation.errors import ConfigError, PeerwellError
-from peerwell.simulation.params import ModelParams
-
-from . import design as dz
-from .config import RunConfig, register_configs
-from .hydra_guard import WRITE_ERRORS, OutputWriteError
-from .models import get_model
-from .runstore import (
+from peerwell.scenarios.config import RunConfig, register_configs
+from peerwell.scenarios.experiments import design as dz
+from peerwell.scenarios.experiments.hooks import get_model
+from peerwell.scenarios.experiments.runstore import (
     check_store,
     clean_store,
     ensure_run,
@@ -85,13 +81,16 @@ from .runstore import (
     run_identity,
     runs_dir,
 )
-from .store import (
+from peerwell.scenarios.experiments.store import (
     FolderBusy,
     acquire_folder,
     atomic_write_bytes,
     atomic_write_json,
     release_folder,
 )
+from peerwell.scenarios.hydra_guard import WRITE_ERRORS, OutputWriteError
+from peerwell.simulation.errors import ConfigError, PeerwellError
+from peerwell.simulation.params import ModelParams
 
 log = logging.getLogger("peerwell.sweep")
 CONF = "pkg://peerwell.conf"
@@ -1158,7 +1157,7 @@ class SweepCallback(Callback):
         self.__init__()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from .cli import fail
+        from peerwell.scenarios.cli.core import fail
 
         _end_active_sweep()  # of an earlier sweep in this process that ended without it
         self.__init__()
@@ -1279,7 +1278,7 @@ class SweepCallback(Callback):
         return out
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from .cli import fail
+        from peerwell.scenarios.cli.core import fail
 
         plan = self.plan
         if plan is None or self.progress is None:

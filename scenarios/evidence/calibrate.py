@@ -35,12 +35,11 @@ import numpy as np
 from scipy import optimize, stats
 
 from peerwell.analysis.validation import markdown_table
+from peerwell.scenarios.catalogue import load_scenario
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import DIAGNOSES, ModelParams, get_param
 from peerwell.simulation.recorder import PAM_CUTS, STIGMA_MODERATE_HIGH
-
-from .catalogue import load_scenario
 
 SCENARIOS = ("baseline", "offline_only", "moderated_community")
 COHORT = (30, 91)  # joiners on days 30-90 (the moderated community opens on day 30)
@@ -889,7 +888,7 @@ def overrides_from_file(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config={path}: no such file")
-    from .hydra_guard import check_yaml_file
+    from peerwell.scenarios.hydra_guard import check_yaml_file
 
     check_yaml_file(p)  # size, aliases, depth: before OmegaConf expands the file
     try:

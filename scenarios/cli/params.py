@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from peerwell.scenarios.cli import fail
-
-from .paramdoc import RENDERERS, group_names
+from peerwell.scenarios.cli.core import fail
+from peerwell.scenarios.evidence.paramdoc import RENDERERS, group_names
 
 USAGE = """usage: peerwell params [--format markdown|csv|json] [--group NAME ...]
 

@@ -25,12 +25,16 @@ import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 from tqdm import tqdm
 
+from peerwell.scenarios.experiments.runner import simulate
+from peerwell.scenarios.experiments.runstore import clean_store, run_lock
+from peerwell.scenarios.experiments.store import (
+    atomic_write_parquet,
+    read_metadata,
+    read_verified,
+    run_id,
+)
 from peerwell.simulation.errors import PeerwellError
 from peerwell.simulation.params import ModelParams
-
-from .runner import simulate
-from .runstore import clean_store, run_lock
-from .store import atomic_write_parquet, read_metadata, read_verified, run_id
 
 
 class Terminated(KeyboardInterrupt):

@@ -22,10 +22,9 @@ from typing import Any, ClassVar
 import pandas as pd
 from omegaconf import DictConfig
 
+from peerwell.scenarios.experiments.design import ParamRange
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import ModelParams, iter_fields, with_overrides
-
-from .design import ParamRange
 
 # Run settings, not scientific parameters to sample.
 NOT_SAMPLED = ("seed", "steps", "record_every")
@@ -79,7 +78,7 @@ class PeerwellHook:
 
     def base(self, cfg: DictConfig) -> ModelParams:
         """Validated parameters of a job's composed config."""
-        from .config import params_from_cfg
+        from peerwell.scenarios.config import params_from_cfg
 
         return params_from_cfg(cfg)
 
@@ -89,18 +88,18 @@ class PeerwellHook:
 
     def dump(self, base: ModelParams) -> dict:
         """``base`` as plain JSON data (the canonical config the run_id hashes)."""
-        from .store import canonical_config
+        from peerwell.scenarios.experiments.store import canonical_config
 
         return canonical_config(base)
 
     def load(self, data: dict) -> ModelParams:
         """Validated parameters back from :meth:`dump`'s data (raises ConfigError)."""
-        from .config import params_from_cfg
+        from peerwell.scenarios.config import params_from_cfg
 
         return params_from_cfg(data)
 
     def run_id(self, params: ModelParams) -> str:
-        from .store import run_id
+        from peerwell.scenarios.experiments.store import run_id
 
         return run_id(params)
 
@@ -110,7 +109,7 @@ class PeerwellHook:
 
     def run(self, params: ModelParams) -> tuple[pd.DataFrame, dict]:
         """One simulation: trajectories (run_id, scenario, seed, step, outcomes) and metadata."""
-        from .runner import simulate
+        from peerwell.scenarios.experiments.runner import simulate
 
         result = simulate(params)
         return result.trajectories, result.meta

@@ -28,9 +28,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from peerwell.scenarios.config import params_from_cfg, register_configs
 from peerwell.simulation.errors import PeerwellError
-
-from .config import params_from_cfg, register_configs
 
 log = logging.getLogger("peerwell")
 CONF = "pkg://peerwell.conf"
@@ -129,8 +128,7 @@ def run_app(cfg: DictConfig) -> None:
         params = params_from_cfg(cfg)
         # The model's modules (Mesa, Numba, pandas: seconds) load once the values are known good.
         from peerwell.analysis.summary import start_end_table
-
-        from .runner import output_folder, simulate, write_run
+        from peerwell.scenarios.experiments.runner import output_folder, simulate, write_run
 
         # `peerwell run` has set the default folder already (RunCallback); a multirun's jobs
         # (`peerwell run -m`) have not.
@@ -167,9 +165,8 @@ def run_help() -> str:
     Hydra's own help lists the whole config (about 180 lines); that stays one command away, as
     ``peerwell run --cfg job``. The defaults are read from the schema, so they cannot go stale.
     """
+    from peerwell.scenarios.config import DEFAULT_OUTPUT_DIR
     from peerwell.simulation.params import NETWORK_KINDS, ModelParams
-
-    from .config import DEFAULT_OUTPUT_DIR
 
     d = ModelParams()
     return f"""usage: peerwell run [scenario=NAME] [network=KIND] [key=value ...] [output_dir=PATH]
@@ -209,8 +206,7 @@ A run that fails once started exits 1; Ctrl-C exits 130."""
 def version_text() -> str:
     """`peerwell --version`: the package, the Python running it, and the source's git revision."""
     import peerwell
-
-    from .store import git_revision
+    from peerwell.scenarios.experiments.store import git_revision
 
     revision = git_revision()
     where = Path(peerwell.__file__).resolve().parent.parent
@@ -228,16 +224,16 @@ def version_text() -> str:
 # callable)}; a callable that is a Hydra app reads sys.argv, a plain one receives the argument
 # list. tests/test_cli_run.py holds this table equal to the modules' COMMANDS.
 COMMAND_HOMES: dict[str, str] = {
-    "params": "peerwell.scenarios.cli_params",
-    "dashboard": "peerwell.scenarios.cli_dashboard",
-    "scenarios": "peerwell.scenarios.cli_compare",
-    "compare": "peerwell.scenarios.cli_compare",
-    "sweep": "peerwell.scenarios.cli_sweep",
-    "collect": "peerwell.scenarios.cli_sweep",
-    "sensitivity": "peerwell.scenarios.cli_sweep",
-    "validate": "peerwell.scenarios.cli_validate",
-    "calibrate": "peerwell.scenarios.cli_validate",
-    "bench": "peerwell.scenarios.cli_bench",
+    "params": "peerwell.scenarios.cli.params",
+    "dashboard": "peerwell.scenarios.cli.dashboard",
+    "scenarios": "peerwell.scenarios.cli.compare",
+    "compare": "peerwell.scenarios.cli.compare",
+    "sweep": "peerwell.scenarios.cli.sweep",
+    "collect": "peerwell.scenarios.cli.sweep",
+    "sensitivity": "peerwell.scenarios.cli.sweep",
+    "validate": "peerwell.scenarios.cli.validate",
+    "calibrate": "peerwell.scenarios.cli.validate",
+    "bench": "peerwell.scenarios.cli.bench",
 }
 
 # The modules in the order `peerwell --help` lists their commands.

@@ -869,7 +869,7 @@ def docs_markdown(
     results: list[dict], figures_rel: dict[str, str], calibration: dict, *, command: str = ""
 ) -> str:
     """``docs/validation.md``: the validation table and figures, then the calibration table."""
-    from . import calibrate as C
+    from peerwell.scenarios.evidence import calibrate as C
 
     lines = [
         "# Validation and calibration",

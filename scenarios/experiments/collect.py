@@ -21,10 +21,14 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from peerwell.scenarios.experiments.runstore import clean_store, runs_dir
+from peerwell.scenarios.experiments.store import (
+    atomic_write_bytes,
+    atomic_write_parquet,
+    read_metadata,
+    run_file_problem,
+)
 from peerwell.simulation.errors import PeerwellError
-
-from .runstore import clean_store, runs_dir
-from .store import atomic_write_bytes, atomic_write_parquet, read_metadata, run_file_problem
 
 ID_COLUMNS = ["run_id", "step", "scenario", "seed"]
 

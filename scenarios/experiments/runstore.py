@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .store import (
+from peerwell.scenarios.experiments.store import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_parquet,

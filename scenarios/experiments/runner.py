@@ -40,10 +40,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from tqdm import tqdm
 
-from peerwell.simulation.params import ModelParams
-
-from .config import DEFAULT_OUTPUT_DIR
-from .store import (
+from peerwell.scenarios.config import DEFAULT_OUTPUT_DIR
+from peerwell.scenarios.experiments.store import (
     FolderBusy,
     acquire_folder,
     atomic_write_bytes,
@@ -57,6 +55,7 @@ from .store import (
     run_id,
     temp_path,
 )
+from peerwell.simulation.params import ModelParams
 
 
 @dataclass
@@ -212,7 +211,7 @@ def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) ->
     Raises
     ------
     PeerwellError
-        ``FolderBusy`` (from ``peerwell.scenarios.store``): another command is writing into
+        ``FolderBusy`` (from ``peerwell.scenarios.experiments.store``): another command is writing into
         ``out_dir``; nothing is written.
     OSError
         The folder cannot be written.
@@ -276,10 +275,9 @@ class RunCallback(Callback):
         weakref.finalize(self, _give_back, self.locks)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from peerwell.scenarios.cli.core import fail
+        from peerwell.scenarios.config import params_from_cfg
         from peerwell.simulation.errors import PeerwellError
-
-        from .cli import fail
-        from .config import params_from_cfg
 
         while _OPEN_RUNS:  # of runs before this one in this process that failed
             _give_back(_OPEN_RUNS.pop())
@@ -323,7 +321,7 @@ class RunCallback(Callback):
 
     def _write_hydra_files(self, job_return: Any) -> None:
         """Hydra's three files, as Hydra writes them, each atomically."""
-        from .cli import fail
+        from peerwell.scenarios.cli.core import fail
 
         hydra_cfg = copy.deepcopy(job_return.hydra_cfg)
         with read_write(hydra_cfg.hydra):

@@ -23,11 +23,16 @@ from hydra.errors import HydraException
 from rich.console import Console
 from rich.table import Table
 
+from peerwell.scenarios.cli.core import fail, quote_for_hydra
+from peerwell.scenarios.experiments import design as dz
+from peerwell.scenarios.experiments.sweep import (
+    OPTION_KEYS,
+    SweepConfig,
+    command_started,
+    design_spec,
+    sweep_app,
+)
 from peerwell.simulation.errors import PeerwellError
-
-from . import design as dz
-from .cli import fail, quote_for_hydra
-from .sweep import OPTION_KEYS, SweepConfig, command_started, design_spec, sweep_app
 
 DESIGN_OPTIONS = ("design", "samples", "params", "levels", "second_order", "design_seed")
 DESIGN_OPTIONS += ("model", "chunk_size")
@@ -355,7 +360,7 @@ def _help(usage: str, keys: dict[str, str], text: str) -> str:
 
 def collect_command(args: list[str]) -> int:
     """`peerwell collect SWEEP_DIR [heatmap=X,Y] [outcome=NAME] [step=DAY]`."""
-    from .collect import collect, write_collected
+    from peerwell.scenarios.experiments.collect import collect, write_collected
 
     if any(a in ("-h", "--help", "help") for a in args):
         print(_help("collect SWEEP_DIR", COLLECT_KEYS, COLLECT_HELP))
@@ -445,7 +450,7 @@ SA_KEYS = {
 
 def _sensitivity_budget() -> str:
     """The default sample counts and the runs they make, which decide how long it takes."""
-    from .models import DEFAULT_PARAMS
+    from peerwell.scenarios.experiments.hooks import DEFAULT_PARAMS
 
     k = len(DEFAULT_PARAMS)
     morris, sobol = dz.DEFAULT_SAMPLES["morris"], dz.DEFAULT_SAMPLES["sobol"]
@@ -475,8 +480,8 @@ def _near_own_key(key: str) -> str | None:
 
 def sensitivity_command(args: list[str]) -> int:
     """`peerwell sensitivity method=morris|sobol [params=[...]] [outcome=...] [samples=N] ...`."""
-    from .models import get_model
-    from .sensitivity import METHODS, analyze_sweep
+    from peerwell.scenarios.experiments.hooks import get_model
+    from peerwell.scenarios.experiments.sensitivity import METHODS, analyze_sweep
 
     if any(a in ("-h", "--help", "help") for a in args):
         text = SENSITIVITY_HELP + _sensitivity_budget()

@@ -620,7 +620,7 @@ def _jsonable(x):
 
 
 def bench_main(argv: list[str]) -> int:
-    from peerwell.scenarios.cli import fail
+    from peerwell.scenarios.cli.core import fail
 
     a = parse(argv)
     try:
