@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 from util import one_numba_thread  # noqa: F401  (autouse: one Numba thread here)
 
-from peerwell.analysis import validation as A
+from peerwell.analysis import classic as A
 from peerwell.scenarios.cli.core import main
 from peerwell.scenarios.evidence import classic as V
 from peerwell.simulation.errors import ConfigError

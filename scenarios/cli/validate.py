@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from peerwell.analysis import validation as A
+from peerwell.analysis import classic as A
 from peerwell.scenarios.cli.core import fail
 
 # The calibration (which loads the model, Mesa and scipy.stats) is imported where it is used, so a

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, stats
 
-from peerwell.analysis.validation import markdown_table
+from peerwell.analysis.classic import markdown_table
 from peerwell.scenarios.catalogue import load_scenario
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.model import PeerwellModel

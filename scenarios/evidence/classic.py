@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from peerwell.analysis import validation as A
+from peerwell.analysis import classic as A
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import NETWORK_KINDS, SUBMODELS, ModelParams, with_overrides
 
