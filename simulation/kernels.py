@@ -8,6 +8,10 @@ answer is known (a chance of 0 or 1: ``rng.chance``) or an exponential that cann
 a mechanism cannot touch today. The plain-Python twin of every kernel is in
 ``reference.py``; ``tests/test_reference.py`` holds the two equal to 1e-9.
 
+Parameters are named after the state arrays they take (``community`` day t's, ``community_next``
+day t+1's, ``c_volume`` a community's, as in ``state.py``), and ``calls.py`` passes each by that
+name: keep the names, and put the others (``th``, random keys, switches) first.
+
 Notation in the comments: S support signal, H hostile comment today (0/1), λ expected posts met.
 """
 
@@ -35,8 +39,8 @@ def _one_minus_exp(x):
 
 @njit(parallel=True, cache=True)
 def membership_kernel(
-    th, key, community, ever_online, belonging, hostile_recent, use, home, n_comm,
-    community_out, ever_online_out, joined, left,
+    th, key, community, ever_online, belonging, hostile_recent, use, home, n_communities,
+    community_next, ever_online_next, joined, left,
 ):  # fmt: skip
     """Entry (the critical point) and leaving.
 
@@ -54,7 +58,7 @@ def membership_kernel(
                 if chance(key, i, 1, th[T.HOME_BIAS]):
                     c = home[i]
                 else:
-                    c = min(int(uniform(key, i, 2) * n_comm), n_comm - 1)
+                    c = min(int(uniform(key, i, 2) * n_communities), n_communities - 1)
                 j = 1
         else:
             p = (
@@ -65,17 +69,16 @@ def membership_kernel(
             if chance(key, i, 0, p):
                 c = -1
                 lv = 1
-        community_out[i] = c
-        ever_online_out[i] = 1 if (ever_online[i] == 1 or c >= 0) else 0
+        community_next[i] = c
+        ever_online_next[i] = 1 if (ever_online[i] == 1 or c >= 0) else 0
         joined[i] = j
         left[i] = lv
 
 
 @njit(parallel=True, cache=True)
 def posting_kernel(
-    th, key, community, post_rate, misinfo, ever_posted, posts,
-    posted, post_misinfo, post_accurate, post_aware, ever_posted_out, posts_out,
-    pack, stigma, tag,
+    th, key, pack, community_next, post_rate, misinfo, ever_posted, posts,
+    posted, post_misinfo, post_accurate, post_aware, ever_posted_next, posts_next, stigma, tag,
 ):  # fmt: skip
     """Lurk or post. A member posts with their role's daily rate; a share ``health_post_share`` of
     posts carries health information, misleading if the poster holds a misleading belief.
@@ -83,9 +86,9 @@ def posting_kernel(
     With ``pack`` (the exchange runs today), also writes each person's ``tag`` for the exchange
     (``pack_kernel``'s work, in the same pass: at 10,000 people a pass costs as much to start as
     to run)."""
-    n = community.shape[0]
+    n = community_next.shape[0]
     for i in prange(n):
-        c = community[i]
+        c = community_next[i]
         p = 0
         pm = 0
         pa = 0
@@ -101,56 +104,56 @@ def posting_kernel(
         post_aware[i] = aw
         post_misinfo[i] = pm
         post_accurate[i] = pa
-        ever_posted_out[i] = 1 if (ever_posted[i] == 1 or p == 1) else 0
-        posts_out[i] = posts[i] + p
+        ever_posted_next[i] = 1 if (ever_posted[i] == 1 or p == 1) else 0
+        posts_next[i] = posts[i] + p
         if pack:
             tag[i] = _tag(c, stigma[i], p, pm, pa, aw)
 
 
 @njit(cache=True)
 def feed_kernel(
-    th, community, posted, post_misinfo, post_accurate, post_aware,
-    moderation, misinfo_prevalence, supporters, members, volume, feed_misinfo, feed_accurate, feed_aware,
-    member_share,
+    th, community_next, posted, post_misinfo, post_accurate, post_aware,
+    c_moderation, c_misinfo_prevalence, c_supporters, c_members, c_volume, c_feed_misinfo,
+    c_feed_accurate, c_feed_aware, c_member_share,
 ):  # fmt: skip
     """Each community's feed today: its volume (member posts plus peer supporters' posts) and the
     shares of it that are misleading (external sources plus members, less what moderators remove)
     and accurate health information. Serial: a few additions per person, in a fixed order."""
-    nc = members.shape[0]
+    nc = c_members.shape[0]
     posts = np.zeros(nc)
     mis = np.zeros(nc)
     acc = np.zeros(nc)
     aware = np.zeros(nc)
     for c in range(nc):
-        members[c] = 0
-    for i in range(community.shape[0]):
-        c = community[i]
+        c_members[c] = 0
+    for i in range(community_next.shape[0]):
+        c = community_next[i]
         if c >= 0:
-            members[c] += 1
+            c_members[c] += 1
             posts[c] += posted[i]
             mis[c] += post_misinfo[i]
             acc[c] += post_accurate[i]
             aware[c] += post_aware[i]
     for c in range(nc):
-        sup = supporters[c] * th[T.SUPPORTER_POST_RATE] if members[c] > 0 else 0.0
+        sup = c_supporters[c] * th[T.SUPPORTER_POST_RATE] if c_members[c] > 0 else 0.0
         v = posts[c] + sup
-        volume[c] = v
-        prev = th[T.SW_MISINFO] * misinfo_prevalence[c]
+        c_volume[c] = v
+        prev = th[T.SW_MISINFO] * c_misinfo_prevalence[c]
         if v > 0.0:
-            keep = 1.0 - moderation[c] * th[T.MODERATION_EFFICACY]
+            keep = 1.0 - c_moderation[c] * th[T.MODERATION_EFFICACY]
             # Outside misleading content and hostile replies come with the members' own posts (a
             # share `prev` of the member threads); peer supporters' posts add clean volume.
-            feed_misinfo[c] = (
+            c_feed_misinfo[c] = (
                 th[T.SW_MISINFO] * keep * (prev * posts[c] + (1.0 - prev) * mis[c]) / v
             )
-            feed_accurate[c] = ((1.0 - prev) * acc[c] + sup * th[T.HEALTH_POST_SHARE]) / v
-            feed_aware[c] = aware[c] / v
-            member_share[c] = posts[c] / v
+            c_feed_accurate[c] = ((1.0 - prev) * acc[c] + sup * th[T.HEALTH_POST_SHARE]) / v
+            c_feed_aware[c] = aware[c] / v
+            c_member_share[c] = posts[c] / v
         else:
-            feed_misinfo[c] = 0.0
-            feed_accurate[c] = 0.0
-            feed_aware[c] = 0.0
-            member_share[c] = 0.0
+            c_feed_misinfo[c] = 0.0
+            c_feed_accurate[c] = 0.0
+            c_feed_aware[c] = 0.0
+            c_member_share[c] = 0.0
 
 
 # Self-stigma as the peer norms see it: 14 bits (steps of 1/16383), packed beside the tag.
@@ -180,7 +183,7 @@ def _tag(c, stigma, posted, post_misinfo, post_accurate, post_aware):
 
 
 @njit(parallel=True, cache=True)
-def pack_kernel(community, posted, post_misinfo, post_accurate, post_aware, stigma, tag):
+def pack_kernel(community_next, posted, post_misinfo, post_accurate, post_aware, stigma, tag):
     """What the exchange reads of each neighbour, packed into one int32 per person.
 
     The gather over ties is the model's one random-access pass (about 20 million reads a day at a
@@ -191,18 +194,18 @@ def pack_kernel(community, posted, post_misinfo, post_accurate, post_aware, stig
     ``posting_kernel`` writes the same tags when it runs (``pack=True``); this pass is for days
     without posting.
     """
-    for i in prange(community.shape[0]):
-        tag[i] = _tag(
-            community[i], stigma[i], posted[i], post_misinfo[i], post_accurate[i], post_aware[i]
-        )
+    for i in prange(community_next.shape[0]):
+        c = community_next[i]
+        tag[i] = _tag(c, stigma[i], posted[i], post_misinfo[i], post_accurate[i], post_aware[i])
 
 
 @njit(parallel=True, cache=True)
 def exchange_kernel(
-    th, key, peer_norms, indptr, indices, community, posted, tag, use,
-    diagnosis, stigma, c_moderation, c_hostility, c_anti, volume, feed_misinfo, feed_accurate,
-    feed_aware, member_share, reads, support, lam_misinfo, lam_accurate, lam_aware, anti, hostile, norm_stigma,
-    beliefs, belief_key, misinfo, care, post_misinfo, misinfo_out, adopted, corrected, all_flows,
+    th, key, belief_key, peer_norms, beliefs, all_flows, indptr, indices,
+    community_next, posted, tag, use, diagnosis, stigma, c_moderation, c_hostility, c_anti_stigma,
+    c_volume, c_feed_misinfo, c_feed_accurate, c_feed_aware, c_member_share, reads, support,
+    lam_misinfo, lam_accurate, lam_aware, anti_stigma, hostile, norm_stigma,
+    misinfo, care, post_misinfo, misinfo_next, adopted, corrected,
 ):  # fmt: skip
     """What each member meets today: posts of tied co-members (replies, follows) and a read of the
     community feed. Sets the support signal S = 1 - exp(-support_per_post · (tie posts + posts read
@@ -221,17 +224,17 @@ def exchange_kernel(
     peer norm is computed: those arrays keep older values and the skipped members' λ are 0. The
     beliefs are the same to the bit (a skipped λ only ever meets a zero coefficient). In the SIS
     configuration only the unaware gather: about 40% of the people at the endemic level."""
-    n = community.shape[0]
+    n = community_next.shape[0]
     lean = beliefs and not all_flows
     for i in prange(n):
-        c = community[i]
+        c = community_next[i]
         lam_m = 0.0
         lam_a = 0.0
         lam_w = 0.0
         if c < 0:
             reads[i] = 0.0
             support[i] = 0.0
-            anti[i] = 0.0
+            anti_stigma[i] = 0.0
             hostile[i] = 0
             norm_stigma[i] = stigma[i]
         elif lean and not _belief_reads_exposures(th, misinfo[i]):
@@ -264,11 +267,11 @@ def exchange_kernel(
                 ta += (lanes >> 32) & 0xFFFF
                 tw += (lanes >> 48) & 0xFFFF
                 start = stop
-            r = min(th[T.READ_RATE] * use[i], volume[c])
+            r = min(th[T.READ_RATE] * use[i], c_volume[c])
             keep = 1.0 - c_moderation[c] * th[T.MODERATION_EFFICACY]
-            lam_m = th[T.SW_MISINFO] * keep * tm + r * feed_misinfo[c]
-            lam_a = ta + r * feed_accurate[c]
-            lam_w = tw + r * feed_aware[c]
+            lam_m = th[T.SW_MISINFO] * keep * tm + r * c_feed_misinfo[c]
+            lam_a = ta + r * c_feed_accurate[c]
+            lam_w = tw + r * c_feed_aware[c]
             if not lean:
                 norm_stigma[i] = ns / nk / STIGMA_LEVELS if nk > 0 else stigma[i]
                 reads[i] = r
@@ -278,12 +281,12 @@ def exchange_kernel(
                     if sw_support != 0.0
                     else 0.0
                 )
-                anti[i] = r * c_anti[c]
+                anti_stigma[i] = r * c_anti_stigma[c]
                 lam_h = (
                     th[T.SW_HOSTILITY]
                     * c_hostility[c]
                     * keep
-                    * (posted[i] + th[T.HOSTILE_PER_READ] * r * member_share[c])
+                    * (posted[i] + th[T.HOSTILE_PER_READ] * r * c_member_share[c])
                 )
                 if diagnosis[i] == 0:
                     lam_h *= th[T.PSYCHOSIS_HOSTILITY]
@@ -292,16 +295,16 @@ def exchange_kernel(
         lam_accurate[i] = lam_a
         lam_aware[i] = lam_w
         if beliefs:
-            misinfo_out[i], adopted[i], corrected[i] = _belief(
+            misinfo_next[i], adopted[i], corrected[i] = _belief(
                 th, belief_key, i, misinfo[i], c, care[i], post_misinfo[i], lam_m, lam_a, lam_w,
-                c_moderation, feed_accurate,
+                c_moderation, c_feed_accurate,
             )  # fmt: skip
 
 
 @njit(parallel=True, cache=True)
 def social_kernel(
-    th, support, hostile, anti, norm_stigma, belonging, empowerment, stigma, hostile_recent,
-    empowerment0, stigma0, belonging_out, empowerment_out, stigma_out, hostile_recent_out,
+    th, support, hostile, anti_stigma, norm_stigma, belonging, empowerment, stigma, hostile_recent,
+    empowerment0, stigma0, belonging_next, empowerment_next, stigma_next, hostile_recent_next,
 ):  # fmt: skip
     """Peer support and the stigma pathway, against hostility.
 
@@ -319,27 +322,27 @@ def social_kernel(
         b = belonging[i]
         e = empowerment[i]
         s = stigma[i]
-        belonging_out[i] = _clip01(
+        belonging_next[i] = _clip01(
             b
             + th[T.BELONGING_GAIN] * s_sig * (1.0 - b)
             - th[T.BELONGING_DECAY] * b
             - h * th[T.HOSTILITY_BELONGING_LOSS] * b
         )
-        empowerment_out[i] = _clip01(
+        empowerment_next[i] = _clip01(
             e
             + sw * th[T.EMPOWERMENT_GAIN] * s_sig * (1.0 - e)
             - th[T.EMPOWERMENT_RELAXATION] * (e - empowerment0[i])
             - h * th[T.HOSTILITY_EMPOWERMENT_LOSS] * e
         )
-        campaign = _one_minus_exp(anti[i])
-        stigma_out[i] = _clip01(
+        campaign = _one_minus_exp(anti_stigma[i])
+        stigma_next[i] = _clip01(
             s
             - sw * (th[T.STIGMA_REDUCTION] * s_sig * e + th[T.CAMPAIGN_EFFECT] * campaign) * s
             + h * th[T.HOSTILITY_STIGMA_GAIN] * (1.0 - s)
             + th[T.STIGMA_RELAXATION] * (stigma0[i] - s)
             + sw * th[T.PEER_NORM] * (norm_stigma[i] - s)
         )
-        hostile_recent_out[i] = th[T.HOSTILITY_MEMORY] * hostile_recent[i] + h
+        hostile_recent_next[i] = th[T.HOSTILITY_MEMORY] * hostile_recent[i] + h
 
 
 @njit(inline="always")
@@ -391,8 +394,8 @@ def _belief(
 
 @njit(parallel=True, cache=True)
 def misinformation_kernel(
-    th, key, community, misinfo, care, post_misinfo, lam_misinfo, lam_accurate, lam_aware,
-    c_moderation, c_feed_accurate, misinfo_out, adopted, corrected,
+    th, key, community_next, misinfo, care, post_misinfo, lam_misinfo, lam_accurate, lam_aware,
+    c_moderation, c_feed_accurate, misinfo_next, adopted, corrected,
 ):  # fmt: skip
     """Misleading health beliefs: unaware (0) -> misled (1) -> corrected (2) -> unaware (new claims).
 
@@ -409,8 +412,8 @@ def misinformation_kernel(
     is for days without the exchange, and for timing each submodel on its own.
     """
     for i in prange(misinfo.shape[0]):
-        misinfo_out[i], adopted[i], corrected[i] = _belief(
-            th, key, i, misinfo[i], community[i], care[i], post_misinfo[i], lam_misinfo[i],
+        misinfo_next[i], adopted[i], corrected[i] = _belief(
+            th, key, i, misinfo[i], community_next[i], care[i], post_misinfo[i], lam_misinfo[i],
             lam_accurate[i], lam_aware[i], c_moderation, c_feed_accurate,
         )  # fmt: skip
 
@@ -418,7 +421,7 @@ def misinformation_kernel(
 @njit(parallel=True, cache=True)
 def activation_kernel(
     th, hostile, lam_misinfo, lam_accurate, misinfo, empowerment, uncertainty, activation,
-    uncertainty0, activation0, uncertainty_out, activation_out,
+    uncertainty0, activation0, uncertainty_next, activation_next,
 ):  # fmt: skip
     """Uncertainty (a risk) and consumer activation (learning from peers).
 
@@ -434,7 +437,7 @@ def activation_kernel(
         a = activation[i]
         learn = _one_minus_exp(lam_accurate[i])
         conflict = _one_minus_exp(lam_misinfo[i] + hostile[i])
-        uncertainty_out[i] = _clip01(
+        uncertainty_next[i] = _clip01(
             u
             + th[T.SW_UNCERTAINTY] * th[T.UNCERTAINTY_GAIN] * conflict * (1.0 - u)
             - th[T.UNCERTAINTY_RELIEF] * learn * u
@@ -452,13 +455,13 @@ def activation_kernel(
             - th[T.UNCERTAINTY_DRAG] * max(u - uncertainty0[i], 0.0) * a
             + th[T.ACTIVATION_RELAXATION] * (activation0[i] - a)
         )
-        activation_out[i] = min(max(a_new, 0.0), 100.0)
+        activation_next[i] = min(max(a_new, 0.0), 100.0)
 
 
 @njit(parallel=True, cache=True)
 def care_kernel(
     th, key, care, activation, stigma, misinfo, enrolled, lam_accurate, recovery,
-    care_out, sought, entered,
+    care_next, sought, entered_care,
 ):  # fmt: skip
     """Care-seeking: not seeking (0) / disengaged (3) -> seeking (1) -> in care (2) -> disengaged (3),
     or in care -> not seeking (0) on completing care.
@@ -505,14 +508,14 @@ def care_kernel(
                 c = 0
             elif chance(key, i, 0, p):
                 c = 3
-        care_out[i] = c
+        care_next[i] = c
         sought[i] = so
-        entered[i] = en
+        entered_care[i] = en
 
 
 @njit(parallel=True, cache=True)
 def intervention_kernel(
-    th, key, community, enrolled, activation, c_intervention, enrolled_out, enrolled_new
+    th, key, community_next, enrolled, activation, c_intervention, enrolled_next, enrolled_new
 ):
     """Online interventions: a member of a community that hosts one enrols with probability
     ``enrol_rate·a/100``; enrolment ends on dropout or on leaving the community."""
@@ -521,7 +524,7 @@ def intervention_kernel(
     for i in prange(n):
         e = enrolled[i]
         new = 0
-        c = community[i]
+        c = community_next[i]
         hosts = on and c >= 0 and c_intervention[c] == 1
         if e == 1:
             if not hosts or chance(key, i, 1, th[T.DROPOUT_RATE]):
@@ -529,7 +532,7 @@ def intervention_kernel(
         elif hosts and chance(key, i, 0, th[T.ENROL_RATE] * activation[i] / 100.0):
             e = 1
             new = 1
-        enrolled_out[i] = e
+        enrolled_next[i] = e
         enrolled_new[i] = new
 
 
@@ -537,7 +540,7 @@ def intervention_kernel(
 def wellbeing_kernel(
     th, hostile, care, enrolled, belonging, empowerment, stigma, uncertainty,
     wellbeing_mental, wellbeing_physical, wm_base, wp_base, empowerment0, stigma0, uncertainty0,
-    wellbeing_mental_out, wellbeing_physical_out,
+    wellbeing_mental_next, wellbeing_physical_next,
 ):  # fmt: skip
     """Mental and physical wellbeing approach targets set by the other states.
 
@@ -560,18 +563,18 @@ def wellbeing_kernel(
             + th[T.INT_MENTAL] * en
         )
         wm = wellbeing_mental[i]
-        wellbeing_mental_out[i] = _clip01(
+        wellbeing_mental_next[i] = _clip01(
             wm + th[T.WB_ADJUST] * (tm - wm) - th[T.WB_HOSTILITY] * hostile[i]
         )
         tp = wp_base[i] + th[T.WB_CARE_PHYSICAL] * ic + th[T.INT_PHYSICAL] * en
         wp = wellbeing_physical[i]
-        wellbeing_physical_out[i] = _clip01(wp + th[T.WB_ADJUST] * (tp - wp))
+        wellbeing_physical_next[i] = _clip01(wp + th[T.WB_ADJUST] * (tp - wp))
 
 
 @njit(parallel=True, cache=True)
 def offline_kernel(
     th, key, care, wellbeing_mental, activation, recovery, employed, r_base, wellbeing_mental0,
-    activation0, recovery_out, employed_out,
+    activation0, recovery_next, employed_next,
 ):  # fmt: skip
     """Offline outcomes: recovery and employment or education.
 
@@ -592,11 +595,11 @@ def offline_kernel(
             )
             + th[T.RECOVERY_CARE] * ic
         )
-        recovery_out[i] = _clip01(r + th[T.RECOVERY_RATE] * (target - r))
+        recovery_next[i] = _clip01(r + th[T.RECOVERY_RATE] * (target - r))
         e = employed[i]
         if e == 0:
             if chance(key, i, 0, th[T.EMPLOYMENT_GAIN] * r):
                 e = 1
         elif chance(key, i, 0, th[T.EMPLOYMENT_LOSS] * (1.0 - r)):
             e = 0
-        employed_out[i] = e
+        employed_next[i] = e

@@ -1,8 +1,11 @@
 """The whole order of one day, in one function (after Starsim's ``loop.py``).
 
-Each line says why it stands where it does. ``StepTimer`` collects the CPU time of each
-submodel when asked (``PeerwellModel(..., timing=True)``). A submodel switched off
-(``submodels.<name>=false``) is skipped.
+Each line says why it stands where it does. A kernel takes its state arrays by name
+(``calls.py``: ``community`` is day t's, ``community_next`` day t+1's, ``c_volume`` a
+community's), so a call here gives only what is not state: the parameters, today's random keys,
+switches. ``StepTimer`` collects the CPU time of each submodel when asked
+(``PeerwellModel(..., timing=True)``). A submodel switched off (``submodels.<name>=false``) is
+skipped.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import kernels as K
+from . import calls as C
 from . import rng
 from .network import CSRGraph
 from .params import SubmodelSwitches
@@ -80,7 +83,6 @@ def run_day(
     flows, the exchange computes only what the belief update reads (``exchange_kernel``).
     """
     key = step_keys(seed, t)
-    x, y, s, f, c = st.cur, st.nxt, st.static, st.scratch, st.comm
     # Posting also writes the exchange's tags, and the exchange also updates beliefs: each rule
     # reads only its own person's values, so one parallel pass does both with the same draws (at
     # 10,000 people, starting a pass costs about as much as running it). Timed days keep them
@@ -93,105 +95,58 @@ def run_day(
     timer.start()
     # 1. Entry first: today's exchange happens among today's members (the critical point).
     if on.membership:
-        K.membership_kernel(
-            th, key[MEMBERSHIP], x["community"], x["ever_online"], x["belonging"], x["hostile_recent"],
-            s["use"], s["home"], st.n_communities,
-            y["community"], y["ever_online"], f["joined"], f["left"],
-        )  # fmt: skip
+        C.membership(st, th=th, key=key[MEMBERSHIP])
         timer.lap("membership")
     # 2. Who posts what: needs today's membership, and yesterday's beliefs (what people post).
     if on.posting:
-        K.posting_kernel(
-            th, key[POSTING], y["community"], s["post_rate"], x["misinfo"], x["ever_posted"], x["posts"],
-            f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"], y["ever_posted"], y["posts"],
-            tags_in_posting, x["stigma"], st.tag,
-        )  # fmt: skip
+        C.posting(st, th=th, key=key[POSTING], pack=tags_in_posting)
         timer.lap("posting")
     # 3. Each community's feed from today's posts: read by everyone in the exchange below.
     if on.feed:
-        K.feed_kernel(
-            th, y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
-            c["moderation"], c["misinfo_prevalence"], c["supporters"],
-            c["members"], c["volume"], c["feed_misinfo"], c["feed_accurate"], c["feed_aware"],
-            c["member_share"],
-        )  # fmt: skip
+        C.feed(st, th=th)
         timer.lap("feed")
     # 4. Exchange over ties and feeds: the one neighbour gather; every update below reads its output.
     #    Peer norms are gathered only for the social submodel, their one reader.
     if on.exchange:
         if not tags_in_posting:
-            K.pack_kernel(
-                y["community"], f["posted"], f["post_misinfo"], f["post_accurate"], f["post_aware"],
-                x["stigma"], st.tag,
-            )  # fmt: skip
-        K.exchange_kernel(
-            th, key[HOSTILITY], on.social, g.indptr, g.indices, y["community"], f["posted"], st.tag, s["use"], s["diagnosis"], x["stigma"], c["moderation"],
-            c["hostility"], c["anti_stigma"], c["volume"], c["feed_misinfo"], c["feed_accurate"],
-            c["feed_aware"], c["member_share"], f["reads"], f["support"], f["lam_misinfo"], f["lam_accurate"], f["lam_aware"],
-            f["anti_stigma"], f["hostile"], f["norm_stigma"],
-            beliefs_in_exchange, key[MISINFO], x["misinfo"], x["care"], f["post_misinfo"], y["misinfo"],
-            f["adopted"], f["corrected"], all_flows,
+            C.pack(st)
+        C.exchange(
+            st, th=th, key=key[HOSTILITY], peer_norms=on.social, indptr=g.indptr, indices=g.indices,
+            beliefs=beliefs_in_exchange, belief_key=key[MISINFO], all_flows=all_flows,
         )  # fmt: skip
         timer.lap("exchange")
     elif on.social:
         # Nobody met: peer norms are one's own self-stigma (what the exchange writes with no ties).
-        np.copyto(f["norm_stigma"], x["stigma"])
+        np.copyto(st.scratch["norm_stigma"], st.cur["stigma"])
     # 5. Support, empowerment and hostility move belonging and self-stigma (stigma pathway).
     if on.social:
-        K.social_kernel(
-            th, f["support"], f["hostile"], f["anti_stigma"], f["norm_stigma"], x["belonging"],
-            x["empowerment"], x["stigma"], x["hostile_recent"], s["empowerment0"], s["stigma0"],
-            y["belonging"], y["empowerment"], y["stigma"], y["hostile_recent"],
-        )  # fmt: skip
+        C.social(st, th=th)
         timer.lap("social")
     # 6. Misleading beliefs: adopted from today's misleading posts, corrected by moderators, peers'
     #    replies to today's misleading posts (the feed above) and care. (In the exchange's pass
     #    when both run untimed.)
     if on.misinformation and not beliefs_in_exchange:
-        K.misinformation_kernel(
-            th, key[MISINFO], y["community"], x["misinfo"], x["care"], f["post_misinfo"], f["lam_misinfo"],
-            f["lam_accurate"], f["lam_aware"], c["moderation"], c["feed_accurate"], y["misinfo"],
-            f["adopted"], f["corrected"],
-        )  # fmt: skip
+        C.misinformation(st, th=th, key=key[MISINFO])
         timer.lap("misinformation")
     # 7. Learning from peers raises activation; misleading content and hostility raise uncertainty.
     if on.activation:
-        K.activation_kernel(
-            th, f["hostile"], f["lam_misinfo"], f["lam_accurate"], x["misinfo"], x["empowerment"],
-            x["uncertainty"], x["activation"], s["uncertainty0"], s["activation0"],
-            y["uncertainty"], y["activation"],
-        )  # fmt: skip
+        C.activation(st, th=th)
         timer.lap("activation")
     # 8. Care-seeking follows yesterday's activation, stigma and beliefs (activation pathway).
     if on.care:
-        K.care_kernel(
-            th, key[CARE], x["care"], x["activation"], x["stigma"], x["misinfo"], x["enrolled"],
-            f["lam_accurate"], x["recovery"], y["care"], f["sought"], f["entered_care"],
-        )  # fmt: skip
+        C.care(st, th=th, key=key[CARE])
         timer.lap("care")
     # 9. Online interventions: only members of a hosting community can enrol or stay enrolled.
     if on.intervention:
-        K.intervention_kernel(
-            th, key[INTERVENTION], y["community"], x["enrolled"], x["activation"], c["intervention"],
-            y["enrolled"], f["enrolled_new"],
-        )  # fmt: skip
+        C.intervention(st, th=th, key=key[INTERVENTION])
         timer.lap("intervention")
     # 10. Wellbeing follows yesterday's states; hostility today is an immediate shock.
     if on.wellbeing:
-        K.wellbeing_kernel(
-            th, f["hostile"], x["care"], x["enrolled"], x["belonging"], x["empowerment"], x["stigma"],
-            x["uncertainty"], x["wellbeing_mental"], x["wellbeing_physical"], s["wm_base"], s["wp_base"],
-            s["empowerment0"], s["stigma0"], s["uncertainty0"],
-            y["wellbeing_mental"], y["wellbeing_physical"],
-        )  # fmt: skip
+        C.wellbeing(st, th=th)
         timer.lap("wellbeing")
     # 11. Offline outcomes last: they integrate wellbeing and activation (the translation question).
     if on.offline:
-        K.offline_kernel(
-            th, key[OFFLINE], x["care"], x["wellbeing_mental"], x["activation"], x["recovery"],
-            x["employed"], s["r_base"], s["wellbeing_mental0"], s["activation0"],
-            y["recovery"], y["employed"],
-        )  # fmt: skip
+        C.offline(st, th=th, key=key[OFFLINE])
         timer.lap("offline")
     # 12. Day t+1 becomes today. Kernels 1-4 must run in this order (each reads what the one
     #     before wrote today); kernels 5-11 read only day t and today's exposures, so their order

@@ -149,7 +149,7 @@ class PeerwellModel(mesa.Model):
         self._thread_choice: ThreadChoice | None = None  # made on the first day that measures
         self.theta = pack_theta(params)
         self.timer = StepTimer(timing)
-        self.daily_flows = daily_flows
+        self.daily_flows = bool(daily_flows)  # a kernel switch (calls.GIVEN): a bool
         self.events_fired: list[tuple[int, str, object]] = []
         self.summary = summarize(self.state)
         reporters = {"step": partial(report_day)}

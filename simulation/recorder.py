@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import calls
 from . import summary_kernel as K
 from .params import DIAGNOSES
 from .state import State
@@ -59,15 +60,8 @@ def _sd(sum_: float, sumsq: float, n: float) -> float:
 
 def summarize(st: State) -> dict[str, float]:
     """All aggregates of the current day as a flat dict of floats (one fused pass over people)."""
-    x, s, f = st.cur, st.static, st.scratch
-    t = K.summary_sums(
-        x["activation"], x["care"], x["wellbeing_mental"], x["wellbeing_physical"], x["stigma"],
-        x["belonging"], x["empowerment"], x["uncertainty"], x["recovery"], x["community"],
-        x["misinfo"], x["ever_online"], x["ever_posted"], x["posts"], s["role"], x["enrolled"],
-        x["employed"], s["diagnosis"], f["joined"], f["left"], f["posted"], f["support"],
-        f["lam_accurate"], f["lam_misinfo"], f["hostile"], f["adopted"], f["corrected"], f["sought"],
-        f["entered_care"], f["enrolled_new"], *PAM_CUTS, STIGMA_MODERATE_HIGH,
-    )  # fmt: skip
+    cut1, cut2, cut3 = PAM_CUTS
+    t = calls.summary_sums(st, cut1=cut1, cut2=cut2, cut3=cut3, stigma_high=STIGMA_MODERATE_HIGH)
     n = float(st.n)
     out: dict[str, float] = {}
     out["activation_mean"] = t[K.A_ACT] / n

@@ -131,6 +131,11 @@ class State:
     comm: dict[str, np.ndarray] = field(default_factory=dict)
     # What the gather over ties reads of each person, packed into one int32 (kernels.pack_kernel).
     tag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    # Each kernel's arguments for today's ``cur`` and ``nxt``, bound by name and checked, and the
+    # arrays calls gave that were checked (calls.KernelCall); ``swap`` brings in the other day's.
+    # Write arrays in place: only ``freeze`` may put another array under a name.
+    bindings: dict = field(default_factory=dict, repr=False, compare=False)
+    swapped_bindings: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def empty(cls, n: int, n_communities: int) -> State:
@@ -147,6 +152,7 @@ class State:
 
     def swap(self) -> None:
         self.cur, self.nxt = self.nxt, self.cur
+        self.bindings, self.swapped_bindings = self.swapped_bindings, self.bindings
 
     def freeze(self, names) -> None:
         """Hold variables ``names`` fixed: day t and day t+1 share one array, so the swap cannot
@@ -154,6 +160,8 @@ class State:
         holds. Only for variables whose writer does not run."""
         for name in names:
             self.nxt[name] = self.cur[name]
+        self.bindings.clear()  # the kernels bound the arrays it replaced
+        self.swapped_bindings.clear()
 
     def nbytes(self) -> int:
         parts = (self.static, self.cur, self.nxt, self.scratch, self.comm)

@@ -2,7 +2,8 @@
 
 Sums are taken per fixed-size chunk of people in parallel, then the chunk sums are added in
 chunk order: the result does not depend on the number of threads (a plain parallel reduction
-would add in a thread-dependent order and change the last bits).
+would add in a thread-dependent order and change the last bits). ``calls.summary_sums`` passes
+the state arrays by their names in ``state.py``.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ SLOTS = A_DX + 3 * DX_FIELDS
 
 @njit(parallel=True, cache=True)
 def summary_sums(
-    activation, care, wm, wp, stigma, belonging, empowerment, uncertainty, recovery, community,
-    misinfo, ever_online, ever_posted, posts, role, enrolled, employed, diagnosis,
-    joined, left, posted, support, lam_accurate, lam_misinfo, hostile, adopted, corrected, sought,
-    entered, enrolled_new, cut1, cut2, cut3, stigma_high,
+    cut1, cut2, cut3, stigma_high,
+    activation, care, wellbeing_mental, wellbeing_physical, stigma, belonging, empowerment,
+    uncertainty, recovery, community, misinfo, ever_online, ever_posted, posts, role, enrolled,
+    employed, diagnosis, joined, left, posted, support, lam_accurate, lam_misinfo, hostile, adopted,
+    corrected, sought, entered_care, enrolled_new,
 ):  # fmt: skip
     n = activation.shape[0]
     chunks = (n + CHUNK - 1) // CHUNK
@@ -51,10 +53,10 @@ def summary_sums(
             else:
                 a_[A_L4] += 1.0
             a_[A_C0 + care[i]] += 1.0
-            a_[A_WM] += wm[i]
-            a_[A_WM2] += wm[i] * wm[i]
-            a_[A_WP] += wp[i]
-            a_[A_WP2] += wp[i] * wp[i]
+            a_[A_WM] += wellbeing_mental[i]
+            a_[A_WM2] += wellbeing_mental[i] * wellbeing_mental[i]
+            a_[A_WP] += wellbeing_physical[i]
+            a_[A_WP2] += wellbeing_physical[i] * wellbeing_physical[i]
             a_[A_ST] += stigma[i]
             a_[A_ST2] += stigma[i] * stigma[i]
             a_[A_BE] += belonging[i]
@@ -89,7 +91,7 @@ def summary_sums(
             a_[A_F_ADOPT] += adopted[i]
             a_[A_F_CORR] += corrected[i]
             a_[A_F_SOUGHT] += sought[i]
-            a_[A_F_ENTER] += entered[i]
+            a_[A_F_ENTER] += entered_care[i]
             a_[A_F_ENROL] += enrolled_new[i]
             d = A_DX + DX_FIELDS * diagnosis[i]
             a_[d] += 1.0
@@ -97,7 +99,7 @@ def summary_sums(
             a_[d + 2] += stigma[i]
             if care[i] == 2:
                 a_[d + 3] += 1.0
-            a_[d + 4] += wm[i]
+            a_[d + 4] += wellbeing_mental[i]
     total = np.zeros(SLOTS)
     for c in range(chunks):  # in chunk order: independent of the thread count
         for k in range(SLOTS):
