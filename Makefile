@@ -60,9 +60,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
 # The whole performance suite (issue #8), written to benchmarks/RESULTS.md; run it on an idle machine.
+# It lives in benchmarks/, outside the installed package, so it runs from this checkout.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
-	$(VENV)/bin/peerwell bench
+	$(PY) -m benchmarks
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """How fast the Explore page steps, measured in a real headless Chromium against `peerwell dashboard`.
 
-    python benchmarks/bench_dashboard.py [--people 1000] [--seconds 10] [--speed 30]
+    python -m benchmarks.bench_dashboard [--people 1000] [--seconds 10] [--speed 30]
 
 Starts the dashboard on a free loopback port, opens Explore with ``--people`` people, sets the
 speed slider to ``--speed`` days per second (its top is 30), presses Play for ``--seconds`` and

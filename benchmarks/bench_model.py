@@ -1,6 +1,6 @@
 """Speed of the Numba model against the readable per-agent reference, side by side in one run.
 
-    python benchmarks/bench_model.py [--people 10000] [--steps 100] [--ref-steps 5]
+    python -m benchmarks.bench_model [--people 10000] [--steps 100] [--ref-steps 5]
 
 Prints person-steps per second of: the Numba model (1 and 2 threads, each in its own process,
 since Numba fixes its thread count at start), with and without daily recording; the plain
@@ -14,13 +14,11 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from worker import Plan, run_each
+from benchmarks.worker import Plan, run_each
 
 
 def reference_run(n: int, steps: int) -> float:

@@ -1,6 +1,6 @@
 """Performance at scale: the full model at up to a million people, measured side by side.
 
-    python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--degree 20] [--year]
+    python -m benchmarks.bench_scale [--sizes 10000,100000,1000000] [--degree 20] [--year]
 
 For each size, in a fresh process per thread count (Numba fixes its threads at start):
 building the population and network, the time of a full model day (every mechanism on, daily
@@ -18,12 +18,10 @@ import argparse
 import hashlib
 import json
 import math
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from worker import Plan, run_each
+from benchmarks.worker import Plan, run_each
 
 
 def steps_for(n: int) -> int:

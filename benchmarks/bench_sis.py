@@ -1,6 +1,6 @@
 """SIS contagion on one network: NDlib, idiomatic Mesa and peerwell's production kernels side by side.
 
-    python benchmarks/bench_sis.py [--people 10000] [--m 5] [--steps 100] [--beta 0.03] [--mu 0.1]
+    python -m benchmarks.bench_sis [--people 10000] [--m 5] [--steps 100] [--beta 0.03] [--mu 0.1]
 
 One Barabási–Albert graph (networkx, seeded), one set of initially infected people, the same
 per-contact infection probability β and recovery probability μ, for:
@@ -43,15 +43,13 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from worker import Plan, build_graph, ndlib_available, run_each
+from benchmarks.worker import Plan, build_graph, ndlib_available, run_each
 
 NDLIB_INSTALL = "pip install -e '.[bench]'  (or: pip install ndlib==6.0.1 six)"
 

@@ -3,7 +3,7 @@
 Measured in one invocation, on the same runs (seeds 1..N of the baseline):
 
 1. serial      — one process runs the N simulations one after another through the same store
-                 code (``runstore.ensure_run``), no launcher, its kernels already loaded: the
+                 code (``store.ensure_run``), no launcher, its kernels already loaded: the
                  reference a sweep must beat. Timed before the sweeps, between them and after
                  them (this machine's speed drifts by 15% over minutes); the median counts, and
                  the ratio is also shown against the fastest and the slowest loop.
@@ -31,8 +31,8 @@ from which the goal is met. The goals of issue 23 close the report:
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_sweep.py [--runs 24] [--goal-runs 1000] [--small-runs 1000]
-    .venv/bin/python benchmarks/bench_sweep.py --quick     # a smoke run (seconds), not figures
+    .venv/bin/python -m benchmarks.bench_sweep [--runs 24] [--goal-runs 1000] [--small-runs 1000]
+    .venv/bin/python -m benchmarks.bench_sweep --quick     # a smoke run (seconds), not figures
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def serial(runs: int, steps: int, size: int, store: Path) -> tuple[float, float]
     import numba
 
     from peerwell.scenarios.experiments.hooks import MODELS
-    from peerwell.scenarios.experiments.runstore import ensure_run
+    from peerwell.scenarios.experiments.store import ensure_run
     from peerwell.simulation.params import ModelParams, with_overrides
 
     numba.set_num_threads(1)
@@ -252,7 +252,7 @@ def goals(res: dict, judged: bool = True) -> list[dict]:
 
 
 def report(res: dict, judged: bool = True) -> list[str]:
-    """The benchmark as text lines (printed, and a section of ``peerwell bench``'s report)."""
+    """The benchmark as text lines (printed, and a section of the suite's report)."""
     n, cores = res["runs"], res["cores"]
     lines = [
         f"peerwell sweep benchmark: {cores} cores, load average {res['load_start']:.1f} at the "
@@ -313,8 +313,8 @@ def report(res: dict, judged: bool = True) -> list[str]:
     return lines
 
 
-def for_peerwell_bench(quick: bool) -> tuple[dict, str]:
-    """``peerwell bench``'s part: the results (with their goal rows) and the printed report."""
+def for_suite(quick: bool) -> tuple[dict, str]:
+    """The part of ``python -m benchmarks``: the results (with goal rows) and the printed report."""
     a = parse(["--quick"] if quick else [])
     res = measure(a)
     res["goals"] = goals(res, judged=not quick)

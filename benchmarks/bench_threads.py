@@ -1,6 +1,6 @@
 """Does a second thread ever slow a run? 1 thread, every thread and the automatic choice.
 
-    python benchmarks/bench_threads.py [--sizes 1000,3000,10000,100000] [--days 60]
+    python -m benchmarks.bench_threads [--sizes 1000,3000,10000,100000] [--days 60]
 
 For each size, the whole model (``default``) and its leanest day (``sis``, the configuration of
 ``bench_sis.py``) run as three models with one seed, stepped in lockstep in one process started
@@ -16,11 +16,9 @@ where those pay. A benchmark, not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from worker import Plan, run_each
+from benchmarks.worker import Plan, run_each
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,11 +1,11 @@
 """The measurements that need a fresh process per Numba thread count, shared by the bench scripts.
 
-    NUMBA_NUM_THREADS=2 python benchmarks/worker.py '[{"task": "scale", "n": 10000, ...}, ...]'
+    NUMBA_NUM_THREADS=2 python -m benchmarks.worker '[{"task": "scale", "n": 10000, ...}, ...]'
 
 Numba starts its thread pool once per process, so every figure "at k threads" is measured in a
 process started with ``NUMBA_NUM_THREADS=k``. A worker runs its tasks in order, after one warm-up
 that loads the cached kernels, and prints one JSON line: the list of their results. The bench
-scripts run one task per worker (so peak memory is the task's own); ``peerwell bench --quick``
+scripts run one task per worker (so peak memory is the task's own); ``python -m benchmarks --quick``
 runs all the tasks of a thread count in one worker, saving the ~4 s each process spends starting
 (imports and loading the compiled kernels).
 """
@@ -384,7 +384,8 @@ class Worker:
               file=sys.stderr, flush=True)  # fmt: skip
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "worker.py"), json.dumps(tasks)],
+            [sys.executable, "-m", "benchmarks.worker", json.dumps(tasks)],
+            cwd=HERE.parent,  # the checkout, where `benchmarks` is importable
             env={**os.environ, "NUMBA_NUM_THREADS": str(threads)},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
