@@ -496,14 +496,3 @@ def validation_rows(results: list[dict]) -> list[dict]:
             }
         )
     return rows
-
-
-def markdown_table(rows: list[dict], columns: Sequence[str] | None = None) -> str:
-    """A GitHub-flavoured Markdown table of dict rows."""
-    if not rows:
-        return ""
-    columns = list(columns or rows[0].keys())
-    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        out.append("| " + " | ".join(fmt(row.get(c, "")) for c in columns) + " |")
-    return "\n".join(out) + "\n"

@@ -24,6 +24,7 @@ from .stats import (
     marks_family,
     too_few_pairs,
 )
+from .tables import markdown_table
 
 
 def marks_rule(summary: pd.DataFrame) -> str:
@@ -149,12 +150,6 @@ def scenario_paragraph(summary: pd.DataFrame, scenario: str) -> str:
     return " ".join(text)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def levels_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
     """Markdown: outcome rows, scenario columns, ``mean [CI]`` cells."""
     rows = []
@@ -166,7 +161,7 @@ def levels_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
             for sc in scenarios
         ]
         rows.append([s["label"].iloc[0], *cells])
-    return _table(["outcome", *scenarios], rows)
+    return markdown_table(["outcome", *scenarios], rows)
 
 
 def differences_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
@@ -184,7 +179,7 @@ def differences_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
                 f"{fmt_diff(outcome, r['diff_ci_high'], False)}]{star}"
             )
         rows.append([s["label"].iloc[0], *cells])
-    return _table(["outcome", *others], rows)
+    return markdown_table(["outcome", *others], rows)
 
 
 def render_report(
@@ -231,11 +226,11 @@ def render_report(
     for s in scenarios[1:]:
         out += [scenario_paragraph(summary, s), ""]
     out += [f"## Outcomes on day {settings['horizon']} (mean [95% CI])", ""]
-    out += [levels_table(summary, scenarios), ""]
+    out += [levels_table(summary, scenarios)]
     if len(scenarios) > 1:
         how = "no marks: too few pairs" if warning else "* see below"
         out += [f"## Paired differences from {reference} (mean [95% CI]; {how})", ""]
-        out += [differences_table(summary, scenarios), ""]
+        out += [differences_table(summary, scenarios)]
         out += [(warning or marks_rule(summary) + ".").replace("*", "\\*", 1), ""]
     out += ["## Figures", ""]
     out += [f"![{caption}]({path})\n" for caption, path in figures.items()]

@@ -33,7 +33,7 @@ from peerwell.simulation.params import (
 ROOT = Path(__file__).resolve().parents[1]
 ODD = ROOT / "docs" / "ODD.md"
 PEERWELL = str(Path(sys.executable).with_name("peerwell"))
-REGENERATE = "run: python -m peerwell.scenarios.evidence.paramdoc --write docs/ODD.md"
+REGENERATE = "run: peerwell params --write docs/ODD.md"
 
 ALL_NAMES = [name for name, _, _ in iter_fields(ModelParams())]
 RUN_CONTROL = {"seed", "steps", "record_every"}  # top-level fields: typed without a group prefix
@@ -72,7 +72,7 @@ def test_generated_block_in_odd_equals_what_the_code_produces(odd, block):
 
 
 def test_check_command_agrees(capsys):
-    assert paramdoc.main(["--check", str(ODD)]) == 0
+    assert params_command(["--check", str(ODD)]) == 0
 
 
 def test_every_parameter_is_in_the_odd_tables(odd):
@@ -86,7 +86,7 @@ def test_stale_block_is_detected_and_rewritten(tmp_path, odd):
     start = "<!-- params:start -->\n"
     doc.write_text(odd.replace(start, start + "hand edit\n"), encoding="utf-8")
     assert paramdoc.stale_blocks(doc) == ["params"]
-    assert paramdoc.main(["--check", str(doc)]) == 1
+    assert params_command(["--check", str(doc)]) == 1
     assert paramdoc.write_doc(doc) is True
     assert paramdoc.stale_blocks(doc) == []
     assert doc.read_text(encoding="utf-8") == odd

@@ -7,15 +7,17 @@ produces now, so the pages cannot drift from the code:
 - ``cli-reference``: every sub-command from the CLI's own command table
   (``peerwell.scenarios.cli.core.load_commands``), with its help and the options of its typed config;
 - ``params-reference``: the parameter tables of ``peerwell params`` (``simulation/params.py``);
-- ``conceptual-model``: the figure of Naslund et al. (2016) drawn from ``docs/ODD.md``'s diagram,
+- ``conceptual-model``: the figure of Naslund et al. (2016) drawn from its table in
+  ``peerwell.analysis.conceptual`` (which ``docs/ODD.md``'s Mermaid diagram must match),
   each box a link to its ODD section, and the table of boxes, sections, switches and parameters;
 - ``benchmarks``: ``benchmarks/RESULTS.md`` when ``make bench`` has written it.
 
 ``docs/ODD.md`` is also read through this extension: its ``<a id="..."></a>`` anchors become
 MyST targets (so ``[...](#sm-entry)`` links resolve and are checked), and its Mermaid diagram is
-replaced by the same linked figure. Finally, a ``missing-reference`` handler resolves references
-to an object's defining module (``peerwell.scenarios.experiments.compare.ComparisonResult``) to the public
-name under which the API reference documents it (``peerwell.scenarios.ComparisonResult``).
+checked against that table and replaced by the same linked figure. Finally, a
+``missing-reference`` handler resolves references to an object's defining module
+(``peerwell.scenarios.experiments.compare.ComparisonResult``) to the public name under which the
+API reference documents it (``peerwell.scenarios.ComparisonResult``).
 """
 
 from __future__ import annotations
@@ -26,17 +28,15 @@ import importlib
 import inspect
 import io
 import re
-import sys
 from pathlib import Path
 
 from sphinx.application import Sphinx
 
-HERE = Path(__file__).resolve().parent
-DOCS = HERE.parent
-ROOT = DOCS.parent
-sys.path.insert(0, str(HERE))
+from peerwell.analysis import conceptual
+from peerwell.analysis.tables import markdown_table
 
-import conceptual_figure  # noqa: E402
+DOCS = Path(__file__).resolve().parent.parent
+ROOT = DOCS.parent
 
 GENERATE = re.compile(r"^<!-- generate: ([\w-]+) -->\s*$", flags=re.M)
 PUBLIC_PACKAGES = ("peerwell", "peerwell.simulation", "peerwell.scenarios", "peerwell.analysis")
@@ -78,7 +78,7 @@ def _field_comments(cls) -> dict[str, str]:
 
 def _options_table(cls, names, help_text: dict[str, str] | None = None) -> str:
     comments = {**_field_comments(cls), **(help_text or {})}
-    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    rows = []
     for f in dataclasses.fields(cls):
         if f.name not in names:
             continue
@@ -92,9 +92,9 @@ def _options_table(cls, names, help_text: dict[str, str] | None = None) -> str:
             default = "(required)"
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
         rows.append(
-            f"| `{f.name}` | {_cell(kind)} | `{_cell(default)}` | {_cell(comments.get(f.name, ''))} |"
+            [f"`{f.name}`", _cell(kind), f"`{_cell(default)}`", _cell(comments.get(f.name, ""))]
         )
-    return "\n".join(rows) + "\n"
+    return markdown_table(["key", "type", "default", "meaning"], rows)
 
 
 def _groups() -> dict[str, list[str]]:
@@ -250,30 +250,31 @@ def conceptual_model() -> str:
     from peerwell.scenarios.evidence.paramdoc import BOXES, rows
     from peerwell.simulation.params import MECHANISMS, MechanismSwitches
 
-    svg = conceptual_figure.figure_svg(DOCS / "ODD.md", link_prefix="ODD.html")
+    conceptual.check_mermaid((DOCS / "ODD.md").read_text(encoding="utf-8"))
+    svg = conceptual.figure_svg(link_prefix="ODD.html")
     by_box: dict[str, list[str]] = {}
     for r in rows():
         if r.box:
             by_box.setdefault(r.box, []).append(r.name)
     switches = {f.name: f.metadata.get("box", "") for f in dataclasses.fields(MechanismSwitches)}
     sections = odd_sections()
-    lines = [
-        _raw_svg(svg),
-        "\n| box of the model | submodel (equations) | switch | parameters |",
-        "|---|---|---|---|",
-    ]
+    table = []
     for box, (label, anchor) in BOXES.items():
         params = [p for p in by_box.get(box, []) if not p.startswith("mechanisms.")]
         switch = [f"`mechanisms.{m}`" for m in MECHANISMS if m == box or switches.get(m) == box]
         shown = ", ".join(f"`{p}`" for p in params[:4]) + (
             f", … ({len(params)} in all)" if len(params) > 4 else ""
         )
-        lines.append(
-            f"| {_cell(label)} | [§{_cell(sections.get(anchor, anchor))}](ODD.md#{anchor}) "
-            f"| {', '.join(switch) or '—'} "
-            f"| {shown or '—'} |"
+        table.append(
+            [
+                _cell(label),
+                f"[§{_cell(sections.get(anchor, anchor))}](ODD.md#{anchor})",
+                ", ".join(switch) or "—",
+                shown or "—",
+            ]
         )
-    return "\n".join(lines) + "\n"
+    header = ["box of the model", "submodel (equations)", "switch", "parameters"]
+    return _raw_svg(svg) + "\n\n" + markdown_table(header, table)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,9 +311,8 @@ MERMAID = re.compile(r"^```mermaid\n.*?^```\n", flags=re.S | re.M)
 
 def odd_for_sphinx(text: str) -> str:
     text = ANCHOR.sub(r"(\1)=", text)
-    svg = conceptual_figure.render_svg(
-        conceptual_figure.parse(conceptual_figure.mermaid_block(text)), link_prefix=""
-    )
+    conceptual.check_mermaid(text)
+    svg = conceptual.figure_svg(link_prefix="")
     return MERMAID.sub(lambda _m: _raw_svg(svg), text, count=1)
 
 

@@ -1,10 +1,8 @@
 """Calibration: the baseline against the empirical anchors of the model brief (`peerwell calibrate`).
 
-Every anchor the model can express is an :class:`Anchor`: the fact, its source, what is measured
-in which scenario and on which day, the target, and the tolerance with the reason for it. Most
-tolerances are the anchor's own sampling uncertainty (the 95% interval of the study's estimate);
-where studies disagree, the span of their estimates; where the anchor gives only a direction, the
-sign. A few are judgement and say so.
+Every anchor the model can express is an :class:`~peerwell.scenarios.evidence.anchors.Anchor`
+of ``anchors.py`` (the fact, its source, what is measured in which scenario and on which day, the
+target, and the tolerance with the reason for it); this module runs the model and measures it.
 
 Runs: the ``baseline`` scenario (most anchors), ``offline_only`` (the paired contrasts: what a
 year online changes, with common random numbers), and ``moderated_community`` (HORYZONS-like
@@ -22,9 +20,9 @@ standard error), and writes a scenario file runnable as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -34,8 +32,11 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, stats
 
-from peerwell.analysis.classic import markdown_table
+from peerwell.analysis.tables import markdown_table
 from peerwell.scenarios.catalogue import load_scenario
+from peerwell.scenarios.evidence.anchors import Anchor, anchors, not_checked
+from peerwell.scenarios.experiments.replicates import replicate_seeds, run_parallel
+from peerwell.scenarios.experiments.store import atomic_write_bytes
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import DIAGNOSES, ModelParams, get_param
@@ -46,315 +47,16 @@ COHORT = (30, 91)  # joiners on days 30-90 (the moderated community opens on day
 DAYS_6M, DAYS_9M = 183, 274  # 182.6 and 273.9 days, rounded up
 
 # ---------------------------------------------------------------------------------------------
-# Interval helpers (the anchors' sampling uncertainty)
-
-
-def wilson(p: float, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson 95% interval of a proportion p observed in n."""
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return centre - half, centre + half
-
-
-def mean_ci(mean: float, sd: float, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% interval of a study mean (normal)."""
-    half = z * sd / math.sqrt(n)
-    return mean - half, mean + half
-
-
-def ratio_ci(a: int, n1: int, b: int, n2: int, z: float = 1.959964) -> tuple[float, float, float]:
-    """Ratio of two proportions a/n1 ÷ b/n2 with its log-normal 95% interval."""
-    rr = (a / n1) / (b / n2)
-    se = math.sqrt(1 / a - 1 / n1 + 1 / b - 1 / n2)
-    return rr, rr * math.exp(-z * se), rr * math.exp(z * se)
-
-
-# Forma et al. (2021) PAM-MH by diagnosis: mean, SD, n.
-PAM_MH = {
-    "schizophrenia": (57.4, 10.4, 43),
-    "bipolar": (66.6, 17.5, 59),
-    "depression": (55.4, 14.6, 34),
-}
-
-
-def pam_level_intervals(mix: Sequence[float], draws: int = 4000, seed: int = 20210301) -> dict:
-    """PAM level shares implied by the PAM-MH means and SDs, with 95% parametric-bootstrap bounds.
-
-    Scores are normal by diagnosis (the model's own assumption), mixed by the model's diagnosis
-    mix and cut at the PAM cut-points. The bootstrap draws each study mean from N(m, SD²/n) and
-    each SD from SD·√(χ²_{n-1}/(n-1)); the seed is fixed, so the bounds are reproducible.
-    """
-    m = np.array([PAM_MH[d][0] for d in DIAGNOSES])
-    s = np.array([PAM_MH[d][1] for d in DIAGNOSES])
-    n = np.array([PAM_MH[d][2] for d in DIAGNOSES])
-    w = np.asarray(mix, dtype=float)
-    cuts = np.array(PAM_CUTS)
-
-    def shares(mm, ss):
-        cdf = stats.norm.cdf((cuts[None, :] - mm[:, None]) / ss[:, None])
-        cdf = np.column_stack([np.zeros(3), cdf, np.ones(3)])
-        return (w[:, None] * np.diff(cdf, axis=1)).sum(axis=0)
-
-    rng = np.random.default_rng(seed)
-    boot = np.array(
-        [shares(rng.normal(m, s / np.sqrt(n)), s * np.sqrt(rng.chisquare(n - 1) / (n - 1)))
-         for _ in range(draws)]
-    )  # fmt: skip
-    lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
-    point = shares(m, s)
-    return {f"L{k + 1}": (float(point[k]), float(lo[k]), float(hi[k])) for k in range(4)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Anchors
-
-
-@dataclass
-class Anchor:
-    """One empirical fact the model can express, and how it is checked.
-
-    ``measure`` names a measurement of :func:`probe` (``scenario.name``) or a paired difference
-    (``diff.name`` = baseline - offline_only, same seeds). Within tolerance means
-    ``lo <= simulated mean <= hi`` (``lo < mean`` when ``strict``); a missing bound is open.
-    """
-
-    id: str
-    fact: str
-    source: str
-    measure: str
-    where: str
-    target: float | None
-    lo: float | None
-    hi: float | None
-    basis: str
-    unit: str = "share"  # share | points | ratio | difference
-    strict: bool = False
-    fit: bool = True  # used as a target by fit=true (two-sided anchors with a point target)
-    label: str = ""  # how the target reads when it is not a single number
-
-    def within(self, value: float) -> bool:
-        if value is None or not math.isfinite(value):
-            return False
-        if self.lo is not None and (value <= self.lo if self.strict else value < self.lo):
-            return False
-        return not (self.hi is not None and value > self.hi)
-
-    def tolerance_text(self) -> str:
-        f = _pct if self.unit == "share" else (lambda x: f"{x:.3g}")
-        if self.lo is not None and self.hi is not None:
-            return f"[{f(self.lo)}, {f(self.hi)}]"
-        if self.lo is not None:
-            return f"{'>' if self.strict else '≥'} {f(self.lo)}"
-        return f"≤ {f(self.hi)}"
-
-    def target_text(self) -> str:
-        if self.label:
-            return self.label
-        if self.target is None:
-            return "direction"
-        return _pct(self.target) if self.unit == "share" else f"{self.target:.3g}"
-
-    def se(self) -> float | None:
-        """The anchor's standard error for fitting: the 95% half-width / 1.96."""
-        if self.target is None or self.lo is None or self.hi is None:
-            return None
-        return (self.hi - self.lo) / (2 * 1.959964)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def anchors(params: ModelParams | None = None) -> list[Anchor]:
-    """The anchors of ``model-brief.md`` the model can express, for the diagnosis mix of ``params``."""
-    p = (params or ModelParams()).population
-    mix = (p.share_schizophrenia, p.share_bipolar, p.share_depression)
-    out: list[Anchor] = []
-    year = "baseline, last day"
-    # P1: share online. Pooled over the three surveys (n = 70 + 403 + 195).
-    n_ = (70, 403, 195)
-    pooled = (0.71 * 70 + 0.679 * 403 + 0.72 * 195) / sum(n_)
-    lo, hi = wilson(pooled, sum(n_))
-    out.append(Anchor(
-        "online_share", "people with SMI who use social media: 71% (n=70), 67.9% (n=403), 72% (n=195)",
-        "Naslund 2016; Brunette 2019; Aschbrenner 2018", "baseline.online_share", year,
-        pooled, lo, hi, "sampling: Wilson 95% interval of the pooled share (n = 668)",
-    ))  # fmt: skip
-    # P3: participation inequality.
-    out.append(Anchor(
-        "ever_posted", "< 25% ever post", "van Mierlo 2014", "baseline.ever_posted_share", year,
-        None, None, 0.25, "bound stated by the source (n = 63,990: sampling error negligible)", fit=False,
-        label="< 25%",
-    ))  # fmt: skip
-    judgement = (
-        "judgement: ±8 points (van Mierlo's n = 63,990 makes sampling error negligible; the four "
-        "networks differ, and superusers are 1% of N, so a few dozen people carry the share)"
-    )
-    for role, share in (("superuser", 0.747), ("contributor", 0.240)):
-        out.append(Anchor(
-            f"content_{role}", f"{role}s produce {100 * share:.1f}% of content", "van Mierlo 2014",
-            f"baseline.content_share_{role}", year, share, share - 0.08, share + 0.08, judgement,
-        ))  # fmt: skip
-    out.append(Anchor(
-        "content_lurker", "lurkers produce 1.3% of content", "van Mierlo 2014",
-        "baseline.content_share_lurker", year, 0.013, 0.0, 0.05,
-        "judgement: at most 5% (lurkers post almost never)", fit=False,
-    ))  # fmt: skip
-    # P5: PAM-MH means by diagnosis.
-    for dx in DIAGNOSES:
-        m, sd, n = PAM_MH[dx]
-        lo, hi = mean_ci(m, sd, n)
-        out.append(Anchor(
-            f"pam_mean_{dx}", f"PAM-MH mean, {dx}: {m} ± {sd} (n={n})", "Forma 2021 (PAM-MH)",
-            f"baseline.activation_mean_{dx}", year, m, lo, hi,
-            f"sampling: 95% interval of the study mean, 1.96·{sd}/√{n}", unit="points",
-        ))  # fmt: skip
-    # P4/P5: level distribution implied by the PAM-MH means and SDs.
-    for level, (point, lo, hi) in pam_level_intervals(mix).items():
-        out.append(Anchor(
-            f"pam_level_{level}", f"PAM level {level[1]} share implied by the PAM-MH means and SDs",
-            "Forma 2021; Hibbard cut-points", f"baseline.pam_{level}_share", year, point, lo, hi,
-            "sampling, derived: 95% parametric-bootstrap interval of the study means and SDs "
-            "(normal by diagnosis, the model's diagnosis mix)",
-        ))  # fmt: skip
-    out.append(Anchor(
-        "pam_below_us", "people with SMI less activated than US adults (level 4: 41.4%)",
-        "Hibbard 2007 (a contrast)", "baseline.pam_L4_share", year, None, None, 0.414,
-        "direction: below the US adult share", fit=False,
-        label="below 41.4%",
-    ))  # fmt: skip
-    # P6: higher activation, lower unmet need.
-    out.append(Anchor(
-        "unmet_need_by_level", "higher activation goes with much lower unmet need for care",
-        "Hibbard 2007", "baseline.unmet_need_min_drop", year, None, 0.0, None,
-        "direction: the share neither in care nor seeking it falls at every PAM level step "
-        "(the smallest of the three drops is positive)", unit="difference", strict=True, fit=False,
-        label="falls with level",
-    ))  # fmt: skip
-    # P7: self-stigma.
-    lo_d, _ = wilson(0.313, 25_458)
-    lo_b, hi_b = wilson(0.417, 1229)
-    out.append(Anchor(
-        "stigma_population", "moderate/high self-stigma: 31.3% average across SMI; 41.7% in schizophrenia",
-        "Dubreucq 2021; Brohan 2010", "baseline.stigma_moderate_high_share", year, None, lo_d, hi_b,
-        "span of the two studies' estimates with their Wilson 95% intervals", fit=False,
-        label="31.3% – 41.7%",
-    ))  # fmt: skip
-    out.append(Anchor(
-        "stigma_schizophrenia", "moderate/high self-stigma in schizophrenia: 41.7% (n=1,229)",
-        "Brohan 2010", "baseline.stigma_moderate_high_schizophrenia", year, 0.417, lo_b, hi_b,
-        "sampling: Wilson 95% interval (n = 1,229)",
-    ))  # fmt: skip
-    # P8: hostility towards psychosis.
-    rr, lo, hi = ratio_ci(231, 636, 840, 7419)
-    out.append(Anchor(
-        "hostility_ratio", "pejorative content: psychosis 36.2% (231/636) vs other diseases 11.3% (840/7419)",
-        "Alvarez-Mon 2019", "baseline.hostility_ratio", "baseline, whole run", rr, lo, hi,
-        "sampling: log-normal 95% interval of the ratio of proportions; measured as hostile comments "
-        "per online person-day, schizophrenia vs other diagnoses", unit="ratio",
-    ))  # fmt: skip
-    # P9: misinformation and correction.
-    lo_e, _ = wilson(10 / 4600, 4600)
-    out.append(Anchor(
-        "misleading_share", "10 of 4,600 posts false; 24.4% inappropriate advice in another forum",
-        "Esquivel 2006; peer-advice quality studies", "baseline.misleading_share",
-        "baseline, whole run", None, lo_e, 0.244,
-        "span of the two studies: misleading share of the health posts members meet", fit=False,
-        label="0.22% – 24.4%",
-    ))  # fmt: skip
-    lo, hi = wilson(0.7, 10)
-    out.append(Anchor(
-        "same_day_correction", "7 of the 10 false posts corrected by participants within hours",
-        "Esquivel 2006", "baseline.same_day_correction", "baseline, whole run", 0.7, lo, hi,
-        "sampling: Wilson 95% interval of 7/10; measured as the share of misleading posts whose "
-        "author is corrected the same day (one step)",
-    ))  # fmt: skip
-    # P10: moderated online social therapy retention.
-    for months, share, key in ((6, 0.555, "retention_6m"), (9, 0.470, "retention_9m")):
-        lo, hi = wilson(share, 86)
-        out.append(Anchor(
-            f"retention_{months}m", f"moderated online social therapy: {100 * share:.1f}% logged on ≥ {months} months (n=86)",
-            "HORYZONS RCT (Alvarez-Jimenez 2021)", f"moderated_community.{key}",
-            "moderated_community, joiners on days 30-90", share, lo, hi,
-            "sampling: Wilson 95% interval (n = 86); measured as the share of the cohort still in "
-            "the community (never left) that long after joining",
-        ))  # fmt: skip
-    # P11, P12: paired contrasts with offline_only (common random numbers).
-    for measure, fact, source in (
-        (
-            "empowerment_mean",
-            "peer support: some benefit on empowerment and hope",
-            "Lloyd-Evans 2014",
-        ),
-        ("recovery_mean", "peer support: some benefit on recovery", "Lloyd-Evans 2014"),
-        ("belonging_mean", "YouTube comments: less isolation", "Naslund 2014"),
-        ("care_seeking_share", "YouTube comments: medication and care-seeking", "Naslund 2014"),
-    ):
-        out.append(Anchor(
-            f"gain_{measure}", fact, source, f"diff.{measure}", "baseline − offline_only, last day",
-            None, 0.0, None, "direction: a year online raises it (paired, same seeds)",
-            unit="difference", strict=True, fit=False, label="higher online",
-        ))  # fmt: skip
-    return out
-
-
-# Anchors of the brief the model takes as inputs (set, not checked) or cannot express.
-NOT_CHECKED = [
-    (
-        "inputs",
-        "share online at day 0 (population.initial_online_share = 0.70)",
-        "Naslund 2016; Brunette 2019; Aschbrenner 2018",
-    ),
-    (
-        "inputs",
-        "2.6 ± 2.5 h/day; 30% discussed symptoms (population.social_media_use_*, exchange.health_post_share = 0.3)",
-        "Birnbaum 2015",
-    ),
-    ("inputs", "PAM-MH means and SDs at day 0 (population.pam_*)", "Forma 2021"),
-    (
-        "inputs",
-        "hostility ratio 3.2 (exchange.psychosis_hostility; the emergent ratio is checked above)",
-        "Alvarez-Mon 2019",
-    ),
-    (
-        "inputs",
-        "intervention dropout (intervention.dropout_rate = −ln 0.555 / 182.6 days)",
-        "HORYZONS RCT",
-    ),
-    (
-        "not expressible",
-        "97.5% of young people on social media (the model has no age)",
-        "Birnbaum 2015",
-    ),
-    (
-        "not expressible",
-        "peer support: little effect on hospitalisation or symptoms (no such state)",
-        "Lloyd-Evans 2014",
-    ),
-    (
-        "not expressible",
-        "US adults' PAM level shares 6.8/14.6/37.2/41.4% (a contrast population; direction checked above)",
-        "Hibbard 2007",
-    ),
-]
-
-
-# ---------------------------------------------------------------------------------------------
 # Measuring one run
 
 
-def probe(params: ModelParams, threads: int | None = None) -> dict[str, float]:
+def probe(params: ModelParams) -> dict[str, float]:
     """Run ``params`` to its last day and return the measurements the anchors read.
 
     Day-by-day the state arrays give what the recorder does not keep: the cohort of joiners on
     days 30-90 (retention at 6 and 9 months), misleading posts and whether their author was
     corrected that day, hostile comments by diagnosis, and health posts met.
     """
-    if threads is not None:
-        import numba
-
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     params = _quiet(params)
     m = PeerwellModel(params, agent_views=False, daily_flows=True)  # read below every day
     st = m.state
@@ -443,12 +145,6 @@ def scenario_params(
     return {name: load_scenario(name, list(overrides)) for name in scenarios}
 
 
-def replicate_seeds(seed: int, replicates: int) -> list[int]:
-    if replicates < 1:
-        raise ConfigError(f"replicates={replicates}: need at least 1")
-    return [int(seed) + r for r in range(int(replicates))]
-
-
 def run_probes(
     base: dict[str, ModelParams], seeds: Sequence[int], *, n_jobs: int = 1
 ) -> list[dict[str, float]]:
@@ -461,18 +157,12 @@ def run_probes(
         for r, s in enumerate(seeds)
         for name, p in base.items()
     ]
-    if n_jobs == 1 or len(jobs) == 1:
-        results = [probe(p) for _, _, p in jobs]
-    else:
-        from joblib import Parallel, delayed, effective_n_jobs
-
-        workers = min(effective_n_jobs(n_jobs), len(jobs))
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        results = Parallel(n_jobs=workers, backend="loky")(
-            delayed(probe)(p, threads) for _, _, p in jobs
-        )
+    results: list[dict[str, float]] = [{} for _ in jobs]
+    with contextlib.closing(run_parallel(probe, [(p,) for _, _, p in jobs], n_jobs=n_jobs)) as done:
+        for i, res in done:
+            results[i] = res
     reps: list[dict[str, float]] = [{} for _ in seeds]
-    for (name, r, _), res in zip(jobs, results):
+    for (name, r, _), res in zip(jobs, results):  # in the jobs' order, whatever the finishing one
         reps[r].update({f"{name}.{k}": v for k, v in res.items()})
     for rep in reps:
         if "baseline.empowerment_mean" in rep and "offline_only.empowerment_mean" in rep:
@@ -531,33 +221,43 @@ def _value_text(row: dict, key: str) -> str:
     if v is None or not math.isfinite(v):
         return "—"
     if row["unit"] == "share":
-        return _pct(v)
+        return f"{100 * v:.1f}%"
     return f"{v:.3g}" if row["unit"] != "difference" else f"{v:+.3g}"
 
 
 def table_markdown(rows: list[dict]) -> str:
     """The calibration table as Markdown."""
-    out = [
-        {
-            "anchor": r["fact"],
-            "source": r["source"],
-            "measured in": r["where"],
-            "target": r["target_text"],
-            "tolerance": r["tolerance"],
-            "simulated (95% CI)": f"{_value_text(r, 'simulated')} ({_value_text(r, 'ci_low')} – {_value_text(r, 'ci_high')})",
-            "status": r["status"],
-        }
+    header = [
+        "anchor",
+        "source",
+        "measured in",
+        "target",
+        "tolerance",
+        "simulated (95% CI)",
+        "status",
+    ]
+    cells = [
+        [
+            r["fact"],
+            r["source"],
+            r["where"],
+            r["target_text"],
+            r["tolerance"],
+            f"{_value_text(r, 'simulated')} ({_value_text(r, 'ci_low')} – "
+            f"{_value_text(r, 'ci_high')})",
+            r["status"],
+        ]
         for r in rows
     ]
-    return markdown_table(out)
+    return markdown_table(header, cells)
 
 
 def basis_markdown(rows: list[dict]) -> str:
-    return markdown_table([{"anchor": r["id"], "why this tolerance": r["basis"]} for r in rows])
+    return markdown_table(["anchor", "why this tolerance"], [[r["id"], r["basis"]] for r in rows])
 
 
 def not_checked_markdown() -> str:
-    return markdown_table([{"kind": k, "anchor": a, "source": s} for k, a, s in NOT_CHECKED])
+    return markdown_table(["kind", "anchor", "source"], not_checked())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -578,7 +278,8 @@ def calibrate(
     overrides : list of str
         ``key=value`` parameter overrides applied to every calibration scenario.
     replicates, seed : int
-        Replicate r runs with seed ``seed + r`` in every scenario (common random numbers).
+        Replicate r runs with seed ``replicate_seeds(seed, replicates)[r]`` in every scenario
+        (common random numbers).
     n_jobs : int
         Parallel runs (joblib; -1 all cores).
 
@@ -594,6 +295,7 @@ def calibrate(
     rows = report_rows(anchors(base["baseline"]), reps)
     return {
         "overrides": list(overrides),
+        "seed": seed,
         "seeds": seeds,
         "population_size": base["baseline"].population.size,
         "steps": base["baseline"].steps,
@@ -610,10 +312,13 @@ def write_report(result: dict, out_dir: Path, *, title: str = "Calibration") -> 
     """``calibration.json`` and ``calibration.md`` in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "calibration.json").write_text(json.dumps(result, indent=1, default=_json) + "\n")
+    atomic_write_bytes(
+        out / "calibration.json", (json.dumps(result, indent=1, default=_json) + "\n").encode()
+    )
     md = [
         f"# {title}\n",
-        f"{len(result['seeds'])} replicates (seeds {result['seeds'][0]}…{result['seeds'][-1]}), "
+        f"{len(result['seeds'])} replicates (root seed {result.get('seed', '?')}, replicate "
+        "seeds drawn from it as for every command), "
         f"N = {result['population_size']}, {result['steps']} days; overrides: "
         f"{' '.join(result['overrides']) or 'none'}.\n",
         table_markdown(result["rows"]),
@@ -622,7 +327,7 @@ def write_report(result: dict, out_dir: Path, *, title: str = "Calibration") -> 
         "\n## Anchors not checked\n",
         not_checked_markdown(),
     ]
-    (out / "calibration.md").write_text("\n".join(md))
+    atomic_write_bytes(out / "calibration.md", "\n".join(md).encode())
     return out
 
 
@@ -847,7 +552,9 @@ def write_fit(fitted: dict, out_dir: Path, *, command: str = "") -> Path:
     """``fit.json`` and ``scenario/calibrated.yaml`` (a scenario file) in ``out_dir``."""
     out = Path(out_dir)
     (out / "scenario").mkdir(parents=True, exist_ok=True)
-    (out / "fit.json").write_text(json.dumps(fitted, indent=1, default=_json) + "\n")
+    atomic_write_bytes(
+        out / "fit.json", (json.dumps(fitted, indent=1, default=_json) + "\n").encode()
+    )
     lines = [
         "# @package _global_",
         f"# Fitted by `{command or 'peerwell calibrate fit=true'}` on {datetime.now(UTC).date()}",
@@ -877,7 +584,7 @@ def write_fit(fitted: dict, out_dir: Path, *, command: str = "") -> Path:
         lines.append(f"{g}:")
         for k, v in kv.items():
             lines.append(f"  {k}: {v:.8g}")
-    (out / "scenario" / "calibrated.yaml").write_text("\n".join(lines) + "\n")
+    atomic_write_bytes(out / "scenario" / "calibrated.yaml", ("\n".join(lines) + "\n").encode())
     return out / "scenario" / "calibrated.yaml"
 
 

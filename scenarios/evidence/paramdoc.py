@@ -5,8 +5,8 @@ Every parameter's meaning, unit, range, source and conceptual-model box live in 
 group), CSV or JSON. The generated blocks of ``docs/ODD.md`` sit between HTML-comment markers and
 are rewritten by::
 
-    python -m peerwell.scenarios.evidence.paramdoc --write docs/ODD.md
-    python -m peerwell.scenarios.evidence.paramdoc --check docs/ODD.md   # exit 1 if the doc is stale
+    peerwell params --write docs/ODD.md
+    peerwell params --check docs/ODD.md   # exit 1 if the doc is stale
 
 so the document cannot drift from the code (``tests/test_paramdoc.py`` checks it).
 """
@@ -19,12 +19,14 @@ import io
 import json
 import os
 import re
-import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from peerwell.analysis.conceptual import parameter_boxes
+from peerwell.analysis.tables import markdown_table
+from peerwell.scenarios.experiments.store import atomic_write_bytes
+from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import (
     DIAGNOSES,
     GROUPS,
@@ -56,22 +58,9 @@ GROUP_TITLES = {
 }
 
 # The boxes of the conceptual model (Naslund et al. 2016, Fig. 1) that a parameter's ``box``
-# metadata names: (label, anchor of the ODD section that implements the box).
-BOXES: dict[str, tuple[str, str]] = {
-    "people": ("People with SMI (who they are at the start)", "initialisation"),
-    "entry": ("Entry: the critical point of joining an online community", "sm-entry"),
-    "exchange": ("Exchange in the community: posts, feeds, ties", "sm-exchange"),
-    "peer_support": ("Naturally occurring peer-to-peer support", "sm-social"),
-    "stigma": ("Pathway: challenging stigma", "sm-social"),
-    "activation": ("Pathway: increasing consumer activation", "sm-activation"),
-    "care": ("Care-seeking and care status", "sm-care"),
-    "intervention": ("Pathway: access to online interventions", "sm-intervention"),
-    "misinformation": ("Risk: misleading information (and its correction)", "sm-misinformation"),
-    "hostility": ("Risk: hostile or derogatory comments", "sm-exchange"),
-    "uncertainty": ("Risk: more uncertainty about one's own condition", "sm-activation"),
-    "wellbeing": ("Outcome: mental and physical wellbeing", "sm-wellbeing"),
-    "offline": ("Outcome in the offline world: recovery, employment", "sm-offline"),
-}
+# metadata names: (label, anchor of the ODD section that implements the box). Read from the
+# figure's table in analysis/conceptual.py, which both drawings of the figure use.
+BOXES: dict[str, tuple[str, str]] = parameter_boxes()
 RUN_CONTROL_BOX = "run control"
 
 # How a default relates to its empirical anchor. A parameter whose source is "assumption" is an
@@ -279,9 +268,7 @@ def render_markdown(
         title = GROUP_TITLES.get(group, group)
         parts.append(f"{heading} `{group}` — {title}\n")
         parts.append(f"{group_doc(group)}\n")
-        lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        lines += ["| " + " | ".join(_cells(r, links)) + " |" for r in grows]
-        parts.append("\n".join(lines) + "\n")
+        parts.append(markdown_table(COLUMNS, [_cells(r, links) for r in grows]))
     return "\n".join(parts)
 
 
@@ -369,48 +356,55 @@ def render_boxes() -> str:
     for r in rows():
         if r.box:
             counts[r.box] = counts.get(r.box, 0) + 1
-    lines = ["| box | conceptual-model box (link: where it is implemented) | parameters |"]
-    lines.append("|---|---|---|")
-    for key, (label, anchor) in BOXES.items():
-        lines.append(f"| `{key}` | [{label}](#{anchor}) | {counts.get(key, 0)} |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(
+        ["box", "conceptual-model box (link: where it is implemented)", "parameters"],
+        [
+            [f"`{key}`", f"[{label}](#{anchor})", counts.get(key, 0)]
+            for key, (label, anchor) in BOXES.items()
+        ],
+    )
 
 
 def render_basis_summary() -> str:
     """How many defaults are inputs, targets, informed by an anchor, or assumptions."""
     all_rows = [r for r in rows() if r.basis != "n/a"]
-    lines = ["| basis | meaning | parameters |", "|---|---|---|"]
-    for basis, meaning in BASIS_MEANING.items():
-        n = sum(r.basis == basis for r in all_rows)
-        lines.append(f"| {basis} | {meaning} | {n} of {len(all_rows)} |")
-    lines.append(
-        "| n/a | run control, mechanism and submodel switches: the experimenter's choice, not a quantity "
-        f"to calibrate | {sum(r.basis == 'n/a' for r in rows())} |"
+    table = [
+        [basis, meaning, f"{sum(r.basis == basis for r in all_rows)} of {len(all_rows)}"]
+        for basis, meaning in BASIS_MEANING.items()
+    ]
+    table.append(
+        [
+            "n/a",
+            "run control, mechanism and submodel switches: the experimenter's choice, not a "
+            "quantity to calibrate",
+            sum(r.basis == "n/a" for r in rows()),
+        ]
     )
-    return "\n".join(lines) + "\n"
+    return markdown_table(["basis", "meaning", "parameters"], table)
 
 
 def render_platforms() -> str:
     """The fixed platform constants of ``population.py`` (not parameters: set in code)."""
     from peerwell.simulation.population import PLATFORM_HOSTILITY, PLATFORM_MIN_MODERATION
 
-    lines = [
-        "| platform | hostility multiplier | moderation floor |",
-        "|---|---|---|",
-    ]
-    for kind in PLATFORMS:
-        floor = PLATFORM_MIN_MODERATION.get(kind)
-        lines.append(
-            f"| `{kind}` | ×{format_value(PLATFORM_HOSTILITY[kind])} | "
-            f"{format_value(floor) if floor is not None else '—'} |"
-        )
-    return "\n".join(lines) + "\n"
+    floors = {kind: PLATFORM_MIN_MODERATION.get(kind) for kind in PLATFORMS}
+    return markdown_table(
+        ["platform", "hostility multiplier", "moderation floor"],
+        [
+            [
+                f"`{kind}`",
+                f"×{format_value(PLATFORM_HOSTILITY[kind])}",
+                format_value(floor) if floor is not None else "—",
+            ]
+            for kind, floor in floors.items()
+        ],
+    )
 
 
 def render_params_block() -> str:
     """Everything between ``<!-- params:start -->`` and ``<!-- params:end -->`` in docs/ODD.md."""
     parts = [
-        "_Generated by `python -m peerwell.scenarios.evidence.paramdoc --write docs/ODD.md` from the "
+        "_Generated by `peerwell params --write docs/ODD.md` from the "
         "metadata in `simulation/params.py`; do not edit by hand. `peerwell params` prints the "
         "same tables (`--format csv|json` for machines)._\n",
         "Columns: **parameter** as typed on the command line (`peerwell run population.size=3000`); "
@@ -437,17 +431,16 @@ def render_outputs_block() -> str:
     """The main outcome and flow columns of ``trajectories.parquet`` (``recorder.py``)."""
     from peerwell.simulation.recorder import FLOWS, OUTCOMES, PAM_CUTS, STIGMA_MODERATE_HIGH
 
+    cuts = ", ".join(format_value(c) for c in PAM_CUTS)
     lines = [
         "_Generated from `OUTCOMES` and `FLOWS` in `simulation/recorder.py`; do not edit by hand._\n",
-        "| outcome column | meaning |",
-        "|---|---|",
-    ]
-    lines += [f"| `{k}` | {_md(v)} |" for k, v in OUTCOMES.items()]
-    lines += ["", "| daily flow column | what the arrow carried today |", "|---|---|"]
-    lines += [f"| `{k}` | {_md(v)} |" for k, v in FLOWS.items()]
-    cuts = ", ".join(format_value(c) for c in PAM_CUTS)
-    lines += [
-        "",
+        markdown_table(
+            ["outcome column", "meaning"], [[f"`{k}`", _md(v)] for k, v in OUTCOMES.items()]
+        ),
+        markdown_table(
+            ["daily flow column", "what the arrow carried today"],
+            [[f"`{k}`", _md(v)] for k, v in FLOWS.items()],
+        ),
         f"PAM levels use the cut-points {cuts} (level k = number of cut-points below the score), "
         f"i.e. Hibbard's L1 ≤ 47.0, L2 47.1–55.1, L3 55.2–67.0, L4 ≥ 67.1. Self-stigma counts as "
         f"moderate/high above {format_value(STIGMA_MODERATE_HIGH)} (ISMI 2.5 on its 1–4 scale). "
@@ -456,146 +449,20 @@ def render_outputs_block() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def anchor_checks(params: ModelParams | None = None) -> list[tuple[str, str, str, str]]:
-    """Anchors that the parameters alone determine (no simulation needed), at ``params``.
-
-    Returns rows ``(check, anchor, model value, how it is computed)``.
-    """
-    from scipy import stats
-
-    p = ModelParams() if params is None else params
-    pop, ex, iv, en = p.population, p.exchange, p.intervention, p.entry
-    out = []
-
-    def above_half(mean: float) -> float:
-        k = pop.stigma_concentration
-        return float(stats.beta.sf(0.5, mean * k, (1 - mean) * k))
-
-    sz, other = above_half(pop.stigma_mean_schizophrenia), above_half(pop.stigma_mean_other)
-    out.append(
-        (
-            "moderate/high self-stigma at day 0, schizophrenia",
-            "41.7% (Brohan 2010)",
-            _pct(sz),
-            "P(s > 0.5), s ~ Beta(μκ, (1−μ)κ), μ = `population.stigma_mean_schizophrenia`",
-        )
-    )
-    out.append(
-        (
-            "moderate/high self-stigma at day 0, bipolar and depression",
-            "31.3% average across SMI (Dubreucq 2021)",
-            _pct(other),
-            "as above with μ = `population.stigma_mean_other`",
-        )
-    )
-    mix = pop.share_schizophrenia * sz + (1 - pop.share_schizophrenia) * other
-    out.append(
-        (
-            "moderate/high self-stigma at day 0, whole population",
-            "31.3% (Dubreucq 2021)",
-            _pct(mix),
-            "the two above weighted by the diagnosis mix",
-        )
-    )
-    from peerwell.simulation.recorder import PAM_CUTS
-
-    groups = (
-        (pop.share_schizophrenia, pop.pam_mean_schizophrenia, pop.pam_sd_schizophrenia),
-        (pop.share_bipolar, pop.pam_mean_bipolar, pop.pam_sd_bipolar),
-        (pop.share_depression, pop.pam_mean_depression, pop.pam_sd_depression),
-    )
-    levels = [0.0, 0.0, 0.0, 0.0]
-    for w, mu, sd in groups:
-        cdf = [float(stats.norm.cdf(c, mu, sd)) if sd > 0 else float(mu <= c) for c in PAM_CUTS]
-        for k, share in enumerate((cdf[0], cdf[1] - cdf[0], cdf[2] - cdf[1], 1 - cdf[2])):
-            levels[k] += w * share
-    out.append(
-        (
-            "PAM levels 1/2/3/4 at day 0",
-            "US adults 6.8/14.6/37.2/41.4% (Hibbard 2007), a contrast, not a target for SMI",
-            "/".join(f"{100 * v:.1f}" for v in levels) + "%",
-            "normal mixture of the PAM-MH means and SDs by diagnosis, cut at the PAM cut-points",
-        )
-    )
-    shares = (
-        1 - pop.share_superuser - pop.share_contributor,
-        pop.share_contributor,
-        pop.share_superuser,
-    )
-    rates = (pop.post_rate_lurker, pop.post_rate_contributor, pop.post_rate_superuser)
-    total = sum(w * r for w, r in zip(shares, rates))
-    content = [w * r / total if total else 0.0 for w, r in zip(shares, rates)]
-    out.append(
-        (
-            "content by lurkers/contributors/superusers",
-            "1.3/24.0/74.7% (van Mierlo 2014)",
-            "/".join(f"{100 * v:.1f}" for v in content) + "%",
-            "share of role × its daily posting probability, normalised",
-        )
-    )
-    ever = sum(w * (1 - (1 - r) ** 365) for w, r in zip(shares, rates))
-    out.append(
-        (
-            "share who post at least once in a year online",
-            "< 25% ever post (van Mierlo 2014)",
-            _pct(ever),
-            "Σ share × (1 − (1 − rate)^365), for people online all year",
-        )
-    )
-    for days, label, target in ((182.6, "6", "55.5%"), (273.9, "9", "47.0%")):
-        out.append(
-            (
-                f"still enrolled after {label} months",
-                f"{target} logged on (HORYZONS RCT)",
-                _pct((1 - iv.dropout_rate) ** days),
-                "(1 − `intervention.dropout_rate`)^days, enrolees who stay in the community",
-            )
-        )
-    for b in (0.0, 0.5):
-        stay = (1 - en.leave_rate * (1 - en.belonging_retention * b)) ** 182.6
-        out.append(
-            (
-                f"still in the community after 6 months, belonging {b:g}, no hostility",
-                "55.5% (HORYZONS RCT, moderated platform)",
-                _pct(stay),
-                "(1 − `entry.leave_rate`·(1 − `entry.belonging_retention`·b))^182.6",
-            )
-        )
-    out.append(
-        (
-            "hostility towards psychosis relative to other content",
-            "36.2% vs 11.3% pejorative tweets, ratio 3.2 (Alvarez-Mon 2019)",
-            f"×{ex.psychosis_hostility:g}",
-            "`exchange.psychosis_hostility` (hostile-comment rate of people with schizophrenia)",
-        )
-    )
-    keep = 1 - p.communities.moderation * ex.moderation_efficacy
-    out.append(
-        (
-            "misleading share of external feed content after moderation",
-            "0.22% of posts false (Esquivel 2006) to 24.4% inappropriate advice",
-            _pct(p.communities.misinformation_prevalence * keep),
-            "`communities.misinformation_prevalence` × (1 − moderation × efficacy), "
-            "platforms without a moderation floor",
-        )
-    )
-    return out
-
-
 def render_checks_block() -> str:
     """Anchors the parameters determine by themselves, recomputed from the current defaults."""
-    lines = [
-        "_Generated from the current defaults by `scenarios/evidence/paramdoc.py` (`anchor_checks`); "
-        "do not edit by hand._\n",
-        "| check | anchor | model at the defaults | how it is computed |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in anchor_checks()]
-    return "\n".join(lines) + "\n"
+    # Imported here: the anchors need scipy, which `peerwell params` does not.
+    from peerwell.scenarios.evidence.anchors import anchor_checks
+
+    return "\n".join(
+        [
+            "_Generated from the current defaults by `scenarios/evidence/anchors.py` "
+            "(`anchor_checks`); do not edit by hand._\n",
+            markdown_table(
+                ["check", "anchor", "model at the defaults", "how it is computed"], anchor_checks()
+            ),
+        ]
+    )
 
 
 BLOCKS: dict[str, Callable[[], str]] = {
@@ -633,6 +500,8 @@ def fill_blocks(text: str) -> str:
 
 def stale_blocks(path: str | os.PathLike) -> list[str]:
     """Names of the generated blocks of ``path`` that differ from what the code produces."""
+    if not Path(path).is_file():
+        raise ConfigError(f"{path} does not exist; give the ODD's path, e.g. docs/ODD.md")
     text = Path(path).read_text(encoding="utf-8")
     out = []
     for name, render in BLOCKS.items():
@@ -642,53 +511,21 @@ def stale_blocks(path: str | os.PathLike) -> list[str]:
 
 
 def write_doc(path: str | os.PathLike) -> bool:
-    """Regenerate the blocks of ``path`` in place (atomically); True if the file changed."""
+    """Regenerate the blocks of ``path`` in place (atomically); True if the file changed.
+
+    Raises
+    ------
+    ConfigError
+        ``path`` does not exist or has no ``params`` marker to fill.
+    """
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist; give the ODD's path, e.g. docs/ODD.md")
     old = path.read_text(encoding="utf-8")
     if _markers("params")[0] not in old:
-        raise ValueError(f"{path}: no {_markers('params')[0]} marker to fill")
+        raise ConfigError(f"{path}: no {_markers('params')[0]} marker to fill")
     new = fill_blocks(old)
     if new == old:
         return False
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(new)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, new.encode("utf-8"))
     return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m peerwell.scenarios.evidence.paramdoc [--write|--check] docs/ODD.md``."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] not in ("--write", "--check"):
-        print("usage: python -m peerwell.scenarios.evidence.paramdoc --write|--check docs/ODD.md")
-        return 2
-    mode, path = argv
-    if not Path(path).is_file():
-        print(f"paramdoc: {path} does not exist", file=sys.stderr)
-        return 2
-    if mode == "--check":
-        stale = stale_blocks(path)
-        if stale:
-            print(
-                f"{path}: generated block(s) {', '.join(stale)} are out of date; run "
-                f"python -m peerwell.scenarios.evidence.paramdoc --write {path}",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{path}: generated blocks are up to date")
-        return 0
-    changed = write_doc(path)
-    print(f"{path}: {'updated' if changed else 'already up to date'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
