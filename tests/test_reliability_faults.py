@@ -529,7 +529,7 @@ def test_collect_reports_and_leaves_out_every_damaged_run_file(small_compare, tm
 
 
 def test_a_bit_flip_in_a_run_file_is_caught_by_its_page_checksums(small_compare, tmp_path):
-    from peerwell.scenarios.experiments.replicates import read_run
+    from peerwell.scenarios.experiments.store import read_run
 
     ref, _ = small_compare
     f = sorted((ref / "runs").glob("*.parquet"))[0]

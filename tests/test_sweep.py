@@ -21,7 +21,7 @@ import pytest
 from util import peerwell_here, peerwell_inprocess
 
 from peerwell.scenarios.experiments import design as dz
-from peerwell.scenarios.experiments.runstore import clean_store, ensure_run, run_lock
+from peerwell.scenarios.experiments.store import clean_store, ensure_run, run_lock
 from peerwell.scenarios.experiments.sweep import design_spec
 from peerwell.simulation.errors import ConfigError
 
@@ -201,7 +201,7 @@ def test_a_run_is_computed_once_while_another_writer_holds_it(tmp_path):
 
     # Another process holding the lock is modelled by a child process taking it.
     code = (
-        "import sys, time; from peerwell.scenarios.experiments.runstore import run_lock\n"
+        "import sys, time; from peerwell.scenarios.experiments.store import run_lock\n"
         f"with run_lock({str(tmp_path)!r}, 'r1'):\n"
         "    print('locked', flush=True); time.sleep(1.0)\n"
     )

@@ -1,7 +1,7 @@
 """`peerwell sweep` in batches (issue 23, parts 1 and 4): same results, resumes, progress, costs.
 
 A sweep hands Hydra's launcher a few batch jobs, each running many runs in one warm process
-(``sweep._batched_sweep``), and resumes from the store's index (``runstore.check_store``). These
+(``sweep._batched_sweep``), and resumes from the store's index (``store.check_store``). These
 tests hold it to the store's contract: each run's file is bit for bit the run a plain loop in one
 process computes; a sweep killed mid-batch and run again has every run exactly once; a finished
 sweep run again does no work at all; and the command says how far it is and where the time went.
@@ -179,7 +179,6 @@ def test_a_finished_sweep_run_again_reads_the_index_and_builds_no_model(tmp_path
     assert len(run_files(d)) == 200 and time_line(r)["computed"] == "200"
     jobs_before = {p.name: p.stat().st_mtime_ns for p in (d / "jobs").iterdir()}
 
-    import peerwell.scenarios.experiments.runstore as runstore
     import peerwell.scenarios.experiments.store as store
     from peerwell.simulation.model import PeerwellModel
 
@@ -195,7 +194,7 @@ def test_a_finished_sweep_run_again_reads_the_index_and_builds_no_model(tmp_path
         return real_problem(*a, **k)
 
     monkeypatch.setattr(PeerwellModel, "__init__", counted_init)
-    monkeypatch.setattr(runstore, "run_file_problem", counted_problem)
+    monkeypatch.setattr(store, "run_file_problem", counted_problem)
     r = peerwell_inprocess(*args)
     assert r.returncode == 0, r.text[-3000:]
     assert counts == {"models": 0, "files read": 0}

@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from peerwell.analysis import classic as A
+from peerwell.analysis.tables import markdown_table
+from peerwell.scenarios.experiments.replicates import replicate_seeds
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import NETWORK_KINDS, SUBMODELS, ModelParams, with_overrides
 
@@ -269,7 +271,7 @@ def _bool(text: str) -> bool:
 
 
 COMMON = {
-    "seed": Key(3, int, "root seed (replicate r uses seed + r)"),
+    "seed": Key(3, int, "root seed (replicate seeds from SeedSequence(seed), as in compare)"),
     "replicates": Key(1, int, "independent runs averaged"),
 }
 
@@ -291,12 +293,6 @@ def _check_range(name: str, value: float, lo: float, hi: float, why: str = "") -
         raise ConfigError(
             f"{name}={value} is out of range [{lo}, {hi}]{(': ' + why) if why else ''}"
         )
-
-
-def _replicate_seeds(p: dict) -> list[int]:
-    if p["replicates"] < 1:
-        raise ConfigError(f"replicates={p['replicates']}: need at least 1")
-    return [int(p["seed"]) + r for r in range(int(p["replicates"]))]
 
 
 def _result(model, label, p, mapping, quantity, key, sim, ana, tol, basis, notes=()) -> dict:
@@ -329,7 +325,7 @@ def run_sir(p: dict) -> dict:
     m = int(p["seeds"]) if p["seeds"] else A.spreaders_for(r0, g, EXTINCTION_RISK)
     mapping = well_mixed_overrides(n, p["seed"], k=k, adoption=beta, g=g, steps=p["steps"])
     finals, traj = [], None
-    for s in _replicate_seeds(p):
+    for s in replicate_seeds(int(p["seed"]), int(p["replicates"])):
         model = make_model({**mapping, "seed": s})
         seed_spreaders(model, m, s)
         counts = run_contagion(model, p["steps"], until_over=True)
@@ -396,7 +392,7 @@ def _endemic(p: dict, *, model: str, a: float, beta_k: float, k: float, g: float
     mapping = well_mixed_overrides(n, p["seed"], k=k, adoption=adoption, g=g, renewal=1.0,
                                    prevalence=prevalence, steps=p["steps"])  # fmt: skip
     means, traj = [], None
-    for s in _replicate_seeds(p):
+    for s in replicate_seeds(int(p["seed"]), int(p["replicates"])):
         mdl = make_model({**mapping, "seed": s})
         seed_spreaders(mdl, round(star * n), s)
         counts = run_contagion(mdl, burn + window, until_over=False)
@@ -500,7 +496,7 @@ def run_rumor(p: dict) -> dict:
     mapping = well_mixed_overrides(n, p["seed"], k=k, adoption=beta, stifling=beta,
                                    correction=False, steps=p["steps"])  # fmt: skip
     never, traj = [], None
-    for s in _replicate_seeds(p):
+    for s in replicate_seeds(int(p["seed"]), int(p["replicates"])):
         model = make_model({**mapping, "seed": s})
         seed_spreaders(model, m, s)
         counts = run_contagion(model, p["steps"], until_over=True)
@@ -830,7 +826,9 @@ MODEL_NOTES = {
 def _validation_sections(
     results: list[dict], figures_rel: dict[str, str], heading: str
 ) -> list[str]:
-    out = [A.markdown_table(A.validation_rows(results))]
+    rows = A.validation_rows(results)
+    columns = list(rows[0])
+    out = [markdown_table(columns, [[A.fmt(r.get(c, "")) for c in columns] for r in rows])]
     out.append(
         "*simulated*: peerwell's kernels; *analytic (exact)*: the known answer for the discrete-time "
         "(daily) process the kernels run, in the large-N limit; *classic*: the textbook "

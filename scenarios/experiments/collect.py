@@ -21,12 +21,13 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from peerwell.scenarios.experiments.runstore import clean_store, runs_dir
 from peerwell.scenarios.experiments.store import (
     atomic_write_bytes,
     atomic_write_parquet,
+    clean_store,
     read_metadata,
     run_file_problem,
+    runs_dir,
 )
 from peerwell.simulation.errors import PeerwellError
 

@@ -44,10 +44,10 @@ from peerwell.scenarios.experiments.replicates import (
     replicate_seeds,
     signals_interrupt,
 )
-from peerwell.scenarios.experiments.runstore import clean_store
 from peerwell.scenarios.experiments.store import (
     atomic_write_bytes,
     atomic_write_json,
+    clean_store,
     folder_lock,
     provenance,
     remove_stale_temp_files,

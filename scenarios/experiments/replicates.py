@@ -1,13 +1,17 @@
 """Replicated runs into the result store: seeds, reuse of finished runs, parallel execution.
 
-Each planned run is stored as ``runs/<run_id>.parquet`` (written atomically by the worker that
-ran it, through ``store.py``, under the run's lock in ``.locks/``, the sweep store's protocol:
-so a sweep's or ``collect``'s clean-up never takes a comparison's temp file for a dead one).
-Before running, finished files are read back and reused; a file that cannot be read, or that
-belongs to another run (by the run_id recorded in it or by its rows), is run again (and said
-so). Runs execute in parallel on all cores with joblib's loky backend; each worker runs its
-Numba kernels on its share of the cores, so workers do not fight over threads. An interrupt
-(SIGINT, or SIGTERM turned into one by :func:`signals_interrupt`) kills the workers at once.
+- **Seeds** (:func:`replicate_seeds`): the one policy by which every command (``compare``,
+  ``calibrate``, ``validate``, the dashboard) turns a root seed into its replicates' seeds.
+- **The store**: each planned run is stored as ``runs/<run_id>.parquet`` by the worker that ran
+  it, through the store's one writer (``store.ensure_run``, under the run's lock in
+  ``.locks/``, as a sweep's jobs write: so a sweep's or ``collect``'s clean-up never takes a
+  comparison's temp file for a dead one). Before running, finished files are read back and
+  reused (``store.read_run``); a file that cannot be read, or that belongs to another run (by
+  the run_id recorded in it or by its rows), is run again (and said so).
+- **Parallel execution** (:func:`run_parallel`, the one joblib runner, which ``calibrate`` uses
+  too): calls run in parallel on all cores with joblib's loky backend; each worker runs its
+  Numba kernels on its share of the cores, so workers do not fight over threads. An interrupt
+  (SIGINT, or SIGTERM turned into one by :func:`signals_interrupt`) kills the workers at once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,14 +31,15 @@ from joblib import Parallel, delayed, effective_n_jobs
 from tqdm import tqdm
 
 from peerwell.scenarios.experiments.runner import simulate
-from peerwell.scenarios.experiments.runstore import clean_store, run_lock
 from peerwell.scenarios.experiments.store import (
-    atomic_write_parquet,
-    read_metadata,
-    read_verified,
+    RunFileError,
+    clean_store,
+    ensure_run,
+    read_run,
+    run_file,
     run_id,
 )
-from peerwell.simulation.errors import PeerwellError
+from peerwell.simulation.errors import ConfigError, PeerwellError
 from peerwell.simulation.params import ModelParams
 
 
@@ -84,17 +90,19 @@ def _kill_workers() -> None:
 def replicate_seeds(root_seed: int, replicates: int) -> list[int]:
     """Seeds of replicates 0..replicates-1: ``SeedSequence(root_seed).spawn``, one 63-bit int each.
 
-    Replicate r of every scenario gets the same seed, so the scenarios see common random numbers.
+    The one seed policy of every command that runs replicates. Replicate r of every scenario
+    gets the same seed, so the scenarios see common random numbers; replicate r's seed depends
+    on ``root_seed`` and r only, not on how many replicates are asked for.
 
     Raises
     ------
-    ValueError
+    ConfigError
         ``root_seed`` is negative or ``replicates`` is below 1.
     """
     if replicates < 1:
-        raise ValueError(f"replicates={replicates}: need at least 1")
+        raise ConfigError(f"replicates={replicates}: need at least 1")
     if root_seed < 0:
-        raise ValueError(f"root seed {root_seed} must be a non-negative integer")
+        raise ConfigError(f"root seed {root_seed} must be a non-negative integer")
     children = np.random.SeedSequence(root_seed).spawn(replicates)
     # 63 bits: ModelParams.seed allows up to 2**63 - 1.
     return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
@@ -133,39 +141,12 @@ def plan(base: dict[str, ModelParams], seeds: Sequence[int], runs_dir: Path) -> 
     return planned
 
 
-def read_run(path: Path, expected_run_id: str, steps: int) -> pd.DataFrame:
-    """Read a stored run and check it is the whole of the expected run.
+def _run_and_store(params: ModelParams, expected_run_id: str, store_dir: str) -> pd.DataFrame:
+    """Worker: run one simulation into the store (atomically: a killed driver loses nothing).
 
-    Raises
-    ------
-    ValueError
-        The file is unreadable, or holds another run, or stops before day ``steps``.
-    """
-    try:
-        df = read_verified(path)
-    except Exception as exc:  # pyarrow raises several types for truncated or garbled files
-        raise ValueError(f"unreadable ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-    if "run_id" not in df.columns or "step" not in df.columns or df.empty:
-        raise ValueError("not a peerwell run file (no run_id/step columns or no rows)")
-    ids = set(df["run_id"].unique())
-    if ids != {expected_run_id}:
-        raise ValueError(f"holds run(s) {sorted(ids)}, expected {expected_run_id}")
-    recorded = read_metadata(path).get("run_id")
-    if recorded not in (None, expected_run_id):
-        raise ValueError(f"records run_id {recorded} in its metadata, expected {expected_run_id}")
-    if int(df["step"].max()) != steps:
-        raise ValueError(f"ends on day {int(df['step'].max())}, expected day {steps}")
-    return df
-
-
-def _run_and_store(
-    params: ModelParams, expected_run_id: str, path: str, threads: int | None
-) -> tuple[str, pd.DataFrame]:
-    """Worker: run one simulation and write it atomically (so a killed driver loses nothing).
-
-    The write happens under the run's lock (``<output_dir>/.locks/<run_id>.lock``): clean-ups
-    take a temp file whose lock is free for a dead writer's. A run some other writer finished
-    while this one waited for the lock (a killed comparison's last worker) is read, not rerun.
+    Through the store's one writer, under the run's lock: clean-ups take a temp file whose lock
+    is free for a dead writer's, and a run some other writer finished while this one waited for
+    the lock (a killed comparison's last worker) is read, not rerun.
 
     Raises
     ------
@@ -173,23 +154,78 @@ def _run_and_store(
         The worker computes another run_id than the driver planned: the installed peerwell
         changed while the comparison was running (a worker imported the new code).
     """
-    if threads is not None:
-        import numba
+    ran: list[pd.DataFrame] = []
 
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    target = Path(path)
-    with run_lock(target.parent.parent, expected_run_id):
-        if target.exists():
-            with contextlib.suppress(ValueError):
-                return expected_run_id, read_run(target, expected_run_id, params.steps)
+    def compute() -> tuple[pd.DataFrame, dict]:
         result = simulate(params)
         if result.run_id != expected_run_id:
             raise PeerwellError(
                 f"run {expected_run_id} came back as {result.run_id}: the peerwell code changed "
                 "while this comparison was running; run the same command again"
             )
-        atomic_write_parquet(target, result.trajectories, result.meta)
-    return result.run_id, result.trajectories
+        ran.append(result.trajectories)
+        return result.trajectories, result.meta
+
+    ensure_run(store_dir, expected_run_id, compute, sidecar=False)
+    if ran:
+        return ran[0]
+    return read_run(run_file(store_dir, expected_run_id), expected_run_id)
+
+
+def _call_in_worker(func: Callable[..., Any], index: int, args: tuple, threads: int | None):
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    return index, func(*args)
+
+
+def run_parallel(
+    func: Callable[..., Any], calls: Sequence[tuple], *, n_jobs: int = -1
+) -> Iterator[tuple[int, Any]]:
+    """``func(*args)`` for every ``args`` of ``calls``; yields ``(index, result)`` as each ends.
+
+    The one joblib runner of the experiments (``compare``, the dashboard's comparisons,
+    ``calibrate``). With one worker (``n_jobs=1``, one call, or one core) the calls run in this
+    process, in order. Otherwise they run in joblib's loky workers, in the order they finish;
+    each worker runs its Numba kernels on its share of the cores. Close the iterator (or let an
+    exception leave the loop that reads it, within ``contextlib.closing``) and the workers are
+    killed at once.
+
+    Parameters
+    ----------
+    func : callable
+        A module-level function (the workers import it by name).
+    calls : sequence of tuple
+        The positional arguments of each call.
+    n_jobs : int
+        joblib's meaning: -1 all cores, 1 serial in this process.
+    """
+    workers = min(effective_n_jobs(n_jobs), len(calls))
+    if workers <= 1:
+        for i, args in enumerate(calls):
+            yield i, func(*args)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    jobs = (delayed(_call_in_worker)(func, i, args, threads) for i, args in enumerate(calls))
+    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+    results = None
+    done = False
+    try:
+        # Inside the try: an interrupt while the workers start must stop them too.
+        results = parallel(jobs)
+        # Not `yield from`: that would close joblib's generator, which waits on the workers,
+        # before the clean-up below has killed them.
+        for item in results:  # noqa: UP028
+            yield item
+        done = True
+    finally:
+        if not done:
+            # The workers first, at once: joblib's abort (results.close) waits on them, and a
+            # worker inside a compiled kernel does not answer until the kernel returns.
+            _kill_workers()
+            if results is not None:
+                results.close()
 
 
 def execute(
@@ -231,43 +267,20 @@ def execute(
                 out[pr.run_id] = read_run(pr.path, pr.run_id, pr.params.steps)
                 pr.status = "reused"
                 continue
-            except ValueError as exc:
+            except RunFileError as exc:
                 notify(f"runs/{pr.path.name} is damaged ({exc}): running it again")
                 pr.path.unlink(missing_ok=True)
                 pr.status = "rerun"
         todo.append(pr)
+    calls = [(pr.params, pr.run_id, str(pr.path.parent.parent)) for pr in todo]
     bar = tqdm(total=len(planned), initial=len(out), desc=desc, unit="run", disable=not progress)
     try:
-        workers = min(effective_n_jobs(n_jobs), len(todo))
-        if workers <= 1:
-            for pr in todo:
-                rid, df = _run_and_store(pr.params, pr.run_id, str(pr.path), None)
-                out[rid] = df
+        with contextlib.closing(run_parallel(_run_and_store, calls, n_jobs=n_jobs)) as results:
+            for i, df in results:
+                pr = todo[i]
+                out[pr.run_id] = df
                 pr.status = "ran" if pr.status == "planned" else pr.status
                 bar.update(1)
-        else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-            by_id = {pr.run_id: pr for pr in todo}
-            jobs = (
-                delayed(_run_and_store)(pr.params, pr.run_id, str(pr.path), threads) for pr in todo
-            )
-            parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-            results = None
-            try:
-                # Inside the try: an interrupt while the workers start must stop them too.
-                results = parallel(jobs)
-                for rid, df in results:
-                    out[rid] = df
-                    pr = by_id[rid]
-                    pr.status = "ran" if pr.status == "planned" else pr.status
-                    bar.update(1)
-            except BaseException:
-                # The workers first, at once: joblib's abort (results.close) waits on them, and
-                # a worker inside a compiled kernel does not answer until the kernel returns.
-                _kill_workers()
-                if results is not None:
-                    results.close()
-                raise
     finally:
         bar.close()
     return out

@@ -18,8 +18,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from peerwell.analysis.sensitivity import morris_indices, plot_morris, plot_sobol, sobol_indices
-from peerwell.scenarios.experiments.runstore import run_file
-from peerwell.scenarios.experiments.store import atomic_write_bytes, atomic_write_json
+from peerwell.scenarios.experiments.store import atomic_write_bytes, atomic_write_json, run_file
 from peerwell.simulation.errors import PeerwellError
 
 METHODS = ("morris", "sobol")

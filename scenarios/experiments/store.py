@@ -5,7 +5,7 @@ launcher or output settings. Files are written to a dot-named temporary file in 
 fsynced, then renamed with ``os.replace``, so readers never see a partial file and a killed
 sweep or comparison resumes by skipping finished run_ids.
 
-Also here, because every command that writes results shares them:
+Every command that writes results writes through this one module:
 
 - **Temp-file names** (:func:`temp_path`, :data:`TEMP_NAME`) and the one clean-up of temp files
   left by dead writers (:func:`remove_stale_temp_files`).
@@ -14,7 +14,31 @@ Also here, because every command that writes results shares them:
   time; a second one is refused with the holder's pid and command line, before it writes
   anything. The kernel drops the lock when its holder dies, even by ``kill -9``.
 - **The check of a finished run file** against the run_id its name says
-  (:func:`run_file_problem`), on which every resume relies.
+  (:func:`run_file_problem`, and :func:`read_run`, which reads it too), on which every resume
+  relies: a truncated file, or one copied or swapped from another run, is not finished.
+- **The run store** of a sweep or a comparison, ``<folder>/runs/<run_id>.parquet`` (a sweep's
+  with a JSON sidecar ``<run_id>.json``), written by its one writer :func:`ensure_run`:
+
+  - *A lock per run* (``<folder>/.locks/<run_id>.lock``, a POSIX ``lockf`` lock, which the
+    kernel releases when its holder dies and which works on NFS). A writer takes the lock, and
+    only then checks whether the run is finished, so two writers never compute the same run at
+    once: when a killed sweep is rerun while the orphaned workers of the first one still finish
+    their runs, the rerun waits for them instead of racing them.
+  - *Stale temp files* (from a writer killed between write and rename) are removed by
+    :func:`clean_store` at the start and the end of every sweep and comparison (and by
+    ``collect``), for runs whose lock is free: no live process can be writing them then. So a
+    sweep or a ``collect`` never deletes a file a comparison is writing, nor the reverse.
+  - *Finished* means the Parquet file is the run its name says (:func:`run_file_problem`) and,
+    in a sweep's store, its JSON sidecar names the same run; a sidecar that names another run is
+    rewritten from the Parquet file's metadata.
+  - *An index of checked runs* (``<sweep>/.runs-index.json``): checking a finished file reads
+    its footer and sidecar, about a millisecond a run, which made resuming a large finished
+    sweep slow. The index records, for every run checked (by the driver, or written by a job),
+    the identity of its two files as ``stat`` gives it (inode, size, modification and change
+    times). A file whose identity is still the recorded one is the file that was checked: any
+    rewrite, copy over it or rename onto it changes its change time, which no user can set.
+    Every other file is checked as before. The index is only ever a shortcut: a lost or
+    damaged index costs a full check, never a wrong answer.
 """
 
 from __future__ import annotations
@@ -33,7 +57,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -538,3 +562,361 @@ def run_file_problem(path: str | Path, expected: str) -> str | None:
     if rows != {expected}:
         return f"its rows are run {', '.join(sorted(rows))}, not run {expected}"
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The run store: runs/<run_id>.parquet (+ .json), one lock per run
+
+RUNS = "runs"
+LOCKS = ".locks"
+INDEX = ".runs-index.json"
+INDEX_VERSION = 1
+
+
+def runs_dir(store_dir: str | Path) -> Path:
+    """Where the run files of a sweep's or a comparison's folder live."""
+    return Path(store_dir) / RUNS
+
+
+def run_file(store_dir: str | Path, rid: str) -> Path:
+    """The Parquet file of run ``rid`` in ``store_dir``'s store."""
+    return runs_dir(store_dir) / f"{rid}.parquet"
+
+
+def sidecar_problem(path: str | Path, expected: str) -> str | None:
+    """Why a run's JSON sidecar is not run ``expected``'s record; None when it is."""
+    try:
+        meta = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as exc:
+        return f"unreadable ({type(exc).__name__})"
+    recorded = meta.get("run_id") if isinstance(meta, dict) else None
+    if recorded != expected:
+        return f"holds the record of run {recorded}, not of run {expected}"
+    return None
+
+
+def _check_finished(folder: Path, rid: str, sidecar: bool = True) -> tuple[str | None, str | None]:
+    """(problem of the Parquet file, problem of its sidecar), each None when it is right.
+
+    Without ``sidecar`` (a comparison's store keeps none) only the Parquet file is checked.
+    """
+    problem = run_file_problem(folder / f"{rid}.parquet", rid)
+    if problem is not None or not sidecar:
+        return problem, None
+    return None, sidecar_problem(folder / f"{rid}.json", rid)
+
+
+class RunFileError(PeerwellError, ValueError):
+    """A stored run file is not the whole run its name says (truncated, garbled or another's)."""
+
+
+def read_run(path: str | Path, expected: str, steps: int | None = None) -> pd.DataFrame:
+    """The trajectories of a finished run file, checked to be the whole of run ``expected``.
+
+    The check is :func:`run_file_problem`'s (the footer, the run_id recorded and that of the
+    rows), then the data are read with their page checksums verified, and, given ``steps``,
+    the last day must be ``steps``.
+
+    Raises
+    ------
+    RunFileError
+        What is wrong with the file; running the run again replaces it.
+    """
+    problem = run_file_problem(path, expected)
+    if problem is not None:
+        raise RunFileError(problem)
+    try:
+        df = read_verified(path)
+    except Exception as exc:  # pyarrow raises several types for garbled pages
+        first = (str(exc).splitlines() or [""])[0]
+        raise RunFileError(f"unreadable ({type(exc).__name__}: {first})") from None
+    if steps is not None and int(df["step"].max()) != steps:
+        raise RunFileError(f"ends on day {int(df['step'].max())}, expected day {steps}")
+    return df
+
+
+def _repair_sidecar(folder: Path, rid: str) -> None:
+    # The sidecar is the Parquet file's metadata, written beside it for tools that read JSON.
+    atomic_write_json(folder / f"{rid}.json", read_metadata(folder / f"{rid}.parquet"))
+
+
+def finished_run_ids(store_dir: str | Path) -> set[str]:
+    """run_ids with a file in the store (not checked for corruption: cheap, for progress)."""
+    folder = runs_dir(store_dir)
+    if not folder.is_dir():
+        return set()
+    return {
+        e.name[: -len(".parquet")]
+        for e in os.scandir(folder)
+        if e.name.endswith(".parquet") and not e.name.startswith(".")
+    }
+
+
+# Lock files this process holds. POSIX locks do not conflict within a process, and closing any
+# descriptor of a locked file drops the process's lock on it: a non-blocking test of a lock that
+# another thread of this process holds (a clean-up, beside a comparison of the dashboard) must
+# not open the file, and says "taken".
+_HELD_HERE: set[str] = set()
+os.register_at_fork(after_in_child=_HELD_HERE.clear)  # a forked child holds no POSIX lock
+
+
+@contextlib.contextmanager
+def _lock(path: Path, blocking: bool) -> Iterator[bool]:
+    key = os.path.abspath(path)
+    if not blocking and key in _HELD_HERE:
+        yield False
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    acquired = False
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            acquired = True
+        except OSError:
+            if blocking:
+                raise
+        if acquired:
+            _HELD_HERE.add(key)
+        yield acquired
+    finally:
+        if acquired:
+            _HELD_HERE.discard(key)
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def run_lock(store_dir: str | Path, rid: str, blocking: bool = True):
+    """Context manager holding the lock of one run; yields whether it was acquired."""
+    return _lock(Path(store_dir) / LOCKS / f"{rid}.lock", blocking)
+
+
+def ensure_run(
+    store_dir: str | Path,
+    rid: str,
+    compute: Callable[[], tuple[pd.DataFrame, dict]],
+    *,
+    blocking: bool = True,
+    sidecar: bool = True,
+) -> str:
+    """Compute and store run ``rid`` unless it is already finished: the store's one writer.
+
+    A sweep's jobs and a comparison's workers both write their runs through here, under the
+    run's lock, so neither ever computes a run the other is computing, and neither's clean-up
+    takes the other's temp file for a dead writer's.
+
+    Parameters
+    ----------
+    store_dir : path
+        The sweep's or comparison's folder (the store is its ``runs/`` folder).
+    rid : str
+        The run's id (the file name).
+    compute : callable
+        Returns ``(trajectories, metadata)``; called only when the run is missing.
+    blocking : bool
+        Wait for the run's lock when another writer holds it. Without waiting, a held lock
+        returns ``"busy"`` at once: a sweep's job then goes on with other runs and comes back.
+    sidecar : bool
+        Keep a JSON sidecar beside the Parquet file (a sweep's store; a comparison's has none).
+
+    Returns
+    -------
+    str
+        ``"done"`` when the run was already there, ``"ran"`` when it was computed now,
+        ``"busy"`` (only when not ``blocking``) when another writer holds its lock.
+    """
+    folder = runs_dir(store_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{rid}.parquet"
+    with run_lock(store_dir, rid, blocking=blocking) as acquired:
+        if not acquired:
+            return "busy"
+        # Holding the lock, nobody else is writing this run. Temp files a dead writer left are
+        # removed by clean_store at the start and end of every sweep and comparison (not here:
+        # a scan of the folder per run would make a large design quadratic).
+        problem, wrong_sidecar = _check_finished(folder, rid, sidecar)
+        if problem is None:
+            if wrong_sidecar is not None:
+                _repair_sidecar(folder, rid)
+            return "done"
+        df, meta = compute()
+        # The sidecar first, the Parquet file last: a run counts as finished when its Parquet
+        # file exists, and then its sidecar exists too.
+        if sidecar:
+            atomic_write_json(folder / f"{rid}.json", meta)
+        atomic_write_parquet(path, df, meta)
+    return "ran"
+
+
+# ---------------------------------------------------------------------------------------------
+# The index of checked runs
+
+
+def _identity(st: os.stat_result) -> list[int]:
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def run_identity(sweep_dir: str | Path, rid: str) -> list[int] | None:
+    """The identity of run ``rid``'s two files (Parquet then sidecar); None if one is missing.
+
+    A job takes it right after writing the run and reports it to the driver, which records it
+    in the index without reading the files again.
+    """
+    folder = runs_dir(sweep_dir)
+    try:
+        return _identity(os.stat(folder / f"{rid}.parquet")) + _identity(
+            os.stat(folder / f"{rid}.json")
+        )
+    except OSError:
+        return None
+
+
+def read_index(sweep_dir: str | Path) -> dict[str, list[int]]:
+    """The index's entries (run_id to identity); empty when it is missing or unreadable."""
+    try:
+        data = json.loads((Path(sweep_dir) / INDEX).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != INDEX_VERSION:
+        return {}
+    runs = data.get("runs")
+    if not isinstance(runs, dict):
+        return {}
+    return {k: v for k, v in runs.items() if isinstance(v, list) and len(v) == 8}
+
+
+def write_index(sweep_dir: str | Path, entries: dict[str, list[int]]) -> None:
+    """Replace the index (atomically; only the sweep's driver, which holds the folder, writes it)."""
+    blob = json.dumps({"version": INDEX_VERSION, "runs": entries}, separators=(",", ":"))
+    atomic_write_bytes(Path(sweep_dir) / INDEX, blob.encode())
+
+
+def _scan_identities(sweep_dir: str | Path) -> tuple[dict[str, list[int]], set[str]]:
+    """One pass over ``runs/``: the identity of every run with both files (run_id to identity),
+    and the run_ids of Parquet files without a sidecar."""
+    files: dict[str, list[int]] = {}
+    try:
+        entries = os.scandir(runs_dir(sweep_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}, set()
+    with entries:
+        for e in entries:
+            if e.name.startswith(".") or not e.name.endswith((".parquet", ".json")):
+                continue
+            with contextlib.suppress(OSError):
+                files[e.name] = _identity(e.stat())
+    complete, alone = {}, set()
+    for name, ident in files.items():
+        if name.endswith(".parquet"):
+            rid = name[: -len(".parquet")]
+            sidecar = files.get(f"{rid}.json")
+            if sidecar is None:
+                alone.add(rid)
+            else:
+                complete[rid] = ident + sidecar
+    return complete, alone
+
+
+@dataclasses.dataclass
+class StoreCheck:
+    """What :func:`check_store` found."""
+
+    finished: set[str] = dataclasses.field(default_factory=set)  # planned runs whole and theirs
+    # (file, what was done)
+    repaired: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    checked: int = 0  # runs whose files were read (the others were vouched for by the index)
+
+
+def check_store(sweep_dir: str | Path, run_ids: Iterable[str]) -> StoreCheck:
+    """Which of ``run_ids`` are finished, checking only the files the index does not vouch for.
+
+    A run whose two files still have the identity the index recorded is finished without
+    reading them. Every other run with a Parquet file is checked (:func:`run_file_problem` and
+    its sidecar): a Parquet file that is not its run (truncated, or copied or swapped from
+    another run) is deleted, so the sweep runs it again; a sidecar that names another run is
+    rewritten from the Parquet file; a whole run is recorded in the index. Entries of files that
+    changed or went are dropped. Runs whose lock is held (a writer is at them now) are left to
+    that writer, which checks again under the lock.
+    """
+    folder = runs_dir(sweep_dir)
+    wanted = set(run_ids)
+    index = read_index(sweep_dir)
+    present, alone = _scan_identities(sweep_dir)  # alone: no sidecar, rewritten below
+    result = StoreCheck()
+    kept = {rid: ident for rid, ident in index.items() if present.get(rid) == ident}
+    for rid in sorted(wanted & (present.keys() | alone)):
+        if rid in kept:
+            result.finished.add(rid)
+            continue
+        result.checked += 1
+        problem, sidecar = _check_finished(folder, rid)
+        if problem is not None or sidecar is not None:
+            with run_lock(sweep_dir, rid, blocking=False) as free:
+                if not free:
+                    continue
+                problem, sidecar = _check_finished(folder, rid)  # again, now that it is ours
+                if problem is not None:
+                    (folder / f"{rid}.parquet").unlink(missing_ok=True)
+                    (folder / f"{rid}.json").unlink(missing_ok=True)
+                    result.repaired.append((f"{rid}.parquet", f"{problem}: running it again"))
+                    continue
+                if sidecar is not None:
+                    _repair_sidecar(folder, rid)
+                    result.repaired.append(
+                        (f"{rid}.json", f"{sidecar}: rewritten from {rid}.parquet")
+                    )
+        result.finished.add(rid)
+        ident = run_identity(sweep_dir, rid)
+        if ident is not None:
+            kept[rid] = ident
+    if kept != index:
+        write_index(sweep_dir, kept)
+    return result
+
+
+def record_runs(sweep_dir: str | Path, written: dict[str, list[int]]) -> int:
+    """Add runs that jobs wrote (run_id to the identity they saw after writing) to the index.
+
+    Only identities that are still the files' own are recorded: a file replaced since is
+    checked on the next resume. Returns the number of runs added.
+    """
+    if not written:
+        return 0
+    index = read_index(sweep_dir)
+    present, _ = _scan_identities(sweep_dir)
+    added = {rid: i for rid, i in written.items() if present.get(rid) == i and index.get(rid) != i}
+    if added:
+        write_index(sweep_dir, {**index, **added})
+    return len(added)
+
+
+def clean_store(sweep_dir: str | Path) -> int:
+    """Remove temp files no live writer owns, and unheld lock files. Returns files removed.
+
+    In ``runs/`` a temp file is stale when its run's lock is free (every writer there, a sweep's
+    job or a comparison's worker, holds it). Elsewhere in the folder (``sweep.json``,
+    ``collected.*``, a comparison's ``summary.csv``) it is stale when its writer's pid is not
+    alive on this host (those files are only written by a driver on the submitting host). Both
+    rules are :func:`remove_stale_temp_files`'s.
+    """
+    sweep_dir = Path(sweep_dir)
+
+    def lock_of(final: str):
+        return run_lock(sweep_dir, final.split(".", 1)[0], blocking=False)
+
+    removed = len(remove_stale_temp_files(runs_dir(sweep_dir), lock=lock_of))
+    removed += len(remove_stale_temp_files(sweep_dir))
+    locks = sweep_dir / LOCKS
+    if locks.is_dir():
+        for entry in list(os.scandir(locks)):
+            # Unlinking a lock file another process is about to open only costs a duplicate
+            # check: a job re-checks "finished" after taking the lock, so this stays safe.
+            with _lock(Path(entry.path), blocking=False) as free:
+                if free:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+        with contextlib.suppress(OSError):
+            locks.rmdir()
+    return removed
