@@ -594,7 +594,8 @@ def test_layout_is_computed_once_and_samples_large_populations():
 
 
 def test_the_address_is_parsed_and_bad_parts_are_reported():
-    from peerwell.scenarios.dashboard.live import build_live, parse_query
+    from peerwell.scenarios.dashboard.controls import parse_query
+    from peerwell.scenarios.dashboard.live import build_live
 
     scenario, overrides, problems = parse_query("?scenario=nope&population.size=220&seed=x&zzz=1")
     assert scenario == "nope" and overrides == {"population.size": 220}
@@ -642,3 +643,27 @@ def test_compare_folders_stay_inside_the_root_when_exposed(monkeypatch, tmp_path
         check_folder("/etc")
     with pytest.raises(PeerwellError, match="folders must be inside"):
         check_folder("../outside")
+
+
+def test_the_dashboard_modules_import_one_way():
+    """live (the model state) imports no page module, controls no view, and no module imports
+    one that imports it, not even from inside a function (where a circle hides)."""
+    import ast
+    import graphlib
+
+    import peerwell.scenarios.dashboard as dashboard
+
+    prefix = "peerwell.scenarios.dashboard."
+    graph: dict[str, set[str]] = {}
+    for path in Path(dashboard.__file__).parent.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names.add(node.module or "")
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        graph[path.stem] = {n.removeprefix(prefix) for n in names if n.startswith(prefix)}
+    assert not graph["live"] & {"controls", "views", "explore", "classroom", "compare_page", "app"}
+    assert not graph["controls"] & {"live", "views", "explore", "classroom", "compare_page", "app"}
+    assert {"live", "controls"} <= graph["explore"] and "live" in graph["views"]
+    list(graphlib.TopologicalSorter(graph).static_order())  # CycleError names a circle

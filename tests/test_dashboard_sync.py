@@ -17,15 +17,18 @@ from test_dashboard import SMALL, App, Server, needs_chromium
 from peerwell.scenarios.dashboard.controls import (
     FEATURED,
     MECHANISMS_GROUP,
+    RESTART_LABEL,
     SPECS,
     all_parameter_sections,
     change_message,
     describe_setting,
     groups,
+    restart_sections,
 )
 from peerwell.scenarios.dashboard.live import LiveModel, scenario_params
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import (
+    FIXED_GROUPS,
     Event,
     ModelParams,
     changes_mid_run,
@@ -137,6 +140,52 @@ def test_a_submodel_switch_waits_for_a_restart_and_says_so(app):
 
 
 # ---------------------------------------------------------------------------------------------
+# Issue 22: what may change mid-run was defined twice, and "All parameters" offered the submodel
+# switches as live changes that the running model then refused
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("dashboard")
+@needs_chromium
+def test_all_parameters_shows_submodels_as_fixed_and_agrees_with_the_model(app):
+    app.open(f"/?{SMALL}&steps=365")
+    app.button("Play").click()
+    app.wait_day(lambda d: d >= 1)
+    _open(app, "All parameters")
+    app.page.locator(".pw-expander-body .pw-expander-button").first.wait_for()
+    titles = app.page.locator(".pw-expander-button").all_inner_texts()
+    fixed = {
+        t.removeprefix("▸ ").removesuffix(" (applies on restart)").lower()
+        for t in titles
+        if t.endswith(" (applies on restart)")
+    }
+    assert fixed == set(FIXED_GROUPS), titles  # submodels among them, as for the model
+    _open(app, "Submodels (applies on restart)")
+    switch = _switch(app, "Wellbeing submodel")
+    control = _control(app, "submodels.wellbeing")
+    # while the model plays: the change waits, the switch says what the model runs meanwhile
+    switch.click(force=True)
+    control.locator(".pw-pending-note").wait_for()
+    app.page.locator(".pw-message", has_text="Submodel 'wellbeing' switched off").first.wait_for()
+    assert "is pending" in _messages(app)
+    assert app.page.locator(".pw-message.error").count() == 0, _messages(app)
+    assert switch.get_attribute("aria-checked") == "false"
+    assert "running now: on" in control.inner_text()
+    day = app.day()
+    app.wait_day(lambda d: d > day)  # played on, never restarted
+    assert app.page.locator(".pw-submodels-off").count() == 0  # the model still runs wellbeing
+    assert app.button(RESTART_LABEL).count() == 1
+    # switched back to what runs: nothing waits, and the switch shows the model's value again
+    switch.click(force=True)
+    _wait_for(lambda: control.locator(".pw-pending-note").count() == 0, "no pending note")
+    assert switch.get_attribute("aria-checked") == "true"
+    assert app.button(RESTART_LABEL).count() == 0
+    assert app.page.locator(".pw-message.error").count() == 0, _messages(app)
+    day = _pause(app)
+    assert day > 1 and app.page.locator(".pw-submodels-off").count() == 0
+
+
+# ---------------------------------------------------------------------------------------------
 # Bug 2: timed scenario events changed the model but never the controls
 
 
@@ -190,14 +239,16 @@ def test_every_control_has_a_label_of_its_own():
 def test_every_control_is_drawn_once(app):
     app.open(f"/?{SMALL}")
     _open(app, "Mechanisms")
+    _switch(app, groups()[MECHANISMS_GROUP][0].label).wait_for()  # drawn when the server says
     _open(app, "All parameters")
-    # open every section of "All parameters" (each opens without closing the others)
-    for _ in range(50):  # at most: there are about a dozen
-        closed = app.page.locator(".pw-expander-body .pw-expander-button", has_text="▸ ")
-        if not closed.count():
-            break
-        closed.first.click()
-        time.sleep(0.2)
+    # open every section of "All parameters" (each opens without closing the others), one at a
+    # time: a second click on a section the server has not redrawn yet would close it again
+    sections = app.page.locator(".pw-expander-body .pw-expander-button")
+    sections.first.wait_for()
+    for k in range(sections.count()):
+        section = sections.nth(k)
+        section.click()
+        _wait_for(lambda section=section: section.inner_text().startswith("▾"), "it open")
     for spec in groups()[MECHANISMS_GROUP]:
         assert _switch(app, spec.label).count() == 1, spec.name
     for name in FEATURED:  # drawn at the top, and nowhere else
@@ -260,6 +311,16 @@ def test_which_parameters_change_mid_run_comes_from_params_py():
         assert accepted == changes_mid_run(name), name
     assert not changes_mid_run("submodels.wellbeing")
     assert not changes_mid_run("seed") and changes_mid_run("steps")
+
+
+def test_the_dashboards_fixed_sections_are_the_groups_params_fixes_for_a_run():
+    # "All parameters" titles these "(applies on restart)": submodels too, as set_params and
+    # timed events treat them
+    assert set(restart_sections()) == set(FIXED_GROUPS)
+    for group, names in all_parameter_sections().items():
+        for name in names:
+            shown_fixed = group in restart_sections() or not SPECS[name].live
+            assert shown_fixed == (not changes_mid_run(name)), name
 
 
 def test_a_fixed_parameter_waits_for_the_restart_and_reset_keeps_it_waiting():

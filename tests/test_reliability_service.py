@@ -136,7 +136,7 @@ def test_a_store_cannot_point_its_reader_outside_itself(root, how):
 
 
 def test_the_address_cannot_name_a_network_file(root):
-    from peerwell.scenarios.dashboard.live import parse_query
+    from peerwell.scenarios.dashboard.controls import parse_query
 
     _, overrides, problems = parse_query(
         "?network.path=/etc/passwd&network.kind=edgelist&network.kind=graphml&output_dir=/tmp/x"

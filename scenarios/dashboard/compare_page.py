@@ -157,6 +157,8 @@ def load_store(folder: str | Path) -> CompareView:
 
 def planned_files(scenarios, replicates, overrides, folder, root_seed) -> list[Path]:
     """The run files a comparison will have written when it is done (for its progress bar)."""
+    # Imported on first use, to keep startup fast: the experiment engine (joblib, the run
+    # store) loads when a comparison is asked for, not with every page.
     from peerwell.scenarios.catalogue import load_scenario
     from peerwell.scenarios.experiments.replicates import plan, replicate_seeds
 
@@ -515,6 +517,7 @@ def _check_memory(request: dict, total: int) -> None:
 
 def _run_into(box: dict, request: dict, folder: str, total: int) -> None:
     """Worker thread: run the comparison, leave the view or the error in ``box``."""
+    # Imported on first use, to keep startup fast (as in planned_files).
     from peerwell.scenarios.experiments.compare import run_comparison
 
     t0 = time.perf_counter()

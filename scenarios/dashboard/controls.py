@@ -2,7 +2,12 @@
 
 Every field of ``ModelParams`` is made by ``spec(default, lo, hi, unit=, help=, box=)``; this module
 turns that metadata into a :class:`ControlSpec` (which widget, its range, label, unit and help) and
-parses what a person types into a checked value. The Solara components at the bottom draw them.
+parses what a person types (in a control or in the page's address) into a checked value. The
+Solara components at the bottom draw them. Which parameters change while a model runs is
+simulation/params.py's ``changes_mid_run`` alone; nothing here keeps a list of its own.
+
+This module knows no live model and no page: the pages pass in the values to show and what to
+do with a change.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import solara
 from solara.components.input import use_change
@@ -42,14 +48,6 @@ FEATURED = (
 MECHANISMS_GROUP = "mechanisms"
 
 
-def is_live(name: str) -> bool:
-    """Whether ``name`` can change while the model runs; else it waits for a restart.
-
-    The rule is simulation/params.py's (the one timed scenario events obey), never a copy of it.
-    """
-    return changes_mid_run(name)
-
-
 @dataclass(frozen=True)
 class ControlSpec:
     """One control: which widget to draw and how to check what is typed into it."""
@@ -67,7 +65,8 @@ class ControlSpec:
 
     @property
     def live(self) -> bool:
-        return is_live(self.name)
+        """Whether a running model takes it; else it waits for a restart (params.py's rule)."""
+        return changes_mid_run(self.name)
 
 
 # Labels that would otherwise repeat another control's: the rate of hostile comments is not the
@@ -166,6 +165,19 @@ def all_parameter_sections() -> dict[str, list[str]]:
         if names:
             out[group] = names
     return out
+
+
+def restart_sections() -> list[str]:
+    """The sections of "All parameters" none of whose controls a running model takes.
+
+    Derived from ``changes_mid_run``, so it is the groups params.py fixes for a run: a section
+    is titled "(applies on restart)" and its changes wait for the restart, as the model needs.
+    """
+    return [
+        group
+        for group, names in all_parameter_sections().items()
+        if not any(SPECS[n].live for n in names)
+    ]
 
 
 def format_value(name: str, value: Any) -> str:
@@ -268,6 +280,26 @@ def lookup(name: str) -> ControlSpec:
         return SPECS[name]
     except KeyError:
         raise KeyError(f"unknown parameter {name!r}") from None
+
+
+def parse_query(search: str) -> tuple[str | None, dict[str, Any], list[str]]:
+    """Read ``?scenario=NAME&population.size=300`` from a page address.
+
+    Returns the scenario name (or None), the parameter overrides that parsed, and one message per
+    part that did not (the page shows them and carries on without those parts).
+    """
+    scenario, overrides, problems = None, {}, []
+    for key, raw in parse_qsl(search.lstrip("?"), keep_blank_values=True):
+        if key == "scenario":
+            scenario = raw
+            continue
+        try:
+            overrides[key] = parse_value(lookup(key), raw)
+        except KeyError:
+            problems.append(f"the address names an unknown parameter {key!r}; it was ignored")
+        except ValueError as exc:
+            problems.append(f"{exc} (from the address; ignored)")
+    return scenario, overrides, problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,23 +439,3 @@ def ParamPanel(
             ParamControl(spec, pending[name], on_change, running, restart_note)
         else:
             ParamControl(spec, running, on_change, None, restart_note)
-
-
-@solara.component
-def AllParameters(
-    params: ModelParams,
-    on_change: Callable[[str, Any], str | None],
-    pending: dict[str, Any] | None = None,
-):
-    """Every settable parameter not shown elsewhere on the page, one section per group."""
-    from peerwell.scenarios.dashboard.views import Expander
-
-    for group, names in all_parameter_sections().items():
-        fixed = not any(is_live(n) for n in names)
-        title = group.capitalize() + (" (applies on restart)" if fixed else "")
-        Expander(
-            title,
-            lambda names=names, fixed=fixed: ParamPanel(
-                names, params, on_change, pending, restart_note=not fixed
-            ),
-        )

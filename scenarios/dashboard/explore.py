@@ -7,6 +7,7 @@ a part of the address that is wrong is reported on the page and ignored.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import solara
@@ -15,18 +16,19 @@ from peerwell.scenarios.dashboard.controls import (
     FEATURED,
     MECHANISMS_GROUP,
     RESTART_LABEL,
-    AllParameters,
     ParamPanel,
+    all_parameter_sections,
     change_message,
     describe_setting,
     groups,
+    parse_query,
     pending_message,
+    restart_sections,
 )
 from peerwell.scenarios.dashboard.live import (
     COLOR_BY,
     LiveModel,
     build_live,
-    parse_query,
     scenario_list,
     scenario_params,
 )
@@ -42,7 +44,7 @@ from peerwell.scenarios.dashboard.views import (
     TrajectoryChart,
 )
 from peerwell.simulation.errors import PeerwellError
-from peerwell.simulation.params import get_param
+from peerwell.simulation.params import ModelParams, get_param
 
 
 def _make_live(search: str):
@@ -55,6 +57,29 @@ def fired_events_text(live: LiveModel) -> str:
     """The timed events of the scenario that have changed the running model so far."""
     done = [f"day {day}: {describe_setting(p, v)}" for day, p, v in live.model.events_fired]
     return "Scenario events so far: " + "; ".join(done) if done else ""
+
+
+@solara.component
+def AllParameters(
+    params: ModelParams,
+    on_change: Callable[[str, Any], str | None],
+    pending: dict[str, Any] | None = None,
+):
+    """Every settable parameter not shown elsewhere on the page, one section per group.
+
+    A section none of whose parameters a running model takes says so in its title, and its
+    controls wait for "Restart with these settings" like every other fixed parameter.
+    """
+    fixed_sections = restart_sections()
+    for group, names in all_parameter_sections().items():
+        fixed = group in fixed_sections
+        title = group.capitalize() + (" (applies on restart)" if fixed else "")
+        Expander(
+            title,
+            lambda names=names, fixed=fixed: ParamPanel(
+                names, params, on_change, pending, restart_note=not fixed
+            ),
+        )
 
 
 @solara.component

@@ -8,6 +8,7 @@ waits in :attr:`LiveModel.pending` until :meth:`LiveModel.restart_pending`. The 
 show the running model's parameters (``model.params``, which timed events change), so
 :attr:`LiveModel.revision` counts every change of them, for the page to redraw its controls.
 A lock serialises stepping (the play thread) and changes (the page), so neither sees half a day.
+The page modules (controls, views and the pages) import this one, never the other way round.
 """
 
 from __future__ import annotations
@@ -18,20 +19,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from peerwell.scenarios.dashboard.controls import is_live, lookup, parse_value
 from peerwell.scenarios.dashboard.limits import MB, check_memory, estimate, release_memory
+from peerwell.scenarios.dashboard.livechart import LiveChart
+from peerwell.scenarios.hydra_guard import HYDRA_LOCK
 from peerwell.simulation.errors import PeerwellError
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import (
     CARE_STATES,
     PLATFORMS,
     ModelParams,
+    changes_mid_run,
     get_param,
     with_overrides,
 )
@@ -75,8 +77,10 @@ def _platform_label(kind: str) -> str:
 # Scenarios (the catalogue is scenarios/catalogue.py)
 
 
-# Hydra's compose API works on one process-wide GlobalHydra: sessions take turns using it.
-HYDRA_LOCK = threading.RLock()
+# Hydra's compose API works on one process-wide GlobalHydra: sessions take turns using it, under
+# the process's one lock around it (hydra_guard.HYDRA_LOCK, re-exported for the pages). The
+# catalogue is imported on first use, to keep startup fast: a LiveModel built from ModelParams
+# (tests, benchmarks) never needs it.
 _LIST_TTL = 30.0
 _list_cache: dict[str, Any] = {"at": -1e9, "value": []}
 
@@ -98,26 +102,6 @@ def scenario_params(name: str, overrides: dict[str, Any]) -> ModelParams:
 
     with HYDRA_LOCK:
         return load_scenario(name, dict(overrides))
-
-
-def parse_query(search: str) -> tuple[str | None, dict[str, Any], list[str]]:
-    """Read ``?scenario=NAME&population.size=300`` from a page address.
-
-    Returns the scenario name (or None), the parameter overrides that parsed, and one message per
-    part that did not (the page shows them and carries on without those parts).
-    """
-    scenario, overrides, problems = None, {}, []
-    for key, raw in parse_qsl(search.lstrip("?"), keep_blank_values=True):
-        if key == "scenario":
-            scenario = raw
-            continue
-        try:
-            overrides[key] = parse_value(lookup(key), raw)
-        except KeyError:
-            problems.append(f"the address names an unknown parameter {key!r}; it was ignored")
-        except ValueError as exc:
-            problems.append(f"{exc} (from the address; ignored)")
-    return scenario, overrides, problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +329,7 @@ class LiveModel:
             needs more memory than a session may take (the settings stay as they were).
         """
         new = with_overrides(self.settings, changes)
-        restart = not all(is_live(k) for k in changes)
+        restart = not all(changes_mid_run(k) for k in changes)
         if restart:
             self._build(new)
         else:
@@ -371,7 +355,7 @@ class LiveModel:
         PeerwellError
             The value is out of range or contradicts another (nothing changes).
         """
-        if is_live(name):
+        if changes_mid_run(name):
             self.apply({name: value})
             return False
         wanted = {**self.pending, name: value}
@@ -521,7 +505,5 @@ def warm_up() -> float:
     live.step(2)
     live.node_colors("activation")
     describe_person(live.person(0))
-    from peerwell.scenarios.dashboard.livechart import LiveChart
-
     LiveChart(3).render(live.history)
     return time.perf_counter() - t0

@@ -52,6 +52,7 @@ def Message(kind: str, text: str):
 
 def _kernel_context():
     try:
+        # Imported here, inside the try: outside a Solara server it may be missing or fail.
         from solara.server import kernel_context
 
         return kernel_context.get_current_context()
