@@ -2,8 +2,12 @@
 
 Summaries at the horizon with bootstrap confidence intervals and paired (common-random-number)
 differences, trajectory bands, heatmaps of two-parameter sweeps, Morris and Sobol' indices, and
-the comparison report. The names in ``__all__`` are the public interface (loaded on first use);
-every module below ``peerwell.analysis`` is internal.
+the comparison report. The names in ``__all__`` are the public interface (loaded on first use,
+see ``docs/architecture.md``); every module below ``peerwell.analysis`` is internal.
+
+May import: ``peerwell.simulation`` and ``peerwell._lazy``; never ``peerwell.scenarios`` (which
+calls it) nor ``peerwell.api``. The layers are drawn, and held by a test, in
+``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,7 @@ matplotlib.use("Agg")  # files only: figures are written, never shown, so no dis
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.figure import Figure
 
 # The three outcomes users named first, then wellbeing split by kind.
 TRAJECTORY_PANELS = [
@@ -20,22 +22,49 @@ TRAJECTORY_PANELS = [
 ]
 
 
-def plot_trajectories(df: pd.DataFrame, path: str | Path, hue: str | None = None) -> Path:
+def plot_trajectories(
+    df: pd.DataFrame,
+    path: str | Path | None = None,
+    hue: str | None = None,
+    *,
+    outcomes: Sequence[str] | None = None,
+) -> Path | Figure:
     """Activation, care-seeking and wellbeing over time, one panel each.
 
     Parameters
     ----------
     df : DataFrame
         Trajectories with a ``step`` column and the outcome columns; several runs may be stacked.
-    path : path
-        Where to write the PNG (an SVG is written beside it when the suffix is ``.svg``).
+    path : path, optional
+        Where to write the PNG (an SVG is written beside it when the suffix is ``.svg``). Without
+        it the figure is returned instead.
     hue : str, optional
         Column that separates lines (e.g. ``scenario``); with several runs per hue level,
         seaborn draws the mean with a 95% band.
+    outcomes : sequence of str, optional
+        Outcome columns, one panel each (default: the four of :data:`TRAJECTORY_PANELS`, titled
+        as there; another column is titled by its name).
+
+    Returns
+    -------
+    pathlib.Path or matplotlib.figure.Figure
+        ``path``, once written; or, without a path, the figure, closed for pyplot so that
+        Jupyter shows it once, when it ends a cell, and ``fig.savefig(...)`` still writes it.
+
+    Raises
+    ------
+    KeyError
+        An outcome is not a column of ``df``.
     """
+    titles = dict(TRAJECTORY_PANELS)
+    names = list(outcomes) if outcomes is not None else list(titles)
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise KeyError(f"not outcome columns: {missing}")
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(1, len(TRAJECTORY_PANELS), figsize=(4.2 * len(TRAJECTORY_PANELS), 3.6))
-    for ax, (col, title) in zip(axes, TRAJECTORY_PANELS):
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
+    axes = list(axes[0])
+    for ax, col in zip(axes, names):
         sns.lineplot(
             data=df,
             x="step",
@@ -45,11 +74,13 @@ def plot_trajectories(df: pd.DataFrame, path: str | Path, hue: str | None = None
             errorbar=("ci", 95) if hue else None,
             legend=ax is axes[-1] and hue is not None,
         )
-        ax.set_title(title)
+        ax.set_title(titles.get(col, col))
         ax.set_xlabel("day")
         ax.set_ylabel("")
     fig.tight_layout()
+    plt.close(fig)
+    if path is None:
+        return fig
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -1,9 +1,9 @@
 """Public names that load on first use, for the packages below ``peerwell`` (PEP 562).
 
-``import peerwell.scenarios.cli.core`` must not load the whole of ``peerwell.scenarios``, nor
-``peerwell.simulation.errors`` Mesa and the kernels: each package's ``__init__`` names where its
-public names live, and this module makes the module-level ``__getattr__`` and ``__dir__`` that
-import a submodule when one of its names is first asked for.
+Each package's ``__init__`` names where its public names live (``_WHERE``), and this module makes
+the module-level ``__getattr__`` and ``__dir__`` that import a submodule when one of its names is
+first asked for. What is lazy in peerwell, why, and which tests hold it, is written in one place:
+the "Lazy imports" section of ``docs/architecture.md``.
 """
 
 from __future__ import annotations

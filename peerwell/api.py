@@ -79,9 +79,9 @@ _HYDRA_WORDS = frozenset({"true", "false", "null", "none", "inf", "nan"})
 
 
 class CommandError(PeerwellError):
-    """A command that the API drives (a sweep, a sensitivity analysis) failed.
+    """A sweep or a sensitivity analysis failed once started (a busy folder, a failed job).
 
-    The message is what the command printed. Bad arguments raise :class:`ConfigError` instead.
+    The engine's error is its ``__cause__``. Bad arguments raise :class:`ConfigError` instead.
     """
 
 
@@ -194,7 +194,7 @@ def override_strings(
 
 
 # ---------------------------------------------------------------------------------------------
-# Running the commands in this process
+# Running a sweep in this process
 
 
 @contextlib.contextmanager
@@ -209,35 +209,44 @@ def _kept_logging() -> Iterator[None]:
         root.setLevel(level)
 
 
-def _command(args: list[str], *, verbose: bool) -> str:
-    """Run ``peerwell ARGS`` in this process; return what it printed.
-
-    Raises
-    ------
-    ConfigError
-        The command refused its arguments (exit code 2), with the command's message.
-    CommandError
-        The command failed otherwise.
-    """
-    from peerwell.scenarios.cli.core import main
-
+@contextlib.contextmanager
+def _output(verbose: bool) -> Iterator[io.StringIO]:
+    """What a sweep prints (Hydra's job list, the progress), kept unless ``verbose``."""
     out = io.StringIO()
     with _kept_logging(), contextlib.ExitStack() as stack:
         if not verbose:
             stack.enter_context(contextlib.redirect_stdout(out))
             stack.enter_context(contextlib.redirect_stderr(out))
+        yield out
+
+
+def _sweep(args: list[str], *, verbose: bool) -> str:
+    """Run the sweep of ``peerwell sweep ARGS`` in this process; return what it printed.
+
+    Raises
+    ------
+    ConfigError
+        The sweep was refused (a key, a value, the sweep directory); nothing ran.
+    CommandError
+        The sweep failed once started: a busy folder, a failed job, runs missing.
+    KeyboardInterrupt
+        After the launcher's workers are stopped; the same call resumes.
+    """
+    from peerwell.scenarios.experiments.sweep import run_sweep, stop_workers
+
+    with _output(verbose) as out:
         try:
-            code = main(args) or 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    text = out.getvalue()
-    if code:
-        message = text.strip().split("peerwell: error:", 1)[-1].strip() or text.strip()
-        message = message or f"`peerwell {args[0]}` exited with code {code}"
-        if code == 2:
-            raise ConfigError(message)
-        raise CommandError(message)
-    return text
+            outcome = run_sweep(args, notify=lambda note: print(f"peerwell: {note}"))
+        except KeyboardInterrupt:
+            stop_workers()
+            raise
+        except ConfigError:
+            raise
+        except PeerwellError as exc:
+            raise CommandError(str(exc)) from exc
+        if outcome is not None:
+            print(outcome.report())
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,25 +378,9 @@ class Result(RunResult):
         matplotlib.figure.Figure
             Shown by Jupyter when it ends a cell; ``fig.savefig(path)`` writes it.
         """
-        import matplotlib.pyplot as plt
-        import seaborn as sns
+        from peerwell.analysis.plots import plot_trajectories
 
-        from peerwell.analysis.plots import TRAJECTORY_PANELS
-
-        titles = dict(TRAJECTORY_PANELS)
-        names = list(outcomes) if outcomes is not None else [c for c, _ in TRAJECTORY_PANELS]
-        missing = [c for c in names if c not in self.trajectories.columns]
-        if missing:
-            raise KeyError(f"not outcome columns: {missing}")
-        sns.set_theme(style="whitegrid", context="notebook")
-        fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
-        for ax, col in zip(axes[0], names):
-            ax.plot(self.trajectories["step"], self.trajectories[col], lw=1.8)
-            ax.set_title(titles.get(col, col))
-            ax.set_xlabel("day")
-        fig.tight_layout()
-        plt.close(fig)  # returned, not left open for pyplot to show a second time
-        return fig
+        return plot_trajectories(self.trajectories, outcomes=outcomes)
 
 
 def run(
@@ -732,6 +725,11 @@ def _absolute(path: str | Path) -> Path:
     return Path(path).expanduser().resolve()
 
 
+def _hydra_path(key: str, path: Path) -> str:
+    """``key=path`` as Hydra's grammar reads it: a path may hold any character, so quoted."""
+    return f"{key}='" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def sweep(
     sweep_dir: str | Path,
     overrides: Overrides = None,
@@ -776,7 +774,10 @@ def sweep(
     ConfigError
         The command refused the sweep (unknown parameter, bad value or range); nothing ran.
     CommandError
-        A job failed.
+        A job failed, or another command is writing into the sweep directory.
+    KeyboardInterrupt
+        Interrupted; the launcher's workers are stopped, finished runs kept: the same call
+        resumes.
 
     Examples
     --------
@@ -791,7 +792,8 @@ def sweep(
         args.append(f"hydra/launcher={launcher}")
     if n_jobs is not None:
         args.append(f"hydra.launcher.n_jobs={int(n_jobs)}")
-    log = _command(["sweep", "-m", *args, f"hydra.sweep.dir={directory}"], verbose=verbose)
+    args.append(_hydra_path("hydra.sweep.dir", directory))
+    log = _sweep(args, verbose=verbose)
     found = collect(directory)
     found.log = log
     return found
@@ -878,6 +880,7 @@ def sensitivity(
     >>> s.table[["parameter", "mu_star"]]  # doctest: +SKIP
     """
     from peerwell.scenarios.experiments.sensitivity import analyze_sweep
+    from peerwell.scenarios.experiments.sweep import plan_sensitivity
 
     out = _absolute(output_dir if output_dir is not None else f"outputs/sensitivity/{method}")
     args = override_strings(overrides, sweep=True, **kwargs)
@@ -889,10 +892,11 @@ def sensitivity(
         f"method={_value(method)}",
         f"outcome={_value(outcome)}",
         f"conf_level={_value(float(conf_level))}",
-        f"output_dir={out}",
+        _hydra_path("output_dir", out),
     ]
-    log = _command(["sensitivity", *own, *args], verbose=verbose)
-    r = analyze_sweep(out, outcome, conf_level=conf_level)
+    plan = plan_sensitivity([*own, *args])
+    log = _sweep(plan.sweep_args, verbose=verbose)
+    r = analyze_sweep(plan.output_dir, plan.outcome, conf_level=plan.conf_level)
     return Sensitivity(r.table, r.pairs, r.csv, r.figure, r.n_runs, output_dir=out, log=log)
 
 

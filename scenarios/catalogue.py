@@ -5,7 +5,8 @@ timed events, with a description of the question it answers). The ablations — 
 switch of the conceptual model, ``no_<mechanism>`` — are generated here from
 ``simulation.params.MECHANISMS`` and registered in Hydra's ConfigStore (group ``scenario``,
 package ``_global_``), so ``peerwell run scenario=no_hostility`` works like a YAML scenario and
-adding a mechanism adds its ablation.
+adding a mechanism adds its ablation. :func:`register_configs` registers them with the run's
+schema (``config.RunConfig``) in one go: whatever composes a config with Hydra calls it first.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
@@ -25,7 +25,8 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from peerwell.scenarios.config import params_from_cfg
+from peerwell.scenarios.config import RunConfig, params_from_cfg
+from peerwell.scenarios.hydra_guard import HYDRA_LOCK, install
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import MECHANISMS, MechanismSwitches, ModelParams
 
@@ -107,9 +108,16 @@ def ablation_node(mechanism: str) -> DictConfig:
     return node
 
 
-def register_scenarios() -> None:
-    """Register one generated ablation per mechanism switch in Hydra's ConfigStore (idempotent)."""
+def register_configs() -> None:
+    """Register the run's schema and the generated scenarios with Hydra's ConfigStore (idempotent).
+
+    Also installs peerwell's checks on every config Hydra reads and composes (``hydra_guard``):
+    a config from someone else cannot run code, set a job's environment or logging, read the
+    environment, or expand past a size, alias or depth limit; broken files get clear errors.
+    """
+    install()
     store = ConfigStore.instance()
+    store.store(name="peerwell_run", node=RunConfig)
     for mechanism in MECHANISMS:
         node = OmegaConf.to_container(ablation_node(mechanism))
         store.store(group="scenario", name=ablation_name(mechanism), node=node, package="_global_")
@@ -161,19 +169,13 @@ def check_scenario_names(names: Sequence[str]) -> None:
             raise ConfigError(unknown_scenario_message(name))
 
 
-# Hydra's GlobalHydra is process-wide: one composition at a time (the dashboard has threads).
-_HYDRA_LOCK = threading.RLock()
-
-
 @contextlib.contextmanager
 def _hydra() -> Iterator[None]:
     """Hydra initialised on ``pkg://peerwell.conf`` for the compose API.
 
     Works inside a running Hydra app too: the outer GlobalHydra is put aside and restored.
     """
-    from peerwell.scenarios.config import register_configs
-
-    with _HYDRA_LOCK:
+    with HYDRA_LOCK:  # GlobalHydra is process-wide: one user at a time
         register_configs()
         gh = GlobalHydra.instance()
         outer = gh.hydra if gh.is_initialized() else None

@@ -1,4 +1,9 @@
-"""Hydra configuration: the typed schema of a run, and the conversion to ``ModelParams``."""
+"""Hydra configuration: the typed schema of a run, and the conversion to ``ModelParams``.
+
+Registering the schema with Hydra's ConfigStore is the catalogue's job
+(:func:`peerwell.scenarios.catalogue.register_configs`, together with the generated scenarios),
+so that this module imports nothing of peerwell's above ``peerwell.simulation``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -28,24 +32,6 @@ class RunConfig(ModelParams):
     """A run's config: the scientific parameters plus where to write (not part of the run_id)."""
 
     output_dir: str = DEFAULT_OUTPUT_DIR
-
-
-def register_configs() -> None:
-    """Register the schema and the generated scenarios with Hydra's ConfigStore (idempotent).
-
-    Also installs peerwell's checks on every config Hydra reads and composes (``hydra_guard``):
-    a config from someone else cannot run code, set a job's environment or logging, read the
-    environment, or expand past a size, alias or depth limit; broken files get clear errors.
-    """
-    from peerwell.scenarios.hydra_guard import install
-
-    install()
-    ConfigStore.instance().store(name="peerwell_run", node=RunConfig)
-    from peerwell.scenarios.catalogue import (
-        register_scenarios,  # here, not at the top: catalogue imports this module
-    )
-
-    register_scenarios()
 
 
 @functools.cache

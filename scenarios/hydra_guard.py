@@ -1,6 +1,6 @@
 """What peerwell lets Hydra do with a config: checks on every composed config, clear errors.
 
-Installed by :func:`install` (called from ``config.register_configs``, which every entry point
+Installed by :func:`install` (called from ``catalogue.register_configs``, which every entry point
 runs before Hydra composes anything), in the driver and in every launcher worker alike. A
 scenario file, a ``--config-dir`` or an override from someone else therefore cannot run code,
 change the environment of a job, write log lines into a file of its choosing, read the
@@ -33,10 +33,17 @@ environment, or exhaust memory or the stack:
 - **Full disk at Hydra's own writes.** Hydra writes ``.hydra/*.yaml`` into each run's folder and
   ``multirun.yaml`` into a sweep's; when that fails (disk full, file-size limit, read-only
   folder) the error says which folder and why, instead of a traceback.
+
+This module is the one place that patches Hydra's internals; each patch says why and the Hydra
+version it was checked against (1.3.8). Besides the checks: a callback's ``PeerwellError`` ends
+the app (Hydra would warn and go on), :func:`errors_raised` hands an app's errors to its caller,
+:func:`replace_sweep` and :func:`time_compositions` serve `peerwell sweep`'s batches and its
+summary of where the time went, and :data:`HYDRA_LOCK` is the one lock around Hydra's global.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import importlib.util
@@ -44,6 +51,10 @@ import logging
 import os
 import re
 import stat
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +122,10 @@ JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 DOCS = "see docs/sweeps.md, 'Code from configs'"
 
 
+# Hydra's GlobalHydra is process-wide: every composition and every Hydra app of the process (the
+# dashboard's threads, an API call, a sweep) takes this one lock while it uses it.
+HYDRA_LOCK = threading.RLock()
+
 # errno values that mean "this folder cannot take the file" (reported as such, not as a trace).
 WRITE_ERRORS = frozenset(
     {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
@@ -132,6 +147,14 @@ class ConfigFileError(ConfigError, ConfigCompositionException):
 
 class OutputWriteError(PeerwellError, CompactHydraException):
     """Hydra could not write into a run's output folder (disk full, size limit, read-only)."""
+
+
+class OutputFolderError(ConfigError):
+    """An output folder given (``output_dir=``, ``hydra.sweep.dir=``) cannot be written.
+
+    Refused as a bad value is: found before a run starts, or when a run's own ``.hydra/`` files
+    cannot be finished in it.
+    """
 
 
 # ---------------------------------------------------------------------------------------------
@@ -746,6 +769,149 @@ def _guarded_sweeper(original):
     return instantiate_sweeper
 
 
+def _passing_notify(original):
+    """Hydra's ``Callbacks._notify``, except that a callback's :class:`PeerwellError` ends the app.
+
+    Hydra turns any exception of a callback into a warning and goes on, so a sweep whose plan a
+    callback refused would be launched anyway, and a run whose folder is busy would run. Other
+    exceptions keep Hydra's warning. Checked against Hydra 1.3.8, whose ``_notify`` is this loop.
+    """
+
+    @functools.wraps(original)
+    def _notify(self, function_name: str, reverse: bool = False, **kwargs: Any) -> None:
+        for callback in reversed(self.callbacks) if reverse else self.callbacks:
+            try:
+                getattr(callback, function_name)(**kwargs)
+            except PeerwellError:
+                raise
+            except Exception as exc:
+                warnings.warn(
+                    f"Callback {type(callback).__name__}.{function_name} raised "
+                    f"{type(exc).__name__}: {exc}",
+                    stacklevel=2,
+                )
+
+    _notify.__peerwell_guard__ = True
+    return _notify
+
+
+@contextlib.contextmanager
+def errors_raised() -> Iterator[None]:
+    """Run Hydra apps in this block with their errors raised to the caller, under the one lock.
+
+    ``hydra.main`` reports an app's error itself (``run_and_report``: printed on stderr, then
+    ``sys.exit(1)``), which leaves a caller of the app (the sweep engine, and the API through
+    it) neither the exception nor a way to tell a refused value from a failed job. Checked
+    against Hydra 1.3.8, which calls ``run_and_report`` from ``hydra._internal.utils`` and
+    ``hydra._internal.hydra``.
+    """
+    import hydra._internal.hydra as hydra_core
+    import hydra._internal.utils as hydra_utils
+
+    def run_and_report(func: Callable[[], Any]) -> Any:
+        return func()
+
+    with HYDRA_LOCK:
+        saved = hydra_utils.run_and_report, hydra_core.run_and_report
+        hydra_utils.run_and_report = hydra_core.run_and_report = run_and_report
+        try:
+            yield
+        finally:
+            hydra_utils.run_and_report, hydra_core.run_and_report = saved
+
+
+def hydra_message(exc: BaseException) -> str:
+    """Hydra's message without its config search path and its advice to set HYDRA_FULL_ERROR."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    text = str(exc).split("\nConfig search path")[0]
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if "HYDRA_FULL_ERROR" not in ln]
+    cause = exc.__cause__
+    if isinstance(cause, OmegaConfBaseException) and str(cause).strip():
+        first = str(cause).strip().splitlines()[0]
+        if first not in lines:
+            lines.append(first)
+    return "\n".join(lines) or type(exc).__name__
+
+
+def refused(exc: BaseException) -> ConfigError | None:
+    """Hydra's refusal of a command line or a config as a :class:`ConfigError`; None otherwise.
+
+    The message is :func:`hydra_message`'s; Hydra's exception is the error's ``__cause__`` (an
+    unknown config-group option, ``MissingConfigException``, lists the options there are).
+    """
+    from hydra.errors import (
+        ConfigCompositionException,
+        OverrideParseException,
+        SearchPathException,
+    )
+    from omegaconf.errors import OmegaConfBaseException
+
+    kinds = (
+        ConfigCompositionException,
+        OverrideParseException,
+        SearchPathException,
+        OmegaConfBaseException,
+    )
+    if isinstance(exc, ConfigError) or not isinstance(exc, kinds):
+        return None
+    error = ConfigError(hydra_message(exc))
+    error.__cause__ = exc
+    return error
+
+
+def replace_sweep(sweep: Callable[[Any, list[str], Callable], Any]) -> None:
+    """Have Hydra's basic sweeper call ``sweep(sweeper, arguments, hydra_sweep)`` to sweep.
+
+    `peerwell sweep` launches a few batch jobs instead of one job per run (see
+    ``experiments.sweep._batched_sweep``, which falls back to ``hydra_sweep`` for any other
+    multirun). Patched on the class Hydra's plugin registry holds as well as on the imported
+    one (Hydra re-executes its plugin modules when it scans them, so an imported name may be
+    another class object), before Hydra instantiates the sweeper; idempotent. Checked against
+    Hydra 1.3.8, whose ``BasicSweeper.sweep(self, arguments)`` launches every job itself.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.plugins import Plugins
+
+    name = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+    for cls in {BasicSweeper, Plugins.instance().class_name_to_class.get(name, BasicSweeper)}:
+        if getattr(cls.sweep, "__peerwell_batched__", False):
+            continue
+
+        def replaced(self, arguments, _original=cls.sweep):
+            return sweep(self, arguments, _original)
+
+        replaced.__peerwell_batched__ = True
+        cls.sweep = replaced
+
+
+def time_compositions(record: Callable[[float], None]) -> None:
+    """Have Hydra hand ``record`` the seconds of each composition of a job's config.
+
+    The launchers compose each job's config before the job's function starts, so the job can
+    learn that time only from here (the sweep's summary of where the time went). Idempotent:
+    the first ``record`` stays. ``ConfigLoaderImpl`` is Hydra's own class, never re-created by a
+    plugin scan. Checked against Hydra 1.3.8 (``ConfigLoaderImpl.load_sweep_config``).
+    """
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    original = ConfigLoaderImpl.load_sweep_config
+    if getattr(original, "__peerwell_timed__", False):
+        return
+
+    @functools.wraps(original)
+    def load_sweep_config(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            record(time.perf_counter() - t0)
+
+    load_sweep_config.__peerwell_timed__ = True
+    ConfigLoaderImpl.load_sweep_config = load_sweep_config
+
+
 def _patch(owner: Any, name: str, wrap) -> None:
     if not getattr(getattr(owner, name), "__peerwell_guard__", False):
         setattr(owner, name, wrap(getattr(owner, name)))
@@ -754,6 +920,7 @@ def _patch(owner: Any, name: str, wrap) -> None:
 def install() -> None:
     """Install the checks into Hydra (idempotent)."""
     import hydra.core.utils as hydra_utils
+    from hydra._internal.callbacks import Callbacks
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.config_repository import ConfigRepository
     from hydra.core.plugins import Plugins
@@ -761,6 +928,7 @@ def install() -> None:
     # Only classes Hydra does not re-create: it re-executes its plugin modules when it scans
     # them (BasicSweeper, the config sources), which would drop a patch of their classes.
     _patch(Plugins, "instantiate_sweeper", _guarded_sweeper)
+    _patch(Callbacks, "_notify", _passing_notify)
     _patch(ConfigLoaderImpl, "load_configuration", _guarded_load)
     _patch(ConfigLoaderImpl, "_compose_config_from_defaults_list", _guarded_compose)
     _patch(ConfigRepository, "load_config", _guarded_repository_load)

@@ -1,10 +1,13 @@
 """One peerwell run: parameters, population, network, state arrays, kernels and the Mesa model.
 
 The names in ``__all__`` are the public interface of this package; every module below
-``peerwell.simulation`` is internal. They are loaded on first use: ``peerwell.simulation.errors``
-(which the command line needs to report a wrong value) must not load Mesa, Numba and the kernels,
-about a second and a half before anything can be refused. ``ReferenceModel`` is the same model as
-plain per-agent Mesa code, the oracle the kernels are tested against.
+``peerwell.simulation`` is internal. They are loaded on first use (``docs/architecture.md`` says
+why: ``peerwell.simulation.errors``, which every layer above may import, must not load Mesa and
+the kernels). ``ReferenceModel`` is the same model as plain per-agent Mesa code, the oracle the
+kernels are tested against.
+
+May import: ``peerwell._lazy`` only. It is the bottom layer: every other package may import it,
+and it knows nothing of scenarios, experiments or analysis (``docs/architecture.md``).
 """
 
 from __future__ import annotations

@@ -278,3 +278,65 @@ def test_results_plot_and_list_tables():
     assert set(params["group"]) == {"communities", "care"}
     with pytest.raises(ConfigError, match="unknown parameter group"):
         peerwell.list_params("nope")
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors come from the engine as exceptions, not from a command's printed output
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda d: peerwell.run("baseline", communities__moderation=5), ["communities.moderation"]),
+        (
+            lambda d: peerwell.sweep(
+                d, {"communities.moderation": [0, 5]}, steps=3, population__size=100
+            ),
+            ["communities.moderation", "5"],
+        ),
+        (
+            lambda d: peerwell.sweep(d, {"seed": range(1, 3)}, population__size="many"),
+            ["population.size"],
+        ),
+        (
+            lambda d: peerwell.sensitivity("morris", output_dir=d, outcome="no_such_outcome"),
+            ["no_such_outcome"],
+        ),
+    ],
+    ids=["run", "sweep-range", "sweep-type", "sensitivity-outcome"],
+)
+def test_a_refused_value_is_a_config_error_and_nothing_is_printed(tmp_path, capfd, call, words):
+    with pytest.raises(ConfigError) as err:
+        call(tmp_path / "sweep")
+    for w in words:
+        assert w in str(err.value)
+    assert "peerwell: error" not in str(err.value)
+    out, err_text = capfd.readouterr()
+    assert err_text == "" and out == ""
+    assert not (tmp_path / "sweep" / "runs").exists()
+
+
+def test_a_sweep_into_a_busy_folder_is_a_command_error(tmp_path, capfd):
+    import threading
+
+    from peerwell.scenarios.experiments.store import FolderBusy, folder_lock
+
+    held, done = threading.Event(), threading.Event()
+
+    def other_writer():  # another thread of the process is another writer
+        with folder_lock(tmp_path):
+            held.set()
+            done.wait(60)
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    try:
+        assert held.wait(60)
+        with pytest.raises(peerwell.CommandError) as err:
+            peerwell.sweep(tmp_path, {"seed": [1]}, steps=3, population__size=100)
+    finally:
+        done.set()
+        writer.join()
+    assert isinstance(err.value.__cause__, FolderBusy)
+    assert str(tmp_path) in str(err.value)
+    assert capfd.readouterr().err == ""

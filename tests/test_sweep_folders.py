@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from util import peerwell_inprocess
 
-from peerwell.scenarios.cli.sweep import _parse, default_sweep_dir
 from peerwell.scenarios.experiments.collect import CollectError, collect
+from peerwell.scenarios.experiments.sweep import default_sweep_dir, parse_overrides
 
 SMALL = ["steps=3", "population.size=120"]
 
 
 def folder(*args: str) -> str:
-    return str(Path(default_sweep_dir(_parse(list(args)))).relative_to(Path.cwd()))
+    return str(Path(default_sweep_dir(parse_overrides(list(args)))).relative_to(Path.cwd()))
 
 
 def test_the_default_folder_is_the_same_for_the_same_runs_and_another_for_other_runs():

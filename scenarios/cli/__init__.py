@@ -8,5 +8,5 @@ holds the commands of one room (``compare``, ``sweep``/``collect``/``sensitivity
 
 May import: every other room of ``peerwell.scenarios``, ``peerwell.analysis``,
 ``peerwell.simulation``. Nothing imports it but ``peerwell.cli`` (the console script).
-Modules load lazily: ``peerwell --help`` must not import Mesa, Numba or Hydra's sweeper.
+Command modules load on first use (see the lazy-import section of ``docs/architecture.md``).
 """

@@ -21,14 +21,18 @@ import platform
 import re
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
+from hydra._internal.utils import run_and_report as hydra_run_and_report
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from peerwell.scenarios.config import params_from_cfg, register_configs
+from peerwell.scenarios.catalogue import register_configs
+from peerwell.scenarios.config import params_from_cfg
+from peerwell.scenarios.hydra_guard import hydra_message
 from peerwell.simulation.errors import PeerwellError
 
 log = logging.getLogger("peerwell")
@@ -341,21 +345,6 @@ def missing_config_message(exc) -> str:
     )
 
 
-def hydra_message(exc: BaseException) -> str:
-    """Hydra's message without its config search path and its advice to set HYDRA_FULL_ERROR."""
-    from omegaconf.errors import OmegaConfBaseException
-
-    text = str(exc).split("\nConfig search path")[0]
-    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
-    lines = [ln for ln in lines if "HYDRA_FULL_ERROR" not in ln]
-    cause = exc.__cause__
-    if isinstance(cause, OmegaConfBaseException) and str(cause).strip():
-        first = str(cause).strip().splitlines()[0]
-        if first not in lines:
-            lines.append(first)
-    return "\n".join(lines) or type(exc).__name__
-
-
 def user_error(exc: BaseException) -> tuple[str, int] | None:
     """``(message, exit code)`` of an error to report without a traceback, or None for a bug.
 
@@ -371,11 +360,16 @@ def user_error(exc: BaseException) -> tuple[str, int] | None:
     )
     from omegaconf.errors import OmegaConfBaseException
 
+    from peerwell.scenarios.experiments.store import FolderBusy
+    from peerwell.scenarios.experiments.sweep import SweepIncomplete
     from peerwell.simulation.errors import ConfigError, NetworkFileError
 
+    if isinstance(exc, ConfigError) and isinstance(exc.__cause__, MissingConfigException):
+        exc = exc.__cause__  # Hydra's refusal, as the engine raises it (hydra_guard.refused)
     if isinstance(exc, MissingConfigException):
         return missing_config_message(exc), 2
-    if isinstance(exc, (ConfigError, NetworkFileError)):
+    # A busy output folder, and a sweep that ended with runs missing, exit 2 as they always have.
+    if isinstance(exc, (ConfigError, NetworkFileError, FolderBusy, SweepIncomplete)):
         return str(exc), 2
     refused = (
         ConfigCompositionException,
@@ -388,6 +382,22 @@ def user_error(exc: BaseException) -> tuple[str, int] | None:
     if isinstance(exc, (PeerwellError, CompactHydraException)):
         return hydra_message(exc), 1
     return None
+
+
+def report_error(exc: Exception) -> NoReturn:
+    """End the command for ``exc``: "peerwell: error:" and its exit code (see :func:`user_error`).
+
+    A bug (and every error when HYDRA_FULL_ERROR=1 is set) gets Hydra's own report instead (the
+    traceback without Hydra's frames, exit 1; or the error raised with HYDRA_FULL_ERROR=1).
+    """
+    found = user_error(exc)
+    if found is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+
+        def again():
+            raise exc  # for Hydra's own report: the traceback of a bug
+
+        hydra_run_and_report(again)  # exits, or raises the error again
+    fail(*found)
 
 
 @contextlib.contextmanager
@@ -410,15 +420,7 @@ def peerwell_errors(command: str):
         try:
             return func()
         except Exception as exc:
-            found = user_error(exc)
-            if found is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
-                error = exc
-
-                def again():
-                    raise error  # for Hydra's own report: the traceback of a bug
-
-                return original(again)
-            fail(*found)
+            report_error(exc)
 
     def get_args_parser():
         parser = original_parser()
@@ -582,4 +584,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.argv = [f"peerwell-{cmd}", *rest]
             fn()
             return 0
-        return fn(rest) or 0
+        try:
+            return fn(rest) or 0
+        except PeerwellError as exc:  # the engine raises; the command line reports, here only
+            report_error(exc)

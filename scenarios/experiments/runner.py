@@ -55,6 +55,7 @@ from peerwell.scenarios.experiments.store import (
     run_id,
     temp_path,
 )
+from peerwell.scenarios.hydra_guard import OutputFolderError
 from peerwell.simulation.params import ModelParams
 
 
@@ -275,16 +276,20 @@ class RunCallback(Callback):
         weakref.finalize(self, _give_back, self.locks)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from peerwell.scenarios.cli.core import fail
+        """Validate the run and take its folders' locks before Hydra writes anything.
+
+        Raises
+        ------
+        ConfigError
+            A refused value, or an output folder that cannot be written (nothing is written).
+        FolderBusy
+            Another command is writing into an output folder.
+        """
         from peerwell.scenarios.config import params_from_cfg
-        from peerwell.simulation.errors import PeerwellError
 
         while _OPEN_RUNS:  # of runs before this one in this process that failed
             _give_back(_OPEN_RUNS.pop())
-        try:
-            params = params_from_cfg(_task_config(config))
-        except PeerwellError as exc:
-            fail(str(exc))
+        params = params_from_cfg(_task_config(config))
         if str(config.output_dir) == DEFAULT_OUTPUT_DIR:
             # Before Hydra makes hydra.run.dir (${output_dir}): the run's own folder.
             with read_write(config):
@@ -294,12 +299,14 @@ class RunCallback(Callback):
         try:
             for folder in sorted({f.expanduser().absolute() for f in folders}):
                 self.locks.append(acquire_folder(folder, hint=OUTPUT_HINT))
-        except FolderBusy as exc:
+        except FolderBusy:
             _give_back(self.locks)
-            fail(str(exc))
+            raise
         except OSError as exc:
             _give_back(self.locks)
-            fail(f"cannot write results to {str(config.output_dir)!r}: {exc.strerror or exc}")
+            raise OutputFolderError(
+                f"cannot write results to {str(config.output_dir)!r}: {exc.strerror or exc}"
+            ) from None
         note_replaced_run(Path(str(config.output_dir)).expanduser(), run_id(params))
         subdir = config.hydra.output_subdir
         if subdir is not None:
@@ -321,8 +328,6 @@ class RunCallback(Callback):
 
     def _write_hydra_files(self, job_return: Any) -> None:
         """Hydra's three files, as Hydra writes them, each atomically."""
-        from peerwell.scenarios.cli.core import fail
-
         hydra_cfg = copy.deepcopy(job_return.hydra_cfg)
         with read_write(hydra_cfg.hydra):
             hydra_cfg.hydra.output_subdir = self.subdir  # as if Hydra had written them
@@ -336,7 +341,7 @@ class RunCallback(Callback):
             for name, cfg in files.items():
                 atomic_write_bytes(self.hydra_dir / name, OmegaConf.to_yaml(cfg).encode())
         except OSError as exc:
-            fail(
+            raise OutputFolderError(
                 f"cannot write {self.hydra_dir}: {exc.strerror or exc}. The run's results are "
                 f"written, but its .hydra/ files are not: free some space and run it again"
-            )
+            ) from None

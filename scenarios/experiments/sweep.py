@@ -3,7 +3,7 @@
 The Hydra app (``conf/sweep.yaml``: the run config plus design options, joblib launcher by
 default) expands the ``key=a,b,c`` overrides into *jobs*: one per combination, each one run (a
 grid sweep) or a chunk of design points (``design=lhs|random|morris|sobol``). Every run is
-written to ``SWEEP_DIR/runs/<run_id>.parquet`` (+ JSON sidecar) through :mod:`runstore`, so
+written to ``SWEEP_DIR/runs/<run_id>.parquet`` (+ JSON sidecar) through :mod:`store`, so
 rerunning the same command resumes.
 
 In the driver, :class:`SweepCallback` runs before the launcher starts anything: it expands the
@@ -11,7 +11,7 @@ sweep, builds and validates every run's parameters (an out-of-range value, a bad
 bad design point stops the sweep before any run starts), computes every run_id, takes the sweep
 folder's lock (``store.folder_lock``: a second sweep, compare or run into the folder is refused,
 naming the holder, instead of replacing ``sweep.json`` under the first), finds the finished runs
-(``runstore.check_store``: every finished file is checked against its run_id, a file copied or
+(``store.check_store``: every finished file is checked against its run_id, a file copied or
 swapped from another run is reported and run again, and the store's index spares the re-reading
 of files already checked), records the plan in ``SWEEP_DIR/sweep.json`` (and ``design.csv``),
 and removes stale temp files.
@@ -42,7 +42,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import difflib
 import functools
+import hashlib
+import importlib.resources
 import json
 import logging
 import multiprocessing as mp
@@ -53,6 +56,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,32 +67,39 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, ValueType
 from hydra.errors import CompactHydraException, HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from peerwell.scenarios.config import RunConfig, register_configs
+from peerwell.scenarios.catalogue import register_configs
+from peerwell.scenarios.config import RunConfig
 from peerwell.scenarios.experiments import design as dz
 from peerwell.scenarios.experiments.hooks import get_model
-from peerwell.scenarios.experiments.runstore import (
+from peerwell.scenarios.experiments.store import (
+    acquire_folder,
+    atomic_write_bytes,
+    atomic_write_json,
     check_store,
     clean_store,
     ensure_run,
     finished_run_ids,
     record_runs,
+    release_folder,
     run_file,
     run_identity,
     runs_dir,
 )
-from peerwell.scenarios.experiments.store import (
-    FolderBusy,
-    acquire_folder,
-    atomic_write_bytes,
-    atomic_write_json,
-    release_folder,
+from peerwell.scenarios.hydra_guard import (
+    WRITE_ERRORS,
+    OutputFolderError,
+    OutputWriteError,
+    errors_raised,
+    refused,
+    replace_sweep,
+    time_compositions,
 )
-from peerwell.scenarios.hydra_guard import WRITE_ERRORS, OutputWriteError
 from peerwell.simulation.errors import ConfigError, PeerwellError
 from peerwell.simulation.params import ModelParams
 
@@ -213,35 +224,27 @@ class PlanMismatch(PeerwellError, CompactHydraException):
     """
 
 
+class SweepIncomplete(PeerwellError):
+    """The launcher has returned, yet runs of the sweep's plan are not in its store."""
+
+
+def _unwritable(sweep_dir: Path, exc: OSError) -> OutputFolderError:
+    return OutputFolderError(
+        f"cannot write to the sweep directory {sweep_dir}: {exc.strerror or exc}"
+    )
+
+
 _PLAN_CACHE: dict[Path, tuple[int, frozenset[str]]] = {}
-# Held while a worker computes and writes a run, so the orphan watchdog never cuts a write short.
-_BUSY = threading.Lock()
-_WATCHDOG: threading.Thread | None = None
-_PARENT: list[int] = []  # a loky worker's parent: the driver (see _exit_with_the_driver)
+# Held while a worker computes and writes a run, so that nothing ends the worker in the middle of
+# a write: the CLI's orphan watchdog (``cli.sweep.OrphanWatchdog``) takes it before it does.
+RUN_WRITE_LOCK = threading.Lock()
+# Set by that watchdog: a batch job stops before its next run (it holds RUN_WRITE_LOCK almost
+# all the time, and Python's locks are not fair, so the watchdog might never get it otherwise).
+STOP_BETWEEN_RUNS = threading.Event()
 
 
-def _exit_with_the_driver() -> None:
-    """In a joblib (loky) worker: exit, after the run in progress, once the driver has died.
-
-    When the launcher is killed (SIGKILL), loky's workers are orphaned; one can block forever
-    reading the dead driver's task pipe (measured: still alive 40 minutes later). The worker's
-    parent is the driver, so a changed parent pid means the driver is gone.
-    """
-    global _WATCHDOG
-    if _WATCHDOG is not None or not mp.current_process().name.startswith("LokyProcess"):
-        return
-    parent = os.getppid()
-    _PARENT.append(parent)
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                with _BUSY:  # let the run being written finish its atomic write
-                    os._exit(0)
-
-    _WATCHDOG = threading.Thread(target=watch, name="peerwell-orphan-watchdog", daemon=True)
-    _WATCHDOG.start()
+class DriverGone(PeerwellError):
+    """A batch job stopped between two runs because the sweep's driver has died."""
 
 
 def _planned_run_ids(sweep_dir: Path) -> frozenset[str] | None:
@@ -268,39 +271,31 @@ _COMPOSE = [0.0]
 _FIRST_JOB = [True]
 
 
-def _stop_if_orphaned() -> None:
-    """In a loky worker whose driver has died: exit now, between two runs.
+# A loky worker's parent, the sweep's driver, as it was at the worker's first job. Only loky
+# workers: the basic launcher runs jobs in the driver itself, whose parent (a shell) may go away
+# under nohup without the sweep being over.
+_DRIVER: list[int] = []
 
-    A batch job goes from one run to the next holding :data:`_BUSY` almost all the time, so the
-    watchdog may never get it; the job looks for itself before each run (no write is under way
-    then, and the run's lock is not taken yet).
+
+def _stop_if_asked() -> None:
+    """Stop the batch job between two runs once the driver is gone.
+
+    Looked for here, before each run, and not only by the watchdog's flag: the watchdog wakes
+    once a second, and a batch of short runs would carry on for that second with no driver to
+    hand its results to (the runs it wrote would be the ones a rerun finds done, but a sweep
+    killed to be stopped should stop).
     """
-    if _PARENT and os.getppid() != _PARENT[0]:
-        os._exit(0)
+    if not _DRIVER and mp.current_process().name.startswith("LokyProcess"):
+        _DRIVER.append(os.getppid())
+    if STOP_BETWEEN_RUNS.is_set() or (_DRIVER and os.getppid() != _DRIVER[0]):
+        raise DriverGone("the sweep's driver has died: this batch job stops before its next run")
 
 
-def _timed_compose(original):
-    @functools.wraps(original)
-    def load_sweep_config(self, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _COMPOSE[0] += time.perf_counter() - t0
-
-    load_sweep_config.__peerwell_timed__ = True
-    return load_sweep_config
+def _add_compose_time(seconds: float) -> None:
+    _COMPOSE[0] += seconds
 
 
-def _install_compose_timer() -> None:
-    # ConfigLoaderImpl is Hydra's own class, never re-created by a plugin scan (see hydra_guard).
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-
-    if not getattr(ConfigLoaderImpl.load_sweep_config, "__peerwell_timed__", False):
-        ConfigLoaderImpl.load_sweep_config = _timed_compose(ConfigLoaderImpl.load_sweep_config)
-
-
-_install_compose_timer()
+time_compositions(_add_compose_time)
 
 
 def process_age() -> float | None:
@@ -345,7 +340,7 @@ class _Writer:
         self.job_dir = hc.runtime.output_dir
         self.launcher = hc.runtime.choices.get("hydra/launcher")
         self.seconds = {"runs": 0.0, "store": 0.0}
-        self.written: dict[str, list[int]] = {}  # run_id: identity of its files (runstore)
+        self.written: dict[str, list[int]] = {}  # run_id: identity of its files (store)
 
     def write(self, rid: str, obj, point, values: dict, overrides: list[str], blocking=True) -> str:
         """``ensure_run`` for one run; returns its status ("ran", "done" or "busy")."""
@@ -366,9 +361,9 @@ class _Writer:
             }
             return df, meta
 
-        _stop_if_orphaned()
+        _stop_if_asked()
         t0, before = time.perf_counter(), self.seconds["runs"]
-        with _BUSY:
+        with RUN_WRITE_LOCK:
             try:
                 status = ensure_run(self.sweep_dir, rid, compute, blocking=blocking)
             except OSError as exc:
@@ -405,7 +400,6 @@ def run_job(cfg: DictConfig) -> dict:
     (or skips, when finished) the runs of its own overrides and returns ``{run_id: "ran" |
     "done"}``.
     """
-    _exit_with_the_driver()
     hc = HydraConfig.get()
     if cfg.get("batch"):
         return run_batch(cfg, hc)
@@ -1049,28 +1043,6 @@ def _batched_sweep(self, arguments: list[str], original) -> Any:
     return [results]
 
 
-def _install_batching() -> None:
-    """Put :func:`_batched_sweep` in place of the sweep method of Hydra's basic sweeper.
-
-    Patched on the class Hydra's plugin registry holds (Hydra re-executes its plugin modules
-    when it scans them, so an imported name may be another class object), before Hydra
-    instantiates the sweeper; idempotent.
-    """
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.plugins import Plugins
-
-    name = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-    for cls in {BasicSweeper, Plugins.instance().class_name_to_class.get(name, BasicSweeper)}:
-        if getattr(cls.sweep, "__peerwell_batched__", False):
-            continue
-
-        def sweep(self, arguments, _original=cls.sweep):
-            return _batched_sweep(self, arguments, _original)
-
-        sweep.__peerwell_batched__ = True
-        cls.sweep = sweep
-
-
 # The sweep this process drives now (at most one): set by SweepCallback.on_multirun_start.
 _ACTIVE: list[SweepCallback] = []
 # When `peerwell sweep` started, and the seconds the process had lived by then (a CLI process:
@@ -1157,21 +1129,25 @@ class SweepCallback(Callback):
         self.__init__()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from peerwell.scenarios.cli.core import fail
+        """Plan and validate the whole sweep and take its folder, before the launcher starts.
 
+        Raises
+        ------
+        ConfigError
+            A run's values or the design are refused, the sweep has no runs, or the sweep
+            directory cannot be written (:class:`OutputFolderError`); nothing has run.
+        FolderBusy
+            Another command is writing into the sweep directory.
+        """
         _end_active_sweep()  # of an earlier sweep in this process that ended without it
         self.__init__()
         command = dict(_COMMAND)  # this command's clock (none: the app was run some other way)
         _COMMAND.clear()
         self.t0 = command.get("t0", self.t0)
         self.times.startup = command.get("startup", 0.0)
-        try:
-            self.plan = plan_sweep(config)
-        except PeerwellError as exc:
-            fail(str(exc))
-        plan = self.plan
+        self.plan = plan = plan_sweep(config)
         if not plan.runs:
-            fail("the sweep has no runs")
+            raise ConfigError("the sweep has no runs")
         planned = time.perf_counter()
         self.times.composition = planned - self.t0
         _release_driver_lock()  # of an earlier sweep in this process that ended without it
@@ -1180,10 +1156,8 @@ class SweepCallback(Callback):
             _DRIVER_LOCK.append(
                 acquire_folder(plan.sweep_dir, hint="give another hydra.sweep.dir=...")
             )
-        except FolderBusy as exc:
-            fail(str(exc))
         except OSError as exc:
-            fail(f"cannot write to the sweep directory {plan.sweep_dir}: {exc.strerror or exc}")
+            raise _unwritable(plan.sweep_dir, exc) from None
         try:
             write_plan(plan, list(config.hydra.overrides.task))
             clean_store(plan.sweep_dir)
@@ -1191,12 +1165,12 @@ class SweepCallback(Callback):
             runs_dir(plan.sweep_dir).mkdir(parents=True, exist_ok=True)
             checked = check_store(plan.sweep_dir, plan.run_ids)
         except OSError as exc:
-            fail(f"cannot write to the sweep directory {plan.sweep_dir}: {exc.strerror or exc}")
+            raise _unwritable(plan.sweep_dir, exc) from None
         for name, what in checked.repaired:
-            print(f"peerwell: runs/{name} {what}", file=sys.stderr, flush=True)
+            _note(f"runs/{name} {what}")
         self.finished = checked.finished & plan.run_ids
         self.times.store += time.perf_counter() - planned
-        _install_batching()
+        replace_sweep(_batched_sweep)
         _ACTIVE.append(self)
         self.progress = _Progress(plan.sweep_dir, plan.run_ids, len(self.finished))
         log.info(
@@ -1278,8 +1252,13 @@ class SweepCallback(Callback):
         return out
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from peerwell.scenarios.cli.core import fail
+        """Close the sweep and keep its :class:`SweepOutcome` for :func:`run_sweep`.
 
+        Raises
+        ------
+        SweepIncomplete
+            Runs of the plan are not in the store.
+        """
         plan = self.plan
         if plan is None or self.progress is None:
             return
@@ -1291,14 +1270,436 @@ class SweepCallback(Callback):
         missing = plan.run_ids - finished_run_ids(plan.sweep_dir)
         where = plan.sweep_dir.resolve()
         if missing:
-            fail(
+            raise SweepIncomplete(
                 f"{len(missing)} of {len(plan.run_ids)} runs are missing from {where}/runs "
                 f"(e.g. {sorted(missing)[0]}): rerun the same command to resume"
             )
-        print(
-            f"sweep: {len(plan.run_ids)} runs in {where}/runs ({done - before} new, {before} "
-            f"already there) in {seconds:.1f} s; gather them with: peerwell collect {where}",
-            flush=True,
-        )
         wall = time.perf_counter() - self.t0
-        print(time_summary(self.times, self.results, wall), flush=True)
+        times = time_summary(self.times, self.results, wall)
+        _OUTCOME.append(
+            SweepOutcome(where, len(plan.run_ids), done - before, before, seconds, times)
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# A sweep from its command line: checked, run, and what it did
+
+
+@dataclass
+class SweepOutcome:
+    """What a finished sweep did (what :func:`run_sweep` returns).
+
+    Attributes
+    ----------
+    sweep_dir : pathlib.Path
+        The sweep directory, resolved.
+    runs : int
+        Runs of the plan, all in ``sweep_dir/runs`` now.
+    new, reused : int
+        Runs this sweep computed, and runs it found finished.
+    seconds : float
+        Wall time of the sweep.
+    times : str
+        Where the time went (:func:`time_summary`), one line.
+    """
+
+    sweep_dir: Path
+    runs: int
+    new: int
+    reused: int
+    seconds: float
+    times: str
+
+    def report(self) -> str:
+        """The two lines `peerwell sweep` ends with."""
+        return (
+            f"sweep: {self.runs} runs in {self.sweep_dir}/runs ({self.new} new, {self.reused} "
+            f"already there) in {self.seconds:.1f} s; gather them with: peerwell collect "
+            f"{self.sweep_dir}\n{self.times}"
+        )
+
+
+# Set by on_multirun_end for run_sweep (one sweep at a time per process, as _ACTIVE).
+_OUTCOME: list[SweepOutcome] = []
+# Where run_sweep's caller wants the sweep's notes (finished runs found damaged and redone).
+_NOTIFY: list[Callable[[str], None]] = []
+
+
+def _note(message: str) -> None:
+    if _NOTIFY:
+        _NOTIFY[0](message)
+    else:  # the app run some other way than run_sweep
+        log.warning("%s", message)
+
+
+DESIGN_OPTIONS = ("design", "samples", "params", "levels", "second_order", "design_seed")
+DESIGN_OPTIONS += ("model", "chunk_size")
+
+
+def _known_keys() -> tuple[set[str], set[str]]:
+    """Dotted leaf keys and group-node keys of the sweep schema."""
+    leaves, nodes = set(), set()
+    for f in dataclasses.fields(SweepConfig):
+        default = getattr(SweepConfig, f.name, None)
+        sub = f.default_factory() if f.default_factory is not dataclasses.MISSING else default
+        if dataclasses.is_dataclass(sub):
+            nodes.add(f.name)
+            for g in dataclasses.fields(sub):
+                leaves.add(f"{f.name}.{g.name}")
+        else:
+            leaves.add(f.name)
+    return leaves, nodes
+
+
+def _config_groups() -> set[str]:
+    root = importlib.resources.files("peerwell.conf")
+    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("__")}
+
+
+def split_args(args: list[str]) -> tuple[list[str], list[str]]:
+    """(overrides, everything else: flags and their values), order kept within each."""
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    return overrides, [a for a in args if a not in overrides]
+
+
+def parse_overrides(overrides: list[str]) -> list[Override]:
+    """Hydra's reading of ``key=value`` overrides; :class:`ConfigError` if it cannot read one."""
+    try:
+        return OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise ConfigError(f"cannot read the command line: {exc}") from None
+
+
+def check_overrides(parsed: list[Override]) -> dict[str, Any]:
+    """Refuse unknown keys and empty ranges; return the design options given (last one wins).
+
+    Raises
+    ------
+    ConfigError
+        Naming the key and what would be right.
+    """
+    leaves, nodes = _known_keys()
+    groups = _config_groups()
+    options: dict[str, Any] = {}
+    for ov in parsed:
+        key = ov.key_or_group
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")):
+            continue
+        if key in groups:
+            continue  # Hydra names the options of a group when one does not exist
+        if key not in leaves and key not in nodes:
+            close = difflib.get_close_matches(key, sorted(leaves), n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"unknown parameter {key!r} (in {ov.input_line}){hint} — "
+                "`peerwell run --cfg job` lists every parameter"
+            )
+        if ov.is_sweep_override():
+            if key in OPTION_KEYS:
+                raise ConfigError(
+                    f"{ov.input_line}: {key} is a sweep option and cannot take several values"
+                )
+            if ov.value_type != ValueType.GLOB_CHOICE_SWEEP and ov.is_discrete_sweep():
+                if not list(ov.sweep_string_iterator()):
+                    raise ConfigError(
+                        f"{ov.input_line} is an empty range: it gives no values "
+                        f"(e.g. {key}=range(1,5) gives 1,2,3,4)"
+                    )
+            elif not ov.is_discrete_sweep():
+                raise ConfigError(
+                    f"{ov.input_line}: a sweep lists values (a,b,c or range(a,b,step)); "
+                    "interval() is for optimizers — for a sampled design use design=lhs "
+                    f"params=[{key}:LO:HI]"
+                )
+        if key in OPTION_KEYS:
+            if key in ("design_chunk", "batch"):
+                raise ConfigError(f"{key} is set by `peerwell sweep` itself; do not give it")
+            value = ov.value()
+            if key == "batches" and (type(value) is not int or value < 0):
+                raise ConfigError(
+                    f"{ov.input_line}: give the number of batch jobs (0: one per worker)"
+                )
+            options[key] = value
+    return options
+
+
+def parallel_workers(parsed: list[Override]) -> int:
+    """How many jobs the chosen launcher runs at once (to cut a design into enough chunks)."""
+    from joblib import cpu_count
+
+    launcher, n_jobs, array = "joblib", None, None
+    for ov in parsed:
+        if ov.key_or_group == "hydra/launcher":
+            launcher = str(ov.value())
+        elif ov.key_or_group == "hydra.launcher.n_jobs":
+            n_jobs = int(ov.value())
+        elif ov.key_or_group == "hydra.launcher.array_parallelism":
+            array = int(ov.value())
+    cores = cpu_count()
+    if launcher == "joblib" and n_jobs:
+        # joblib's convention: -1 is every core, -2 all but one, ...
+        return n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
+    if launcher in ("slurm", "submitit_slurm"):
+        return array or 64  # conf/hydra/launcher/slurm.yaml's array_parallelism
+    return cores
+
+
+def prepare_sweep_argv(args: list[str]) -> list[str]:
+    """Check a `peerwell sweep` command line and return the argv of the Hydra app.
+
+    Raises
+    ------
+    ConfigError
+        An unknown key, an empty range, a bad design option; nothing has run.
+    """
+    overrides, flags = split_args(args)
+    parsed = parse_overrides(overrides)
+    options = check_overrides(parsed)
+    spec = design_spec({k: v for k, v in options.items() if k in DESIGN_OPTIONS})
+    if spec is not None:
+        size = int(options.get("chunk_size") or 0)
+        if size < 0:
+            raise ConfigError(
+                f"chunk_size={size}: give a positive number of design points per job (0: auto)"
+            )
+        if size == 0:
+            size = dz.auto_chunk_size(spec, parallel_workers(parsed))
+            overrides = [*overrides, f"chunk_size={size}"]
+        overrides = [*overrides, f"design_chunk=range(0,{dz.n_chunks(spec, size)})"]
+    if not any(ov.key_or_group == "hydra.sweep.dir" for ov in parsed):
+        overrides = [*overrides, f"hydra.sweep.dir={default_sweep_dir(parsed)}"]
+    # A sweep is always a multirun, unless the user asks Hydra to show something instead.
+    showing = {"--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help"}
+    showing |= {"--shell-completion", "-sc", "--resolve"}
+    if not ({"-m", "--multirun"} | showing) & set(flags):
+        flags = ["-m", *flags]
+    return [*flags, *overrides]
+
+
+def default_sweep_dir(parsed: list[Override]) -> str:
+    """``$PWD/multirun/<scenario>/sweep-<key>``: a folder of the sweep's own, when none is given.
+
+    The key is a hash of the overrides that choose the runs (every one but ``hydra...`` and the
+    options of how the runs are shared out), in any order: the same command resumes its sweep,
+    and another sweep (other keys or values) gets a folder of its own instead of pooling its
+    runs with the first's (issue 24). A sweep extended with more values gets a new folder too;
+    give both commands the same ``hydra.sweep.dir=...`` to extend one store.
+    """
+    scenario = "baseline"  # conf/sweep.yaml's default
+    chosen = []
+    for ov in parsed:
+        key = ov.key_or_group
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")):
+            continue
+        if key in ("batches", "chunk_size", "threads"):
+            continue  # how the runs are shared out, not which runs
+        if key == "scenario":
+            scenario = "scenarios" if ov.is_sweep_override() else str(ov.value())
+        chosen.append(ov.input_line.strip())
+    key = hashlib.sha256("\n".join(sorted(chosen)).encode()).hexdigest()[:8]
+    # Absolute: workers kept warm from an earlier sweep (or on other nodes) have their own cwd.
+    return str(Path.cwd() / "multirun" / Path(scenario).stem / f"sweep-{key}")
+
+
+def _one_thread_per_job_env() -> None:
+    # Loky and submitit start fresh interpreters that read these when numpy loads: one BLAS
+    # thread per job, as for Numba (threads=1), since the launcher fills the cores with jobs.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+# The resource trackers (multiprocessing's and loky's) are processes started with this
+# interpreter's -W options. A worker stopped mid-run (Ctrl-C) cannot unregister the lock its
+# progress bar made; the tracker removes it at exit, and says so in a warning that is no concern
+# of the user's and would follow the one-line message.
+TRACKER_WARNING = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_resource_trackers() -> None:
+    if TRACKER_WARNING not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_WARNING)
+
+
+def run_sweep(
+    args: list[str], *, notify: Callable[[str], None] | None = None
+) -> SweepOutcome | None:
+    """Run `peerwell sweep ARGS` in this process: check, plan, launch, and say what it did.
+
+    Parameters
+    ----------
+    args : list of str
+        The command's arguments: ``key=value`` overrides (``key=a,b,c`` sweeps), Hydra's
+        ``hydra.sweep.dir=``, ``hydra/launcher=`` and flags (``--cfg job``).
+    notify : callable, optional
+        Called with each note of the sweep as it starts (a finished run found damaged, to be run
+        again); by default they are logged.
+
+    Returns
+    -------
+    SweepOutcome or None
+        None when the arguments ask Hydra to show something (``--cfg``, ``--info``) instead.
+
+    Raises
+    ------
+    ConfigError
+        A key, value, design option or the sweep directory is refused; nothing has run.
+    FolderBusy
+        Another command is writing into the sweep directory.
+    SweepIncomplete
+        Runs of the plan are missing when the launcher is done.
+    Exception
+        A job's error (:class:`OutputWriteError`, :class:`PlanMismatch`, a launcher's), raised
+        once the runs of the jobs that finished are recorded.
+    KeyboardInterrupt
+        Finished runs are in the store; the same arguments resume. See :func:`stop_workers`.
+    """
+    argv = prepare_sweep_argv(args)
+    _one_thread_per_job_env()
+    _quiet_resource_trackers()
+    saved = sys.argv
+    sys.argv = ["peerwell-sweep", *argv]  # a Hydra app reads its command line from sys.argv
+    _NOTIFY[:] = [notify] if notify is not None else []
+    _OUTCOME.clear()
+    try:
+        with errors_raised():
+            sweep_app()
+    except Exception as exc:
+        error = refused(exc)
+        if error is None:
+            raise
+        raise error from exc
+    finally:
+        sys.argv = saved
+        _NOTIFY.clear()
+    return _OUTCOME.pop() if _OUTCOME else None
+
+
+def stop_workers() -> None:
+    """Stop the joblib launcher's worker processes now, not when their runs end.
+
+    A SIGINT sent to this process alone (kill -INT, a scheduler) does not reach the workers, and
+    loky keeps them for its next call; its exit hook stops them only when this process exits. A
+    caller that goes on after an interrupted sweep (a notebook, the command run in-process, as
+    the tests do) would leave them computing runs nobody waits for. A second Ctrl-C meanwhile is
+    ignored, so that the stop is not cut short.
+    """
+    loky = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(loky, "_executor", None)
+    if executor is None:
+        return
+    import signal
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:
+        executor.shutdown(wait=True, kill_workers=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# A sensitivity analysis: its own keys, then a sweep of its design
+
+SA_KEYS = {
+    "method": "morris or sobol",
+    "outcome": "outcome column (default care_seeking_share)",
+    "output_dir": "where the runs, sensitivity.csv and the figure go "
+    "(default outputs/sensitivity/METHOD)",
+    "conf_level": "confidence level of the intervals (default 0.95)",
+}
+
+
+@dataclass
+class SensitivityPlan:
+    """A checked `peerwell sensitivity` command line (what :func:`plan_sensitivity` returns)."""
+
+    method: str
+    outcome: str
+    conf_level: float
+    output_dir: Path  # the sweep directory of the design's runs; absolute
+    sweep_args: list[str]  # the arguments of :func:`run_sweep` for the design's runs
+
+
+def _near_own_key(key: str) -> str | None:
+    """``key`` is not known to the sweep but is a near miss of a sensitivity key: the message."""
+    leaves, nodes = _known_keys()
+    if key in leaves or key in nodes or key in _config_groups() or "." in key:
+        return None
+    close = difflib.get_close_matches(key, list(SA_KEYS), n=1)
+    if not close:
+        return None
+    return (
+        f"unknown key {key!r}; did you mean {close[0]}? sensitivity's own keys are "
+        f"{', '.join(SA_KEYS)}; every other key=value is a sweep option or model parameter"
+    )
+
+
+def _path_override(key: str, path: Path) -> str:
+    """``key=path`` in Hydra's grammar, which reads only ASCII letters unquoted."""
+    text = str(path)
+    if text.isascii():
+        return f"{key}={text}"
+    return f"{key}='" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def plan_sensitivity(args: list[str]) -> SensitivityPlan:
+    """Check a `peerwell sensitivity` command line: its own keys, the rest for the sweep.
+
+    Raises
+    ------
+    ConfigError
+        A flag, an unknown method or outcome, a near miss of an own key, a bad confidence level.
+    """
+    from peerwell.scenarios.experiments.sensitivity import METHODS
+
+    overrides, flags = split_args(args)
+    if flags:
+        raise ConfigError(
+            f"peerwell sensitivity takes key=value arguments only, not {' '.join(flags)} "
+            "(replicates: seed=1,2,3; another launcher: hydra/launcher=submitit_local)"
+        )
+    parsed = parse_overrides(overrides)
+    own: dict[str, Any] = {}
+    forwarded = []
+    for text, ov in zip(overrides, parsed):
+        if ov.key_or_group in SA_KEYS:
+            if ov.is_sweep_override():
+                raise ConfigError(f"{text}: {ov.key_or_group} takes one value")
+            own[ov.key_or_group] = ov.value()
+        elif ov.key_or_group == "design":
+            raise ConfigError(
+                f"{text}: peerwell sensitivity chooses the design from method=morris|sobol"
+            )
+        else:
+            near = _near_own_key(ov.key_or_group)
+            if near:
+                raise ConfigError(near)
+            forwarded.append(text)
+    method = str(own.get("method", "morris"))
+    if method not in METHODS:
+        raise ConfigError(f"method={method!r} is unknown; choose one of {', '.join(METHODS)}")
+    model_name = "peerwell"
+    for ov in parsed:
+        if ov.key_or_group == "model":
+            model_name = str(ov.value())
+    hook = get_model(model_name)
+    outcomes = hook.outcomes
+    outcome = str(own.get("outcome", hook.default_outcome))
+    if outcome not in outcomes:
+        close = difflib.get_close_matches(outcome, outcomes, n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ConfigError(
+            f"outcome={outcome!r} is not an outcome of the model{hint} (outcomes: {outcomes})"
+        )
+    try:
+        conf_level = float(own.get("conf_level", 0.95))
+    except (TypeError, ValueError):
+        conf_level = -1.0
+    if not 0 < conf_level < 1:
+        raise ConfigError(
+            f"conf_level={own.get('conf_level')!r} must be a number between 0 and 1, e.g. 0.95"
+        )
+    out = Path(str(own.get("output_dir", f"outputs/sensitivity/{method}"))).resolve()
+    sweep_args = [f"design={method}", _path_override("hydra.sweep.dir", out), *forwarded]
+    return SensitivityPlan(method, outcome, conf_level, out, sweep_args)
