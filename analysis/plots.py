@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+
+DPI = 110  # the figures' resolution, files and bytes alike
 
 # The three outcomes users named first, then wellbeing split by kind.
 TRAJECTORY_PANELS = [
@@ -82,5 +85,16 @@ def plot_trajectories(
     if path is None:
         return fig
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     return path
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes, drawn as :func:`plot_trajectories` writes its files.
+
+    For a caller that writes the file itself, atomically: drawing takes about a second, writing
+    the bytes microseconds, so a process killed while drawing leaves no temp file behind.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, format="png")
+    return buf.getvalue()

@@ -23,7 +23,6 @@ import contextlib
 import copy
 import json
 import logging
-import os
 import re
 import sys
 import threading
@@ -53,7 +52,6 @@ from peerwell.scenarios.experiments.store import (
     release_folder,
     remove_stale_temp_files,
     run_id,
-    temp_path,
 )
 from peerwell.scenarios.hydra_guard import OutputFolderError
 from peerwell.simulation.params import ModelParams
@@ -223,16 +221,13 @@ def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) ->
         atomic_write_parquet(out / "trajectories.parquet", result.trajectories, result.meta)
         atomic_write_json(out / "run.json", result.meta)
         if figure:
-            # Drawn into a dot-named temp file and renamed, like the data: a full disk cannot
-            # leave a truncated figure in place of the previous one.
-            tmp = temp_path(out / "trajectories.png", keep_suffix=True)
-            try:
-                from peerwell.analysis.plots import plot_trajectories  # seaborn: when writing
+            # Drawn in memory, then written like the data (temp file, rename): a full disk cannot
+            # leave a truncated figure in place of the previous one, and a kill while drawing
+            # (the slow part) leaves no temp file.
+            from peerwell.analysis.plots import plot_trajectories, png_bytes  # seaborn: late
 
-                plot_trajectories(result.trajectories, tmp)
-                os.replace(tmp, out / "trajectories.png")
-            finally:
-                tmp.unlink(missing_ok=True)
+            fig = plot_trajectories(result.trajectories)
+            atomic_write_bytes(out / "trajectories.png", png_bytes(fig))
     return out
 
 
