@@ -796,28 +796,64 @@ def _passing_notify(original):
 
 
 @contextlib.contextmanager
-def errors_raised() -> Iterator[None]:
-    """Run Hydra apps in this block with their errors raised to the caller, under the one lock.
+def hydra_reports(
+    on_error: Callable[[Exception], Any],
+    *,
+    prog: str | None = None,
+    on_usage: Callable[[str], Any] | None = None,
+) -> Iterator[None]:
+    """Hydra's own error reporting replaced, for this block, by the caller's.
 
-    ``hydra.main`` reports an app's error itself (``run_and_report``: printed on stderr, then
-    ``sys.exit(1)``), which leaves a caller of the app (the sweep engine, and the API through
-    it) neither the exception nor a way to tell a refused value from a failed job. Checked
+    ``hydra.main`` reports an app's error itself (``run_and_report``: the message, its config
+    search path and the advice to set HYDRA_FULL_ERROR, then ``sys.exit(1)``), and its argument
+    parser prints its usage and exits 2. In the block, an app's error goes to ``on_error``
+    instead, and a command-line error to ``on_usage`` (with the parser named ``prog``). Checked
     against Hydra 1.3.8, which calls ``run_and_report`` from ``hydra._internal.utils`` and
-    ``hydra._internal.hydra``.
+    ``hydra._internal.hydra``, and builds its parser with ``hydra.main.get_args_parser``.
     """
     import hydra._internal.hydra as hydra_core
     import hydra._internal.utils as hydra_utils
 
-    def run_and_report(func: Callable[[], Any]) -> Any:
-        return func()
+    hydra_main = importlib.import_module("hydra.main")  # the module (hydra.main is a function)
+    saved = hydra_utils.run_and_report, hydra_main.get_args_parser
+    original_parser = saved[1]
 
-    with HYDRA_LOCK:
-        saved = hydra_utils.run_and_report, hydra_core.run_and_report
-        hydra_utils.run_and_report = hydra_core.run_and_report = run_and_report
+    def run_and_report(func: Callable[[], Any]) -> Any:
         try:
-            yield
-        finally:
-            hydra_utils.run_and_report, hydra_core.run_and_report = saved
+            return func()
+        except Exception as exc:
+            return on_error(exc)
+
+    def get_args_parser():
+        parser = original_parser()
+        if prog is not None:
+            parser.prog = prog
+        if on_usage is not None:
+            parser.error = on_usage
+        return parser
+
+    hydra_utils.run_and_report = hydra_core.run_and_report = run_and_report
+    hydra_main.get_args_parser = get_args_parser
+    try:
+        yield
+    finally:
+        hydra_utils.run_and_report = hydra_core.run_and_report = saved[0]
+        hydra_main.get_args_parser = original_parser
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+@contextlib.contextmanager
+def errors_raised() -> Iterator[None]:
+    """Run Hydra apps in this block with their errors raised to the caller, under the one lock.
+
+    Without it, a caller of an app (the sweep engine, and the API through it) would get neither
+    the exception nor a way to tell a refused value from a failed job (see :func:`hydra_reports`).
+    """
+    with HYDRA_LOCK, hydra_reports(_raise):
+        yield
 
 
 def hydra_message(exc: BaseException) -> str:

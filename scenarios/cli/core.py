@@ -400,45 +400,20 @@ def report_error(exc: Exception) -> NoReturn:
     fail(*found)
 
 
-@contextlib.contextmanager
 def peerwell_errors(command: str):
     """Report Hydra's errors in peerwell's format while ``command`` runs.
 
-    Hydra prints its errors itself (``run_and_report``: the message, its config search path, the
-    advice to set HYDRA_FULL_ERROR) and exits 1; its argument parser prints its usage and exits
-    2. Both are replaced for the command's duration. An error that is neither a user's mistake
-    nor a reported failure (a bug) still gets Hydra's traceback, as does every error when
-    HYDRA_FULL_ERROR=1 is set.
+    Hydra's own report (its message, config search path, advice to set HYDRA_FULL_ERROR; its
+    parser's usage) is replaced for the command's duration (``hydra_guard.hydra_reports``). An
+    error that is neither a user's mistake nor a reported failure (a bug) still gets Hydra's
+    traceback, as does every error when HYDRA_FULL_ERROR=1 is set (:func:`report_error`).
     """
-    import hydra._internal.hydra as hydra_core
-    import hydra._internal.utils as hydra_utils
+    from peerwell.scenarios.hydra_guard import hydra_reports
 
-    hydra_main = importlib.import_module("hydra.main")  # the module (hydra.main is a function)
-    original, original_parser = hydra_utils.run_and_report, hydra_main.get_args_parser
+    def usage_error(message: str) -> NoReturn:
+        fail(f"{message}; `peerwell {command} --help` says what it takes")
 
-    def run_and_report(func):
-        try:
-            return func()
-        except Exception as exc:
-            report_error(exc)
-
-    def get_args_parser():
-        parser = original_parser()
-        parser.prog = f"peerwell {command}"
-
-        def error(message: str):
-            fail(f"{message}; `peerwell {command} --help` says what it takes")
-
-        parser.error = error
-        return parser
-
-    hydra_utils.run_and_report = hydra_core.run_and_report = run_and_report
-    hydra_main.get_args_parser = get_args_parser
-    try:
-        yield
-    finally:
-        hydra_utils.run_and_report = hydra_core.run_and_report = original
-        hydra_main.get_args_parser = original_parser
+    return hydra_reports(report_error, prog=f"peerwell {command}", on_usage=usage_error)
 
 
 OUTPUT_KEYS = ("output_dir=", "hydra.sweep.dir=", "hydra.run.dir=")
