@@ -342,6 +342,10 @@ class Result(RunResult):
     trajectories : pandas.DataFrame
         One row per recorded day: ``run_id, scenario, seed, step`` and every outcome; the table
         ``trajectories.parquet`` holds.
+    communities : pandas.DataFrame
+        One row per community per recorded day: ``run_id, scenario, seed, step, community,
+        platform, members, joined, left, posts, hostile, misleading_read`` and more (the
+        community's state that day); the table ``communities.parquet`` holds.
     meta : dict
         What ``run.json`` holds: full config, seed, versions, git revision, wall time.
     params : ModelParams
@@ -400,8 +404,8 @@ def run(
     overrides : mapping or sequence of str, optional
         Dotted names to values, or ``key=value`` strings.
     output_dir : path, optional
-        Also write ``trajectories.parquet``, ``run.json`` and ``trajectories.png`` there, as
-        the command does. By default nothing is written.
+        Also write ``trajectories.parquet``, ``communities.parquet``, ``run.json`` and
+        ``trajectories.png`` there, as the command does. By default nothing is written.
     progress : bool
         Show a progress bar.
     **kwargs
@@ -410,7 +414,8 @@ def run(
     Returns
     -------
     Result
-        ``.trajectories`` (a DataFrame, one row per day), ``.meta``, ``.run_id``, ``.plot()``.
+        ``.trajectories`` (a DataFrame, one row per day), ``.communities`` (one row per
+        community per day), ``.meta``, ``.run_id``, ``.plot()``.
 
     Raises
     ------
@@ -432,7 +437,9 @@ def run(
     out = None
     if output_dir is not None:
         out = write_run(done, Path(output_dir).expanduser())
-    return Result(done.run_id, done.trajectories, done.meta, params=params, output_dir=out)
+    return Result(
+        done.run_id, done.trajectories, done.meta, done.communities, params=params, output_dir=out
+    )
 
 
 # ---------------------------------------------------------------------------------------------

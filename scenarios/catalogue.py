@@ -25,7 +25,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from peerwell.scenarios.config import RunConfig, params_from_cfg
+from peerwell.scenarios.config import params_from_cfg, run_schema
 from peerwell.scenarios.hydra_guard import HYDRA_LOCK, install
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import MECHANISMS, MechanismSwitches, ModelParams
@@ -117,7 +117,7 @@ def register_configs() -> None:
     """
     install()
     store = ConfigStore.instance()
-    store.store(name="peerwell_run", node=RunConfig)
+    store.store(name="peerwell_run", node=run_schema())
     for mechanism in MECHANISMS:
         node = OmegaConf.to_container(ablation_node(mechanism))
         store.store(group="scenario", name=ablation_name(mechanism), node=node, package="_global_")

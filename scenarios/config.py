@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Dict  # noqa: UP035 (OmegaConf reads the annotation)
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from peerwell.simulation.errors import ConfigError
-from peerwell.simulation.params import ModelParams, check_timed_events, validate
+from peerwell.simulation.params import (
+    COMMUNITY_SETTINGS,
+    CommunitySettings,
+    ModelParams,
+    check_timed_events,
+    validate,
+)
 
 # The root seed of a comparison's replicates when none is given (Naslund et al. 2016). Here, not in
 # compare.py, so `peerwell compare`'s options can name it without loading the comparison's modules.
@@ -32,12 +39,30 @@ class RunConfig(ModelParams):
     """A run's config: the scientific parameters plus where to write (not part of the run_id)."""
 
     output_dir: str = DEFAULT_OUTPUT_DIR
+    # ``community.<name>.<property>``: each community's own settings (ModelParams.community). Not
+    # typed here: Hydra makes the missing levels of ``community.youtube_1.moderation=0.95`` as
+    # plain dicts, which a node typed CommunitySettings refuses; ``params_from_cfg`` converts and
+    # checks each entry. The node is not in struct mode (``run_schema``), so a community's
+    # setting needs no ``+`` on the command line.
+    community: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
+
+
+def run_schema() -> DictConfig:
+    """The run's schema as an OmegaConf node: ``RunConfig`` with its ``community`` node open.
+
+    Hydra puts the composed config in struct mode (no key outside the schema), so the names of
+    ``community`` (one per community of the run, known only once ``communities.*`` are) could
+    only be added with ``+``; its own ``struct=false`` flag wins over the root's.
+    """
+    node = OmegaConf.structured(RunConfig)
+    OmegaConf.set_struct(node.community, False)
+    return node
 
 
 @functools.cache
 def _schema() -> DictConfig:
     """The typed schema as an OmegaConf node, built once (OmegaConf.merge copies it)."""
-    return OmegaConf.structured(RunConfig)
+    return run_schema()
 
 
 def _first_extra_key(cfg: DictConfig, obj, prefix: str = "") -> str | None:
@@ -80,6 +105,42 @@ def _first_bad_key(cfg) -> str | None:
     return None
 
 
+def community_settings(raw) -> dict[str, CommunitySettings]:
+    """The ``community:`` block of a config (name -> property -> value) as ``CommunitySettings``.
+
+    Raises
+    ------
+    ConfigError
+        An entry is not a mapping of properties, or names a property a community does not have.
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"community must map community names to their settings "
+            f"(community.<name>.<property>), got {raw!r}"
+        )
+    out = {}
+    for name, entry in raw.items():
+        if entry is None:
+            entry = {}
+        if isinstance(entry, CommunitySettings):
+            entry = dataclasses.asdict(entry)
+        if not isinstance(entry, dict):
+            raise ConfigError(
+                f"community.{name}={entry!r}: give its properties, community.{name}.<property>, "
+                f"property one of {', '.join(COMMUNITY_SETTINGS)}"
+            )
+        for key in entry:
+            if key not in COMMUNITY_SETTINGS:
+                raise ConfigError(
+                    f"unknown parameter 'community.{name}.{key}'; a community has: "
+                    f"{', '.join(COMMUNITY_SETTINGS)}"
+                )
+        out[str(name)] = CommunitySettings(**entry)
+    return out
+
+
 def params_from_cfg(cfg: DictConfig) -> ModelParams:
     """Turn a composed Hydra config into validated ``ModelParams``.
 
@@ -102,6 +163,7 @@ def params_from_cfg(cfg: DictConfig) -> ModelParams:
     if extra is not None:
         raise ConfigError(extra)
     values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(ModelParams)}
+    values["community"] = community_settings(values["community"])
     params = validate(ModelParams(**values))
     check_timed_events(params)  # events that would never fire, or clash on one day
     return params

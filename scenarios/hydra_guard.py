@@ -603,6 +603,80 @@ def check_overrides(overrides: list[str]) -> None:
             )
 
 
+# A user's scenario file, anywhere: ``scenario_file=/abs/my.yaml``.
+
+SCENARIO_FILE_KEYS = ("scenario_file=", "+scenario_file=", "++scenario_file=")
+
+
+def register_scenario_file(path: str) -> str:
+    """Read a user's scenario file (checked like every config file) and register it in Hydra's
+    ConfigStore as an option of the ``scenario`` group (package ``_global_``, like the files of
+    ``conf/scenario/``). Returns the option's name, for ``scenario=<name>``.
+
+    The file is a YAML mapping with a ``scenario:`` block (name, description, events) and any
+    parameter overrides, as in ``conf/scenario/*.yaml``; without ``scenario.name`` the run takes
+    the file's stem as its scenario's name.
+
+    Raises
+    ------
+    ConfigFileError
+        The file is missing or unreadable, fails the checks of :func:`check_yaml_file`, or is not
+        a mapping with a ``scenario:`` block.
+    """
+    import hashlib
+
+    from hydra.core.config_store import ConfigStore
+
+    file = Path(path).expanduser().absolute()
+    if not file.is_file():
+        raise ConfigFileError(
+            f"scenario_file={path}: no such file ({file}); give the path of a scenario YAML file"
+        )
+    try:
+        check_yaml_file(file)
+        node = OmegaConf.load(file)
+    except ConfigError:
+        raise
+    except Exception as exc:  # OSError, a YAML error: name the file
+        raise ConfigFileError(f"scenario_file={path}: cannot read it: {exc}") from None
+    if not isinstance(node, DictConfig) or not isinstance(node.get("scenario"), DictConfig):
+        raise ConfigFileError(
+            f"scenario_file={path}: not a scenario file: it needs a `scenario:` block (name, "
+            "description, events), as conf/scenario/*.yaml have"
+        )
+    if not node.scenario.get("name"):
+        node.scenario.name = file.stem
+    option = "scenario_file_" + hashlib.sha256(str(file).encode()).hexdigest()[:12]
+    ConfigStore.instance().store(
+        group="scenario", name=option, node=OmegaConf.to_container(node), package="_global_"
+    )
+    return option
+
+
+def scenario_file_overrides(overrides: list[str] | None) -> list[str] | None:
+    """``scenario_file=PATH`` replaced by ``scenario=<the registered file>`` (see
+    :func:`register_scenario_file`); every other override as it was. A sweep over files
+    (``a.yaml,b.yaml``) is left to the sweeper, which gives each job one file."""
+    if not overrides:
+        return overrides
+    out = []
+    for text in overrides:
+        key = next(
+            (k for k in SCENARIO_FILE_KEYS if isinstance(text, str) and text.startswith(k)), None
+        )
+        if key is None:
+            out.append(text)
+            continue
+        value = text[len(key) :].strip()
+        if len(value) > 1 and value[0] in "'\"" and value[-1] == value[0]:
+            value = value[1:-1]
+        elif "," in value or value.startswith(("glob(", "choice(", "range(")):
+            out.append(text)  # a sweep: each job's overrides name one file
+            continue
+        out.append(f"scenario={register_scenario_file(value)}")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Hydra's errors, made clear
 
@@ -659,6 +733,10 @@ def _guarded_load(original):
     @functools.wraps(original)
     def load_configuration(self, *args, **kwargs):
         check_overrides(kwargs.get("overrides", args[1] if len(args) > 1 else None))
+        if "overrides" in kwargs:
+            kwargs["overrides"] = scenario_file_overrides(kwargs["overrides"])
+        elif len(args) > 1:
+            args = (args[0], scenario_file_overrides(args[1]), *args[2:])
         try:
             cfg = original(self, *args, **kwargs)
         except ConfigError:

@@ -236,3 +236,4 @@ intervention = KernelCall(K.intervention_kernel).call
 wellbeing = KernelCall(K.wellbeing_kernel).call
 offline = KernelCall(K.offline_kernel).call
 summary_sums = KernelCall(SK.summary_sums).call
+community_sums = KernelCall(SK.community_sums).call

@@ -39,27 +39,40 @@ def _one_minus_exp(x):
 
 @njit(parallel=True, cache=True)
 def membership_kernel(
-    th, key, community, ever_online, belonging, hostile_recent, use, home, n_communities,
+    th, key, community, ever_online, belonging, hostile_recent, use, home, c_open, n_communities,
     community_next, ever_online_next, joined, left,
 ):  # fmt: skip
     """Entry (the critical point) and leaving.
 
     Offline: join with probability ``join_rate * use``; pick the home community with probability
-    ``home_bias``, else any community uniformly. Online: leave with probability
-    ``leave_rate * (1 + leave_after_hostility * hostile_recent) * (1 - belonging_retention * belonging)``.
+    ``home_bias``, else any open community uniformly; one whose home is not open today picks
+    uniformly among the open ones too. Online: leave with probability
+    ``leave_rate * (1 + leave_after_hostility * hostile_recent) * (1 - belonging_retention * belonging)``,
+    or for certain when one's community is not open today (it closed).
+
+    The uniform pick is ``open_ids[min(int(u * n_open), n_open - 1)]``: with every community open
+    it is ``min(int(u * n_communities), n_communities - 1)``, the same community from the same draw.
     """
     n = community.shape[0]
+    open_ids = np.empty(n_communities, dtype=np.int64)
+    n_open = 0
+    for k in range(n_communities):
+        if c_open[k] == 1:
+            open_ids[n_open] = k
+            n_open += 1
     for i in prange(n):
         c = community[i]
         j = 0
         lv = 0
         if c < 0:
-            if th[T.SW_ENTRY] > 0.0 and chance(key, i, 0, th[T.JOIN_RATE] * use[i]):
-                if chance(key, i, 1, th[T.HOME_BIAS]):
-                    c = home[i]
-                else:
-                    c = min(int(uniform(key, i, 2) * n_communities), n_communities - 1)
+            if n_open > 0 and th[T.SW_ENTRY] > 0.0 and chance(key, i, 0, th[T.JOIN_RATE] * use[i]):
+                c = home[i]
+                if not chance(key, i, 1, th[T.HOME_BIAS]) or c_open[c] == 0:
+                    c = open_ids[min(int(uniform(key, i, 2) * n_open), n_open - 1)]
                 j = 1
+        elif c_open[c] == 0:
+            c = -1
+            lv = 1
         else:
             p = (
                 th[T.LEAVE_RATE]

@@ -92,6 +92,9 @@ def run_day(
     beliefs_in_exchange = fuse and on.exchange and on.misinformation
     # (The exchange skips flows only when it also updates beliefs: it checks that itself.)
     all_flows = flows_read or any(getattr(on, name) for name in EXPOSURE_READERS)
+    # Which communities are open today (opens <= t < closes): membership takes members only into
+    # open ones, and everyone leaves a closed one.
+    st.comm["open"][:] = (st.comm["opens"] <= t) & (t < st.comm["closes"])
     timer.start()
     # 1. Entry first: today's exchange happens among today's members (the critical point).
     if on.membership:

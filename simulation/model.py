@@ -16,7 +16,7 @@ from .loop import StepTimer, run_day
 from .network import build_network
 from .params import RUN_FIELDS_MID_RUN, Event, ModelParams, set_param, validate, with_overrides
 from .population import init_state, set_community_properties
-from .recorder import summarize
+from .recorder import CommunityLog, summarize
 from .state import frozen_variables
 from .theta import pack_theta
 
@@ -164,6 +164,8 @@ class PeerwellModel(mesa.Model):
         self.running = params.steps > 0
         self._fire_events(0)
         self.datacollector.collect(self)
+        self.community_log = CommunityLog()  # each community's aggregates (communities.parquet)
+        self.community_log.record(self.state, 0)
 
     def person(self, index: int) -> PersonView:
         """The view of person ``index`` (made on demand for large populations)."""
@@ -236,6 +238,7 @@ class PeerwellModel(mesa.Model):
         if recorded:
             self.summary = summarize(self.state)
             self.datacollector.collect(self)
+            self.community_log.record(self.state, self.day)
         if self.day >= self.params.steps:
             self.running = False
 
@@ -264,3 +267,11 @@ class PeerwellModel(mesa.Model):
         df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
         df["step"] = df["step"].astype("int64")
         return df
+
+    def community_table(self) -> pd.DataFrame:
+        """One row per community per recorded day (``communities.parquet``): ``step``,
+        ``community`` (its name), ``platform``, ``members``, ``joined``, ``left``, ``posts``,
+        ``hostile``, ``misleading_read``, ``moderation`` and more (``recorder.COMMUNITY_COLUMNS``)."""
+        from .params import community_names
+
+        return self.community_log.table(community_names(self.params), self.state)

@@ -114,6 +114,51 @@ class CommunityParams:
 
 
 @dataclass
+class CommunitySettings:
+    """One named community's own settings (``community.<name>.<property>``).
+
+    A property left unset (``null``) is the value of ``communities.<property>``, the same for every
+    community that does not set its own. A name that is not one of the generic communities
+    (``community_names``) adds a community, which must then set at least its platform.
+    """
+
+    platform: str | None = spec(None, help="platform kind, one of: " + ", ".join(PLATFORMS) + "; null: a generic community's platform from communities.platforms in turn (an added community must set it)", box="entry")
+    moderation: float | None = spec(None, 0, 1, unit="0-1", help="this community's moderator presence (null: communities.moderation); at least its platform's moderation floor", source="HORYZONS moderated online social therapy", box="misinformation")
+    hostility: float | None = spec(None, 0, 1, unit="rate per post", help="this community's rate of hostile comments per post before moderation and the platform multiplier (null: communities.hostility)", source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)", box="hostility")
+    misinformation_prevalence: float | None = spec(None, 0, 1, unit="share", help="share of this community's feed that is misleading content from outside (null: communities.misinformation_prevalence)", source="peer-forum studies: 10 of 4,600 posts false; 24.4% inappropriate advice", box="misinformation")
+    peer_supporters: int | None = spec(None, 0, 100_000, unit="people", help="trained peer supporters in this community (null: communities.peer_supporters)", box="peer_support")
+    intervention: bool | None = spec(None, help="this community hosts an online intervention (null: the first communities.intervention_communities generic communities do)", box="intervention")
+    anti_stigma_content: float | None = spec(None, 0, 1, unit="share", help="share of this community's feed that is contact-based anti-stigma content (null: communities.anti_stigma_content)", box="stigma")
+    opens: int = spec(0, 0, 100_000, unit="day", help="day the community opens: nobody joins it before", box="entry")
+    closes: int | None = spec(None, 0, 100_000, unit="day", help="day the community closes: its members leave that day and nobody joins it again (null: never)", box="entry")
+
+
+# The kind of each per-community setting (its default is null, so the default cannot say).
+COMMUNITY_SETTING_KINDS: dict[str, Any] = {
+    "platform": "",
+    "moderation": 0.0,
+    "hostility": 0.0,
+    "misinformation_prevalence": 0.0,
+    "peer_supporters": 0,
+    "intervention": False,
+    "anti_stigma_content": 0.0,
+    "opens": 0,
+    "closes": 0,
+}
+COMMUNITY_SETTINGS = tuple(f.name for f in dataclasses.fields(CommunitySettings))
+# Per-community settings a running model takes; the others lay the community out on day 0.
+COMMUNITY_MID_RUN = (
+    "moderation",
+    "hostility",
+    "misinformation_prevalence",
+    "peer_supporters",
+    "anti_stigma_content",
+)
+# At most this many communities in all: the exchange's tag packs a community id into 13 bits.
+MAX_COMMUNITIES = 8191
+
+
+@dataclass
 class NetworkParams:
     """The base reply/follow network between people; ties are active while both share a community."""
 
@@ -342,21 +387,44 @@ class ModelParams:
     intervention: InterventionParams = field(default_factory=InterventionParams)
     wellbeing: WellbeingParams = field(default_factory=WellbeingParams)
     offline: OfflineParams = field(default_factory=OfflineParams)
+    # Named communities' own settings (``community.<name>.<property>``); empty: every community as
+    # ``communities.*``. Last, so the scalar parameters keep their order.
+    community: dict[str, CommunitySettings] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
 # Validation
 
 
-def iter_fields(params: ModelParams):
-    """Yield ``(dotted_name, value, metadata)`` for every scalar parameter."""
+def _scalar_fields(params: ModelParams):
     for f in dataclasses.fields(params):
+        if f.name in ("scenario", "community"):
+            continue
         value = getattr(params, f.name)
-        if dataclasses.is_dataclass(value) and f.name != "scenario":
+        if dataclasses.is_dataclass(value):
             for g in dataclasses.fields(value):
                 yield f"{f.name}.{g.name}", getattr(value, g.name), dict(g.metadata)
-        elif f.name != "scenario":
+        else:
             yield f.name, value, dict(f.metadata)
+
+
+_SETTING_META = {f.name: dict(f.metadata) for f in dataclasses.fields(CommunitySettings)}
+_SETTING_DEFAULTS = dataclasses.asdict(CommunitySettings())
+
+
+def iter_fields(params: ModelParams):
+    """Yield ``(dotted_name, value, metadata)`` for every scalar parameter.
+
+    The per-community settings a run sets (``community.<name>.<property>``, not null) come last;
+    the defaults set none (``opens`` of 0 is not yielded), so the parameter space of sensitivity analyses and the dashboard's
+    controls are those of ``communities.*`` alone.
+    """
+    yield from _scalar_fields(params)
+    for name, settings in (params.community or {}).items():
+        for prop in COMMUNITY_SETTINGS:
+            value = getattr(settings, prop)
+            if value is not None and value != _SETTING_DEFAULTS[prop]:
+                yield f"community.{name}.{prop}", value, dict(_SETTING_META[prop])
 
 
 def _range_text(lo, hi) -> str:
@@ -422,7 +490,9 @@ def validate(params: ModelParams) -> ModelParams:
     ConfigError
         A value is out of its declared range or of the wrong type, or values contradict each other.
     """
-    for (name, value, meta), (_, default, _) in zip(iter_fields(params), iter_fields(_DEFAULTS)):
+    for (name, value, meta), (_, default, _) in zip(
+        _scalar_fields(params), _scalar_fields(_DEFAULTS)
+    ):
         _check_type(name, value, default)
         _check_number(name, value, meta)
     p = params.population
@@ -460,6 +530,7 @@ def validate(params: ModelParams) -> ModelParams:
             raise ConfigError(
                 f"communities.platforms: unknown platform {kind!r}; known: {list(PLATFORMS)}"
             )
+    _check_communities(params)
     n = params.network
     if n.kind not in NETWORK_KINDS:
         raise ConfigError(
@@ -514,11 +585,23 @@ def changes_mid_run(name: str) -> bool:
     if "." not in name:
         return name in RUN_FIELDS_MID_RUN
     group = name.split(".")[0]
+    if group == "community":
+        return name.count(".") == 2 and name.rsplit(".", 1)[1] in COMMUNITY_MID_RUN
     return group in GROUPS and group not in FIXED_GROUPS and name not in FIXED_FIELDS
 
 
 def _check_event(params: ModelParams, ev: Event) -> None:
     parts = ev.param.split(".")
+    if parts[0] == "community":
+        name, prop = _community_key(params, ev.param, adding=False)
+        if prop not in COMMUNITY_MID_RUN:
+            raise ConfigError(
+                f"scenario event param {ev.param!r} cannot change during a run; a community's "
+                f"{', '.join(COMMUNITY_MID_RUN)} can (its opening and closing days are set with "
+                f"community.{name}.opens and .closes)"
+            )
+        _check_setting(f"scenario event {ev.param}", prop, ev.value)
+        return
     if len(parts) != 2 or parts[0] not in GROUPS or parts[0] in FIXED_GROUPS:
         allowed = [g for g in GROUPS if g not in FIXED_GROUPS]
         raise ConfigError(
@@ -538,20 +621,47 @@ def _check_event(params: ModelParams, ev: Event) -> None:
 
 
 def with_overrides(params: ModelParams, overrides: dict[str, Any]) -> ModelParams:
-    """Return a copy of ``params`` with dotted-name overrides applied and validated."""
+    """Return a copy of ``params`` with dotted-name overrides applied and validated.
+
+    ``community.<name>.<property>`` sets one community's own value; a name that is not a generic
+    community adds one (then it needs ``community.<name>.platform``).
+    """
     new = dataclasses.replace(params)
     for f in dataclasses.fields(new):
         v = getattr(new, f.name)
         if dataclasses.is_dataclass(v):
             setattr(new, f.name, dataclasses.replace(v))
+    new.community = {k: dataclasses.replace(v) for k, v in (params.community or {}).items()}
     for key, value in overrides.items():
+        if key.split(".")[0] == "community":
+            _community_key(new, key, adding=True)
         set_param(new, key, value)
     return validate(new)
 
 
 def set_param(params: ModelParams, dotted: str, value: Any) -> None:
-    """Set one dotted parameter in place, with a clear error for an unknown name."""
+    """Set one dotted parameter in place, with a clear error for an unknown name.
+
+    ``community.<name>.<property>`` sets one community's own value (making its entry in
+    ``params.community`` when it has none); the name is checked by ``validate``.
+    """
     parts = dotted.split(".")
+    if parts[0] == "community":
+        if len(parts) != 3:
+            raise ConfigError(
+                f"unknown parameter {dotted!r}: a community's setting is "
+                f"community.<name>.<property>, property one of {list(COMMUNITY_SETTINGS)}"
+            )
+        if parts[2] not in COMMUNITY_SETTINGS:
+            raise ConfigError(
+                f"unknown parameter {dotted!r}: a community has no {parts[2]!r}; "
+                f"known: {list(COMMUNITY_SETTINGS)}"
+            )
+        if params.community is None:
+            params.community = {}
+        settings = params.community.setdefault(parts[1], CommunitySettings())
+        setattr(settings, parts[2], value)
+        return
     target = params
     for part in parts[:-1]:
         if not hasattr(target, part):
@@ -566,6 +676,12 @@ def set_param(params: ModelParams, dotted: str, value: Any) -> None:
 
 
 def get_param(params: ModelParams, dotted: str) -> Any:
+    """The value of one dotted parameter; for ``community.<name>.<property>`` the community's
+    effective value (its own, else the rule of ``communities.*``)."""
+    parts = dotted.split(".")
+    if parts[0] == "community":
+        name, prop = _community_key(params, dotted, adding=False)
+        return community_setting(params, name, prop)
     target: Any = params
     for part in dotted.split("."):
         target = getattr(target, part)
@@ -620,3 +736,138 @@ def check_timed_events(params: ModelParams) -> None:
             f"scenario {_event_text(earlier, same)} and {_event_text(number, ev)} {what}; "
             "keep one of them, or move one to another day"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Named communities
+
+
+def generic_community_names(count: int, platforms: list[str] | tuple[str, ...]) -> list[str]:
+    """Names of the ``count`` generic communities: platform + running number per platform.
+
+    Community ``i`` is on platform ``platforms[i % len(platforms)]``; with platforms
+    [facebook_group, youtube, twitter, forum] and count 6 the names are facebook_group_1,
+    youtube_1, twitter_1, forum_1, facebook_group_2, youtube_2.
+    """
+    seen: dict[str, int] = {}
+    names = []
+    for i in range(count):
+        kind = platforms[i % len(platforms)]
+        seen[kind] = seen.get(kind, 0) + 1
+        names.append(f"{kind}_{seen[kind]}")
+    return names
+
+
+def community_names(params: ModelParams) -> list[str]:
+    """Names of every simulated community, in community-index order.
+
+    The ``communities.count`` generic communities come first (see
+    :func:`generic_community_names`), then the communities ``params.community`` adds (names that
+    are not generic), in the order given.
+    """
+    c = params.communities
+    names = generic_community_names(c.count, c.platforms)
+    generic = set(names)
+    names.extend(k for k in getattr(params, "community", {}) or {} if k not in generic)
+    return names
+
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _community_key(params: ModelParams, dotted: str, *, adding: bool) -> tuple[str, str]:
+    """``(name, property)`` of ``community.<name>.<property>``, or a ConfigError naming what is
+    known. ``adding``: a name that is not yet a community may add one (overrides, config files);
+    otherwise (events, ``get_param``) it must be a community of the run."""
+    parts = dotted.split(".")
+    if len(parts) != 3 or not parts[1]:
+        raise ConfigError(
+            f"unknown parameter {dotted!r}: a community's setting is community.<name>.<property>, "
+            f"property one of {list(COMMUNITY_SETTINGS)}"
+        )
+    _, name, prop = parts
+    if prop not in COMMUNITY_SETTINGS:
+        raise ConfigError(
+            f"unknown parameter {dotted!r}: a community has no {prop!r}; "
+            f"known: {list(COMMUNITY_SETTINGS)}"
+        )
+    if not adding and name not in community_names(params):
+        raise ConfigError(
+            f"{dotted!r}: there is no community {name!r}; known communities: "
+            f"{community_names(params)} (add one with community.{name}.platform=<platform>)"
+        )
+    return name, prop
+
+
+def _check_setting(label: str, prop: str, value) -> None:
+    """Type and range of one per-community setting (null is allowed: as ``communities.*``)."""
+    if value is None:
+        if prop == "opens":
+            raise ConfigError(f"{label}=null: give the opening day (0 = open from the start)")
+        return
+    _check_type(label, value, COMMUNITY_SETTING_KINDS[prop])
+    _check_number(label, value, _SETTING_META[prop])
+    if prop == "platform" and value not in PLATFORMS:
+        raise ConfigError(f"{label}={value!r} is not a platform; known: {list(PLATFORMS)}")
+
+
+def _check_communities(params: ModelParams) -> None:
+    """The named communities: known properties, values in range, added ones with a platform."""
+    c = params.communities
+    settings = params.community if params.community is not None else {}
+    if not isinstance(settings, dict):
+        raise ConfigError(
+            f"community must map community names to their settings, got {settings!r}"
+        )
+    generic = generic_community_names(c.count, c.platforms) if c.platforms else []
+    known = set(generic)
+    for name, s in settings.items():
+        if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS:
+            raise ConfigError(
+                f"community name {name!r}: use letters, digits and underscores (a name is typed "
+                "on the command line as community.<name>.<property>)"
+            )
+        if not isinstance(s, CommunitySettings):
+            raise ConfigError(
+                f"community.{name} must hold a community's settings "
+                f"({', '.join(COMMUNITY_SETTINGS)}), got {s!r}"
+            )
+        for prop in COMMUNITY_SETTINGS:
+            _check_setting(f"community.{name}.{prop}", prop, getattr(s, prop))
+        if name not in known and s.platform is None:
+            raise ConfigError(
+                f"community.{name}: {name!r} is not one of the generic communities {generic}, so "
+                f"it adds a community, which needs its platform: community.{name}.platform=<one "
+                f"of {', '.join(PLATFORMS)}>"
+            )
+        if s.closes is not None and s.closes <= s.opens:
+            raise ConfigError(
+                f"community.{name}.closes={s.closes} is not after community.{name}.opens="
+                f"{s.opens}: a community closes after the day it opens"
+            )
+    total = len(community_names(params))
+    if total > MAX_COMMUNITIES:
+        raise ConfigError(
+            f"{total} communities ({c.count} generic + {total - c.count} added): at most "
+            f"{MAX_COMMUNITIES} in all"
+        )
+
+
+def community_setting(params: ModelParams, name: str, prop: str) -> Any:
+    """The effective value of property ``prop`` of community ``name``: its own setting, else the
+    value of ``communities.<prop>`` (platform: ``communities.platforms`` in turn; intervention:
+    the first ``communities.intervention_communities`` generic communities; opens: day 0)."""
+    names = community_names(params)
+    k = names.index(name)
+    own = (params.community or {}).get(name)
+    value = getattr(own, prop) if own is not None else None
+    if value is not None or prop == "closes":
+        return value
+    c = params.communities
+    if prop == "platform":
+        return c.platforms[k % len(c.platforms)]
+    if prop == "intervention":
+        return k < c.intervention_communities and k < c.count
+    if prop == "opens":
+        return 0
+    return getattr(c, prop)

@@ -13,7 +13,7 @@ import functools
 import numpy as np
 from scipy import special
 
-from .params import PLATFORMS, ModelParams
+from .params import PLATFORMS, ModelParams, community_names, community_setting
 from .rng import init_uniforms
 from .state import State
 
@@ -82,8 +82,10 @@ def init_state(params: ModelParams) -> State:
         Arrays with ``cur`` holding day 0 and ``static`` filled.
     """
     p = params.population
+    # Homes and day-0 memberships are among the generic communities (the first c_count); added
+    # communities (params.community) start empty and gain members by joining (ODD §7.1).
     n, c_count = p.size, params.communities.count
-    st = State.empty(n, c_count)
+    st = State.empty(n, len(community_names(params)))
     u = lambda d: init_uniforms(params.seed, n, d)  # noqa: E731
     s, x = st.static, st.cur
 
@@ -123,6 +125,18 @@ def init_state(params: ModelParams) -> State:
     online = u(D_ONLINE) < p.initial_online_share
     other = np.minimum((u(D_OTHER) * c_count).astype(np.int64), c_count - 1)
     chosen = np.where(u(D_HOME_CHOICE) < params.entry.home_bias, home, other)
+    opens, closes = community_days(params)
+    open0 = (opens[:c_count] <= 0) & (closes[:c_count] > 0)
+    if not open0.all():
+        # A generic community not open on day 0 has no members then: who would be in it is in
+        # one of the open ones instead, picked uniformly with the same draw as ``other`` (with
+        # every community open this is ``other`` itself), or offline if none is open.
+        ids = np.flatnonzero(open0)
+        if ids.size:
+            alt = ids[np.minimum((u(D_OTHER) * ids.size).astype(np.int64), ids.size - 1)]
+            chosen = np.where(open0[chosen], chosen, alt)
+        else:
+            online = np.zeros(n, dtype=bool)
     x["community"][:] = np.where(online, chosen, -1)
     x["ever_online"][:] = online
 
@@ -170,20 +184,72 @@ def init_state(params: ModelParams) -> State:
     s["r_base"][:] = r0 - params.offline.recovery_care * in_care
 
     set_community_properties(st, params)
+    set_open(st, 0)
     return st
 
 
+# ``closes`` of a community that never closes: after every day a run can have.
+NEVER = np.iinfo(np.int64).max
+
+
+def community_days(params: ModelParams) -> tuple[np.ndarray, np.ndarray]:
+    """Each community's opening day and closing day (``NEVER`` if it does not close), in
+    community-index order (``community_names``)."""
+    names = community_names(params)
+    opens = np.zeros(len(names), dtype=np.int64)
+    closes = np.full(len(names), NEVER, dtype=np.int64)
+    own = params.community or {}
+    for k, name in enumerate(names):
+        s = own.get(name)
+        if s is not None:
+            opens[k] = s.opens
+            if s.closes is not None:
+                closes[k] = s.closes
+    return opens, closes
+
+
+def set_open(st: State, day: int) -> None:
+    """``st.comm["open"]``: 1 for the communities open on ``day`` (opens <= day < closes)."""
+    st.comm["open"][:] = (st.comm["opens"] <= day) & (day < st.comm["closes"])
+
+
 def set_community_properties(st: State, params: ModelParams) -> None:
-    """Fill the community arrays from parameters (again whenever a timed event changes them)."""
+    """Fill the community arrays from parameters (again whenever a timed event changes them).
+
+    Every community takes ``communities.<property>``, except where ``community.<name>`` sets its
+    own; the platform multiplier and moderation floor are those of each community's own platform.
+    """
     c = params.communities
-    k = np.arange(st.n_communities)
-    kinds = [c.platforms[i % len(c.platforms)] for i in range(st.n_communities)]
+    nc = st.n_communities
+    k = np.arange(nc)
+    own = params.community or {}
+    names = community_names(params)
+    kinds = [c.platforms[i % len(c.platforms)] for i in range(nc)]
+    moderation = np.full(nc, c.moderation, dtype=np.float64)
+    hostility = np.full(nc, c.hostility, dtype=np.float64)
+    misinfo = np.full(nc, c.misinformation_prevalence, dtype=np.float64)
+    supporters = np.full(nc, c.peer_supporters, dtype=np.float64)
+    intervention = k < min(c.intervention_communities, c.count)
+    anti_stigma = np.full(nc, c.anti_stigma_content, dtype=np.float64)
+    for i, name in enumerate(names):
+        if name not in own:
+            continue
+        kinds[i] = community_setting(params, name, "platform")
+        moderation[i] = community_setting(params, name, "moderation")
+        hostility[i] = community_setting(params, name, "hostility")
+        misinfo[i] = community_setting(params, name, "misinformation_prevalence")
+        supporters[i] = community_setting(params, name, "peer_supporters")
+        intervention[i] = bool(community_setting(params, name, "intervention"))
+        anti_stigma[i] = community_setting(params, name, "anti_stigma_content")
     st.comm["platform"][:] = [PLATFORMS.index(kd) for kd in kinds]
     mult = np.array([PLATFORM_HOSTILITY[kd] for kd in kinds])
     floor = np.array([PLATFORM_MIN_MODERATION.get(kd, 0.0) for kd in kinds])
-    st.comm["moderation"][:] = np.maximum(c.moderation, floor)
-    st.comm["hostility"][:] = np.minimum(c.hostility * mult, 1.0)
-    st.comm["misinfo_prevalence"][:] = c.misinformation_prevalence
-    st.comm["supporters"][:] = c.peer_supporters
-    st.comm["intervention"][:] = k < c.intervention_communities
-    st.comm["anti_stigma"][:] = c.anti_stigma_content
+    st.comm["moderation"][:] = np.maximum(moderation, floor)
+    st.comm["hostility"][:] = np.minimum(hostility * mult, 1.0)
+    st.comm["misinfo_prevalence"][:] = misinfo
+    st.comm["supporters"][:] = supporters
+    st.comm["intervention"][:] = intervention
+    st.comm["anti_stigma"][:] = anti_stigma
+    opens, closes = community_days(params)
+    st.comm["opens"][:] = opens
+    st.comm["closes"][:] = closes

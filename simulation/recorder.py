@@ -1,16 +1,19 @@
 """Population aggregates of one day, computed vectorised from the state arrays.
 
 These are the columns of ``trajectories.parquet``. Model-level reporters read them (per-agent
-reporters are about 30 times slower). ``OUTCOMES`` documents the main ones.
+reporters are about 30 times slower). ``OUTCOMES`` documents the main ones. Each community's
+aggregates of the same days (``communities.parquet``) are kept by ``CommunityLog``; their
+columns are ``COMMUNITY_COLUMNS``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from . import calls
 from . import summary_kernel as K
-from .params import DIAGNOSES
+from .params import DIAGNOSES, PLATFORMS
 from .state import State
 
 # PAM level cut-points (Hibbard et al.): L1 <= 47.0; L2 47.1-55.1; L3 55.2-67.0; L4 >= 67.1.
@@ -122,3 +125,100 @@ def summarize(st: State) -> dict[str, float]:
         out[f"in_care_share_{name}"] = t[d + 3] / count if count else 0.0
         out[f"wellbeing_mental_mean_{name}"] = t[d + 4] / count if count else 0.0
     return {k: float(v) for k, v in out.items()}
+
+
+# The columns of ``communities.parquet``: one row per community per recorded day. Flows are of
+# the day that ends at ``step`` (zero on day 0); states are at its end.
+COMMUNITY_COLUMNS: dict[str, str] = {
+    "step": "the recorded day (as in trajectories.parquet)",
+    "community": "the community's name (params.community_names)",
+    "platform": "its platform",
+    "members": "people in it at the end of the day, after the day's joining and leaving",
+    "joined": "people who joined it today",
+    "left": "people who left it today (counted in the community they left)",
+    "posts": "posts its members wrote today",
+    "hostile": "hostile or derogatory comments its members received today",
+    "misleading_read": "misleading posts its members met today (expected number, sum of λ)",
+    "accurate_read": "accurate health posts its members met today (expected number)",
+    "support": "support its members received today (sum of their support signals, 0-1 each)",
+    "belonging_mean": "mean belonging of its members at the end of the day (0 when empty)",
+    "misinformed_share": "share of its members holding a misleading belief (0 when empty)",
+    "volume": "its feed today: member posts plus peer supporters' posts",
+    "moderation": "its moderator presence today (after the day's events)",
+    "hostility": "its rate of hostile comments per post today, before moderation",
+    "misinfo_prevalence": "share of its feed that is misleading content from outside today",
+    "supporters": "trained peer supporters in it today",
+    "intervention": "1 when it hosts an online intervention today",
+}
+# Sums of community_sums as counts, and as totals.
+_COUNTS = {"members": K.M_MEMBERS, "joined": K.M_JOINED, "left": K.M_LEFT, "posts": K.M_POSTS,
+           "hostile": K.M_HOSTILE}  # fmt: skip
+_TOTALS = {"misleading_read": K.M_MISINFO_READ, "accurate_read": K.M_ACCURATE_READ,
+           "support": K.M_SUPPORT}  # fmt: skip
+# Community properties copied as they are on each recorded day (events may change them).
+_PROPERTIES = ("volume", "moderation", "hostility", "misinfo_prevalence", "supporters",
+               "intervention")  # fmt: skip
+
+
+class CommunityLog:
+    """Each community's aggregates on the recorded days, kept as one small array per day.
+
+    ``record`` is one call of ``summary_kernel.community_sums`` (a pass over the people, run
+    only on recorded days) and a copy of the community properties; ``table`` makes the
+    DataFrame of ``communities.parquet``.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.sums: list[np.ndarray] = []
+        self.properties: list[np.ndarray] = []
+
+    def record(self, st: State, step: int) -> None:
+        """Keep day ``step``: called after the day's swap (``st.cur`` is the day's end, its flows
+        are in ``st.scratch``), or on day 0 with no flows."""
+        self.steps.append(int(step))
+        self.sums.append(calls.community_sums(st))
+        self.properties.append(np.stack([st.comm[k].astype(np.float64) for k in _PROPERTIES], 1))
+
+    def table(self, names: list[str], st: State) -> pd.DataFrame:
+        """One row per community per recorded day, in day then community-index order.
+
+        Parameters
+        ----------
+        names : list of str
+            The communities' names in index order (``params.community_names``).
+        st : State
+            The run's state (for the communities' platforms, fixed for a run).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``COMMUNITY_COLUMNS``; ``community`` and ``platform`` are categorical, with the
+            categories in community-index and ``PLATFORMS`` order.
+        """
+        nc = st.n_communities
+        if len(names) != nc:
+            raise ValueError(f"{len(names)} community names for {nc} communities")
+        days = len(self.steps)
+        sums = np.concatenate(self.sums) if days else np.zeros((0, K.M_FIELDS))
+        props = np.concatenate(self.properties) if days else np.zeros((0, len(_PROPERTIES)))
+        index = np.tile(np.arange(nc), days)
+        cols: dict[str, object] = {
+            "step": np.repeat(np.array(self.steps, dtype=np.int64), nc),
+            "community": pd.Categorical.from_codes(index, categories=list(names)),
+            "platform": pd.Categorical.from_codes(
+                st.comm["platform"].astype(np.int64)[index], categories=list(PLATFORMS)
+            ),
+        }
+        for name, slot in _COUNTS.items():
+            cols[name] = sums[:, slot].astype(np.int64)
+        for name, slot in _TOTALS.items():
+            cols[name] = sums[:, slot]
+        members = sums[:, K.M_MEMBERS]
+        safe = np.maximum(members, 1.0)
+        cols["belonging_mean"] = np.where(members > 0, sums[:, K.M_BELONGING] / safe, 0.0)
+        cols["misinformed_share"] = np.where(members > 0, sums[:, K.M_MISLED] / safe, 0.0)
+        for k, name in enumerate(_PROPERTIES):
+            cols[name] = props[:, k]
+        cols["intervention"] = props[:, _PROPERTIES.index("intervention")].astype(np.int8)
+        return pd.DataFrame(cols, columns=list(COMMUNITY_COLUMNS))

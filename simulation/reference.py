@@ -19,7 +19,7 @@ import numpy as np
 
 from .kernels import STIGMA_LEVELS
 from .network import build_network
-from .params import ModelParams, set_param, validate
+from .params import ModelParams, community_names, set_param, validate
 from .population import init_state, set_community_properties
 from .recorder import summarize
 from .rng import DAY_STREAMS, step_key
@@ -60,14 +60,22 @@ class Person(mesa.Agent):
     def decide_membership(self) -> None:
         th, c = self.model.th, self.community
         joined = left = 0
+        open_ids = self.model.open_ids
         if c < 0:
-            if th["entry"] > 0.0 and self.u("membership", 0) < th["join_rate"] * self.use:
-                if self.u("membership", 1) < th["home_bias"]:
-                    c = self.home
-                else:
-                    n_comm = self.model.n_communities
-                    c = min(int(self.u("membership", 2) * n_comm), n_comm - 1)
+            if (
+                open_ids
+                and th["entry"] > 0.0
+                and self.u("membership", 0) < th["join_rate"] * self.use
+            ):
+                # Home with probability home_bias, if it is open today; else any open community.
+                c = self.home
+                if not self.u("membership", 1) < th["home_bias"] or c not in open_ids:
+                    n_open = len(open_ids)
+                    c = open_ids[min(int(self.u("membership", 2) * n_open), n_open - 1)]
                 joined = 1
+        elif c not in open_ids:
+            c = -1  # the community closed today: everyone leaves it
+            left = 1
         else:
             p = (
                 th["leave_rate"]
@@ -355,7 +363,7 @@ class ReferenceModel(mesa.Model):
         super().__init__(rng=params.seed)
         self.params = params
         self.day = 0
-        self.n_communities = params.communities.count
+        self.n_communities = len(community_names(params))
         st = init_state(params)
         graph = build_network(params, st.static["home"])
         self._comm_state = st  # community properties live in arrays set from parameters
@@ -456,6 +464,10 @@ class ReferenceModel(mesa.Model):
         seed, day = self.params.seed, self.day
         self._keys = {name: step_key(seed, stream, day) for name, stream in DAY_STREAMS.items()}
         on = self.params.submodels
+        cs = self._comm_state.comm
+        self.open_ids = [
+            c for c in range(self.n_communities) if cs["opens"][c] <= day < cs["closes"][c]
+        ]
         for p in self.people:
             # A submodel that does not run leaves its variables as they are (commit sets only
             # what ran) and its flows at nothing happened; peer norms are then one's own stigma.

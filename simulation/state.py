@@ -104,6 +104,9 @@ COMMUNITY: dict[str, type] = {
     "supporters": np.float64,
     "intervention": np.int8,
     "anti_stigma": np.float64,
+    "opens": np.int64,  # the day it opens (takes members from this day on)
+    "closes": np.int64,  # the day it closes (population.NEVER: it does not)
+    "open": np.int8,  # open today: opens <= day < closes (population.set_open, each day)
     # per day, from today's posts
     "members": np.int64,
     "volume": np.float64,

@@ -1,4 +1,5 @@
-"""One pass over the people for all of a day's aggregates (the recorder's hot path).
+"""One pass over the people for all of a day's aggregates (the recorder's hot path), and one
+for each community's (``community_sums``).
 
 Sums are taken per fixed-size chunk of people in parallel, then the chunk sums are added in
 chunk order: the result does not depend on the number of threads (a plain parallel reduction
@@ -104,4 +105,68 @@ def summary_sums(
     for c in range(chunks):  # in chunk order: independent of the thread count
         for k in range(SLOTS):
             total[k] += acc[c, k]
+    return total
+
+
+# Per-community columns of ``community_sums`` (the recorder's ``communities.parquet``).
+(
+    M_MEMBERS, M_JOINED, M_LEFT, M_POSTS, M_HOSTILE, M_MISINFO_READ, M_ACCURATE_READ, M_SUPPORT,
+    M_BELONGING, M_MISLED,
+) = range(10)  # fmt: skip
+M_FIELDS = 10
+# At most this many accumulator cells (blocks x communities x fields) per call: the blocks' sums
+# are zeroed and added every recorded day, so many communities get fewer, longer blocks.
+BLOCK_CELLS = 1 << 16
+
+
+@njit(cache=True)
+def community_blocks(n, n_communities):
+    """How many contiguous blocks of people ``community_sums`` sums apart: from the sizes only
+    (never the thread count), so the sums are added in the same order on any number of threads."""
+    chunks = (n + CHUNK - 1) // CHUNK
+    return max(1, min(chunks, BLOCK_CELLS // (n_communities * M_FIELDS)))
+
+
+@njit(parallel=True, cache=True)
+def community_sums(
+    community, community_next, joined, left, posted, hostile, lam_misinfo, lam_accurate, support,
+    belonging, misinfo, n_communities,
+):  # fmt: skip
+    """Each community's sums of a recorded day (rows: communities; columns ``M_*``).
+
+    Called after the day's swap: ``community`` (``st.cur``) is then where people are after the
+    day's joining and leaving, the community of today's exchange; ``community_next``
+    (``st.nxt``) where they were at the start of the day, the community a leaver left. (On day 0
+    nobody has left, and ``community_next`` is not read.) Members, joins, posts, hostile comments
+    met, misleading and accurate posts met (λ), support, belonging and misleading beliefs are
+    counted by today's community; leaves by yesterday's. Blocks of people are summed in parallel
+    and added in block order: the same bits on any number of threads.
+    """
+    n = community.shape[0]
+    blocks = community_blocks(n, n_communities)
+    size = (n + blocks - 1) // blocks
+    acc = np.zeros((blocks, n_communities * M_FIELDS))  # one flat row per block
+    for b in prange(blocks):
+        a_ = acc[b]
+        for i in range(b * size, min(n, (b + 1) * size)):
+            if left[i] != 0:
+                a_[community_next[i] * M_FIELDS + M_LEFT] += 1.0
+            c = community[i]
+            if c >= 0:
+                j = c * M_FIELDS
+                a_[j + M_MEMBERS] += 1.0
+                a_[j + M_JOINED] += joined[i]
+                a_[j + M_POSTS] += posted[i]
+                a_[j + M_HOSTILE] += hostile[i]
+                a_[j + M_MISINFO_READ] += lam_misinfo[i]
+                a_[j + M_ACCURATE_READ] += lam_accurate[i]
+                a_[j + M_SUPPORT] += support[i]
+                a_[j + M_BELONGING] += belonging[i]
+                if misinfo[i] == 1:
+                    a_[j + M_MISLED] += 1.0
+    total = np.zeros((n_communities, M_FIELDS))
+    for b in range(blocks):  # in block order: independent of the thread count
+        for c in range(n_communities):
+            for k in range(M_FIELDS):
+                total[c, k] += acc[b, c * M_FIELDS + k]
     return total

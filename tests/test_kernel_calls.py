@@ -29,7 +29,10 @@ def th() -> np.ndarray:
 
 def test_every_kernel_is_called_by_name():
     """Every kernel of kernels.py and summary_kernel.py has its wrapper, each parameter bound."""
-    kernels = {getattr(K, n) for n in dir(K) if n.endswith("_kernel")} | {SK.summary_sums}
+    kernels = {getattr(K, n) for n in dir(K) if n.endswith("_kernel")} | {
+        SK.summary_sums,
+        SK.community_sums,
+    }
     wrapped = {f.binding.kernel for f in vars(C).values() if hasattr(f, "binding")}
     assert wrapped == kernels
 

@@ -149,8 +149,8 @@ def cli_reference() -> str:
                     RunConfig,
                     {"output_dir"},
                     {
-                        "output_dir": "where trajectories.parquet, run.json and trajectories.png "
-                        "go (not part of the run_id)"
+                        "output_dir": "where trajectories.parquet, communities.parquet, run.json "
+                        "and trajectories.png go (not part of the run_id)"
                     },
                 )
             )

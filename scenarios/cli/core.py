@@ -152,7 +152,7 @@ def run_app(cfg: DictConfig) -> None:
         f"peerwell run {result.run_id}: scenario {params.scenario.name}, seed {params.seed}, "
         f"{params.population.size} people, {params.steps} days ({result.meta['wall_time_seconds']:.1f} s)",
     )
-    print(f"wrote {out}/trajectories.parquet, run.json, trajectories.png")
+    print(f"wrote {out}/trajectories.parquet, communities.parquet, run.json, trajectories.png")
 
 
 COMMANDS = {
@@ -179,6 +179,8 @@ def run_help() -> str:
 
 Runs one scenario once and writes into its output folder:
   trajectories.parquet  one row per recorded day: every outcome and flow
+  communities.parquet   one row per community per recorded day: members, joined, left, posts,
+                        hostile comments and misleading posts met, moderation, ...
   run.json              run_id, seed, the full config, versions, git revision, wall time,
                         and any warnings (e.g. people in no tie of a network file)
   trajectories.png      activation, care-seeking and wellbeing over the days

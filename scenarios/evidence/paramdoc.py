@@ -423,8 +423,24 @@ def render_params_block() -> str:
         "`PLATFORM_MIN_MODERATION`); these multipliers are **assumptions** ordered after "
         "Alvarez-Mon 2019 (most pejorative content on Twitter/X) and HORYZONS (moderated).\n",
         render_platforms(),
+        "#### `community` — Named communities\n",
+        render_community_settings(links=True),
     ]
     return "\n".join(parts)
+
+
+def render_community_settings(links: bool = False) -> str:
+    """The per-community settings ``community.<name>.<property>`` (``CommunitySettings``)."""
+    from peerwell.simulation.params import CommunitySettings
+
+    doc = " ".join((CommunitySettings.__doc__ or "").split())
+    table = [
+        _cells(
+            ParamRow(f"community.<name>.{f.name}", "community", f.default, dict(f.metadata)), links
+        )
+        for f in dataclasses.fields(CommunitySettings)
+    ]
+    return f"{_md(doc)}\n\n" + markdown_table(COLUMNS, table)
 
 
 def render_outputs_block() -> str:

@@ -59,11 +59,15 @@ from peerwell.simulation.params import ModelParams
 
 @dataclass
 class RunResult:
-    """One finished run: its trajectories and everything needed to reproduce it."""
+    """One finished run: its trajectories, its communities' table and everything needed to
+    reproduce it. ``communities`` is one row per community per recorded day (``run_id``,
+    ``scenario``, ``seed``, then ``recorder.COMMUNITY_COLUMNS``); None for a result made
+    without it."""
 
     run_id: str
     trajectories: pd.DataFrame
     meta: dict
+    communities: pd.DataFrame | None = None
 
 
 # The logger of the model's modules (network files read with repairs or gaps, ...): what they
@@ -127,8 +131,9 @@ def simulate(
     Returns
     -------
     RunResult
-        Trajectories with ``run_id``, ``scenario`` and ``seed`` columns, and metadata (with
-        ``warnings``: what the model warned about, e.g. people in no tie of a network file).
+        Trajectories and the communities' table, each with ``run_id``, ``scenario`` and ``seed``
+        columns, and metadata (with ``warnings``: what the model warned about, e.g. people in no
+        tie of a network file).
     """
     from peerwell.simulation.model import PeerwellModel
 
@@ -153,6 +158,10 @@ def simulate(
     df.insert(0, "run_id", rid)
     df.insert(1, "scenario", params.scenario.name)
     df.insert(2, "seed", params.seed)
+    comm = model.community_table()
+    comm.insert(0, "run_id", rid)
+    comm.insert(1, "scenario", params.scenario.name)
+    comm.insert(2, "seed", params.seed)
     meta = {
         "run_id": rid,
         "seed": params.seed,
@@ -169,7 +178,7 @@ def simulate(
     }
     if timing:
         meta["mechanism_seconds"] = {k: round(v, 4) for k, v in model.timer.seconds.items()}
-    return RunResult(run_id=rid, trajectories=df, meta=meta)
+    return RunResult(run_id=rid, trajectories=df, meta=meta, communities=comm)
 
 
 OUTPUT_HINT = "give another output_dir=..."
@@ -202,7 +211,8 @@ def note_replaced_run(folder: Path, new_run_id: str) -> None:
 
 
 def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) -> Path:
-    """Write ``trajectories.parquet``, ``run.json`` and ``trajectories.png`` into ``out_dir``.
+    """Write ``trajectories.parquet``, ``communities.parquet`` (when the result has the table),
+    ``run.json`` and ``trajectories.png`` into ``out_dir``.
 
     Holds the folder's lock while writing (``peerwell run`` already holds it, from before Hydra
     wrote anything).
@@ -219,6 +229,8 @@ def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) ->
     with folder_lock(out, hint=OUTPUT_HINT):
         remove_stale_temp_files(out)  # of a `peerwell run` killed mid-write
         atomic_write_parquet(out / "trajectories.parquet", result.trajectories, result.meta)
+        if result.communities is not None:
+            atomic_write_parquet(out / "communities.parquet", result.communities, result.meta)
         atomic_write_json(out / "run.json", result.meta)
         if figure:
             # Drawn in memory, then written like the data (temp file, rename): a full disk cannot

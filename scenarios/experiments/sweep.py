@@ -133,7 +133,9 @@ OPTION_KEYS = {f.name for f in dataclasses.fields(SweepConfig)} - MODEL_KEYS
 def register_sweep_configs() -> None:
     """Register the sweep schema with Hydra's ConfigStore (idempotent)."""
     register_configs()
-    ConfigStore.instance().store(name="peerwell_sweep", node=SweepConfig)
+    node = OmegaConf.structured(SweepConfig)
+    OmegaConf.set_struct(node.community, False)  # as the run's schema (config.run_schema)
+    ConfigStore.instance().store(name="peerwell_sweep", node=node)
 
 
 register_sweep_configs()
@@ -1387,7 +1389,11 @@ def check_overrides(parsed: list[Override]) -> dict[str, Any]:
             continue
         if key in groups:
             continue  # Hydra names the options of a group when one does not exist
-        if key not in leaves and key not in nodes:
+        # One community's own setting (community.<name>.<property>): its names depend on the
+        # run's communities, so the model's validation checks them, naming the known ones.
+        if key.startswith("community.") and key.count(".") == 2:
+            pass
+        elif key not in leaves and key not in nodes:
             close = difflib.get_close_matches(key, sorted(leaves), n=3, cutoff=0.6)
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
             raise ConfigError(
