@@ -244,6 +244,7 @@ def _scratch(tmp_path: Path) -> Path:
     docs.mkdir()
     for p in (ROOT / "docs").glob("*.md"):
         shutil.copy(p, docs / p.name)
+    shutil.copytree(ROOT / "docs" / "examples", docs / "examples")  # files the commands name
     for folder in ("abs", "shared"):
         (work / folder).mkdir()
     (work / "abs" / "edges.txt").write_text(dc.edge_list())
