@@ -146,13 +146,17 @@ COMMUNITY_SETTING_KINDS: dict[str, Any] = {
     "closes": 0,
 }
 COMMUNITY_SETTINGS = tuple(f.name for f in dataclasses.fields(CommunitySettings))
-# Per-community settings a running model takes; the others lay the community out on day 0.
+# Per-community settings a running model takes; the others lay the community out on day 0. A new
+# opening or closing day counts from the next step (a day already past: from the next step on),
+# which is how a class sees a community open when the teacher chooses.
 COMMUNITY_MID_RUN = (
     "moderation",
     "hostility",
     "misinformation_prevalence",
     "peer_supporters",
     "anti_stigma_content",
+    "opens",
+    "closes",
 )
 # At most this many communities in all: the exchange's tag packs a community id into 13 bits.
 MAX_COMMUNITIES = 8191
@@ -597,8 +601,8 @@ def _check_event(params: ModelParams, ev: Event) -> None:
         if prop not in COMMUNITY_MID_RUN:
             raise ConfigError(
                 f"scenario event param {ev.param!r} cannot change during a run; a community's "
-                f"{', '.join(COMMUNITY_MID_RUN)} can (its opening and closing days are set with "
-                f"community.{name}.opens and .closes)"
+                f"{', '.join(COMMUNITY_MID_RUN)} can (its platform and whether it hosts the "
+                f"intervention are set before the run)"
             )
         _check_setting(f"scenario event {ev.param}", prop, ev.value)
         return

@@ -196,6 +196,31 @@ def test_a_community_opening_on_day_30_takes_members_from_day_30_at_the_expected
     assert (m.state.cur["community"] == h).sum() > 0
 
 
+def test_a_teacher_opens_a_community_mid_run_and_it_takes_members_from_the_next_day():
+    # The Classroom preset "a moderated community opens": the community is laid out closed
+    # (opening far in the future) and set_params opens it on the day the teacher chooses.
+    p = small(**{
+        "community.horyzons.platform": "moderated_platform",
+        "community.horyzons.opens": 10_000,
+        "population.size": 3000,
+        "population.initial_online_share": 0.0,
+        "entry.join_rate": 0.2,
+        "entry.home_bias": 0.0,
+        "entry.leave_rate": 0.2,
+    })  # fmt: skip
+    m = PeerwellModel(p)
+    h = community_names(p).index("horyzons")
+    for _ in range(5):
+        m.step()
+    assert (m.state.cur["community"] == h).sum() == 0
+    m.set_params({"community.horyzons.opens": m.day})  # "today": counts from the next step
+    m.step()
+    assert (m.state.cur["community"] == h).sum() > 3  # about 10 expected (ODD §7.1)
+    m.set_params({"community.horyzons.closes": m.day})
+    m.step()
+    assert (m.state.cur["community"] == h).sum() == 0
+
+
 def test_a_closing_community_loses_all_its_members_that_day():
     p = small(**{"community.youtube_1.closes": 10})
     m = PeerwellModel(p)
