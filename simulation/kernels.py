@@ -125,31 +125,51 @@ def posting_kernel(
 
 @njit(cache=True)
 def feed_kernel(
-    th, community_next, posted, post_misinfo, post_accurate, post_aware,
-    c_moderation, c_misinfo_prevalence, c_supporters, c_members, c_volume, c_feed_misinfo,
-    c_feed_accurate, c_feed_aware, c_member_share,
+    th, community_next, post_rate, misinfo, c_size, c_moderation, c_misinfo_prevalence,
+    c_supporters, c_members, c_volume, c_feed_misinfo, c_feed_accurate, c_feed_aware,
+    c_member_share,
 ):  # fmt: skip
-    """Each community's feed today: its volume (member posts plus peer supporters' posts) and the
-    shares of it that are misleading (external sources plus members, less what moderators remove)
-    and accurate health information. Serial: a few additions per person, in a fixed order."""
+    """Each community's feed today, as its real members write it (ODD §7.3).
+
+    The simulated members are a sample of the community's ``size`` real members, so the feed is
+    the sample's expected posts scaled up: member posts ``P = size / m · Σ post_rate`` over the
+    ``m`` simulated members, of which a share ``health_post_share`` carries health information,
+    misleading from members who hold a misleading belief. The volume is ``P`` plus the peer
+    supporters' posts; the shares of it that are misleading (outside sources plus members, less
+    what moderators remove), accurate, and from members who know the claim follow. Expected
+    rather than drawn posts: what a person reads then depends on the real community, not on how
+    many simulated people share it (the draws of who posted still decide replies on ties).
+    A community without simulated members has an empty feed (nobody reads it).
+    Serial: a few additions per person, in a fixed order."""
     nc = c_members.shape[0]
-    posts = np.zeros(nc)
+    rate = np.zeros(nc)
     mis = np.zeros(nc)
     acc = np.zeros(nc)
     aware = np.zeros(nc)
+    sw_mis = th[T.SW_MISINFO] > 0.0
     for c in range(nc):
         c_members[c] = 0
     for i in range(community_next.shape[0]):
         c = community_next[i]
         if c >= 0:
             c_members[c] += 1
-            posts[c] += posted[i]
-            mis[c] += post_misinfo[i]
-            acc[c] += post_accurate[i]
-            aware[c] += post_aware[i]
+            r = post_rate[i]
+            rate[c] += r
+            # What posting_kernel draws, in expectation: a misled member's health posts mislead
+            # (while the misinformation mechanism is on); everyone else's are accurate.
+            if misinfo[i] == 1 and sw_mis:
+                mis[c] += r
+            else:
+                acc[c] += r
+            if misinfo[i] >= 1:
+                aware[c] += r
+    hs = th[T.HEALTH_POST_SHARE]
     for c in range(nc):
-        sup = c_supporters[c] * th[T.SUPPORTER_POST_RATE] if c_members[c] > 0 else 0.0
-        v = posts[c] + sup
+        m = c_members[c]
+        scale = c_size[c] / m if m > 0 else 0.0
+        posts = scale * rate[c]
+        sup = c_supporters[c] * th[T.SUPPORTER_POST_RATE] if m > 0 else 0.0
+        v = posts + sup
         c_volume[c] = v
         prev = th[T.SW_MISINFO] * c_misinfo_prevalence[c]
         if v > 0.0:
@@ -157,11 +177,11 @@ def feed_kernel(
             # Outside misleading content and hostile replies come with the members' own posts (a
             # share `prev` of the member threads); peer supporters' posts add clean volume.
             c_feed_misinfo[c] = (
-                th[T.SW_MISINFO] * keep * (prev * posts[c] + (1.0 - prev) * mis[c]) / v
+                th[T.SW_MISINFO] * keep * (prev * posts + (1.0 - prev) * scale * hs * mis[c]) / v
             )
-            c_feed_accurate[c] = ((1.0 - prev) * acc[c] + sup * th[T.HEALTH_POST_SHARE]) / v
-            c_feed_aware[c] = aware[c] / v
-            c_member_share[c] = posts[c] / v
+            c_feed_accurate[c] = ((1.0 - prev) * scale * hs * acc[c] + sup * hs) / v
+            c_feed_aware[c] = scale * aware[c] / v
+            c_member_share[c] = posts / v
         else:
             c_feed_misinfo[c] = 0.0
             c_feed_accurate[c] = 0.0

@@ -104,7 +104,8 @@ def run_day(
     if on.posting:
         C.posting(st, th=th, key=key[POSTING], pack=tags_in_posting)
         timer.lap("posting")
-    # 3. Each community's feed from today's posts: read by everyone in the exchange below.
+    # 3. Each community's feed, as its real members write it (the simulated ones are a sample):
+    #    read by everyone in the exchange below.
     if on.feed:
         C.feed(st, th=th)
         timer.lap("feed")

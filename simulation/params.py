@@ -104,6 +104,7 @@ class CommunityParams:
     """The online peer communities and the actors in them besides people with SMI."""
 
     count: int = spec(6, 1, 8191, unit="communities", help="number of online peer communities", box="entry")
+    size: int = spec(5600, 1, 100_000_000, unit="people", help="real members of each community (the simulated members are a sample of them): the feed is what this many people write", source="Bizzotto 2022 (a peer-led mental-health Facebook group of 5,598 members)", box="entry")
     platforms: list[str] = spec(["facebook_group", "youtube", "twitter", "forum"], help="platform kinds, assigned to communities in turn", box="entry")
     moderation: float = spec(0.1, 0, 1, unit="0-1", help="moderator presence: removes hostile and misleading content, corrects", source="HORYZONS moderated online social therapy", box="misinformation")
     hostility: float = spec(0.04, 0, 1, unit="rate per post", help="rate of hostile or derogatory comments a post draws (chance 1 - e^-rate), before moderation and the platform multiplier", source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)", box="hostility")
@@ -123,6 +124,7 @@ class CommunitySettings:
     """
 
     platform: str | None = spec(None, help="platform kind, one of: " + ", ".join(PLATFORMS) + "; null: a generic community's platform from communities.platforms in turn (an added community must set it)", box="entry")
+    size: int | None = spec(None, 1, 100_000_000, unit="people", help="this community's real members (null: communities.size)", source="Bizzotto 2022 (Facebook groups of 5,598 and 12,058 members); Alvarez-Jimenez 2021 (HORYZONS arm, n=86)", box="entry")
     moderation: float | None = spec(None, 0, 1, unit="0-1", help="this community's moderator presence (null: communities.moderation); at least its platform's moderation floor", source="HORYZONS moderated online social therapy", box="misinformation")
     hostility: float | None = spec(None, 0, 1, unit="rate per post", help="this community's rate of hostile comments per post before moderation and the platform multiplier (null: communities.hostility)", source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)", box="hostility")
     misinformation_prevalence: float | None = spec(None, 0, 1, unit="share", help="share of this community's feed that is misleading content from outside (null: communities.misinformation_prevalence)", source="peer-forum studies: 10 of 4,600 posts false; 24.4% inappropriate advice", box="misinformation")
@@ -136,6 +138,7 @@ class CommunitySettings:
 # The kind of each per-community setting (its default is null, so the default cannot say).
 COMMUNITY_SETTING_KINDS: dict[str, Any] = {
     "platform": "",
+    "size": 0,
     "moderation": 0.0,
     "hostility": 0.0,
     "misinformation_prevalence": 0.0,
@@ -150,6 +153,7 @@ COMMUNITY_SETTINGS = tuple(f.name for f in dataclasses.fields(CommunitySettings)
 # opening or closing day counts from the next step (a day already past: from the next step on),
 # which is how a class sees a community open when the teacher chooses.
 COMMUNITY_MID_RUN = (
+    "size",
     "moderation",
     "hostility",
     "misinformation_prevalence",
@@ -597,7 +601,7 @@ def changes_mid_run(name: str) -> bool:
 def _check_event(params: ModelParams, ev: Event) -> None:
     parts = ev.param.split(".")
     if parts[0] == "community":
-        name, prop = _community_key(params, ev.param, adding=False)
+        _name, prop = _community_key(params, ev.param, adding=False)
         if prop not in COMMUNITY_MID_RUN:
             raise ConfigError(
                 f"scenario event param {ev.param!r} cannot change during a run; a community's "

@@ -225,6 +225,7 @@ def set_community_properties(st: State, params: ModelParams) -> None:
     own = params.community or {}
     names = community_names(params)
     kinds = [c.platforms[i % len(c.platforms)] for i in range(nc)]
+    size = np.full(nc, c.size, dtype=np.float64)
     moderation = np.full(nc, c.moderation, dtype=np.float64)
     hostility = np.full(nc, c.hostility, dtype=np.float64)
     misinfo = np.full(nc, c.misinformation_prevalence, dtype=np.float64)
@@ -235,6 +236,7 @@ def set_community_properties(st: State, params: ModelParams) -> None:
         if name not in own:
             continue
         kinds[i] = community_setting(params, name, "platform")
+        size[i] = community_setting(params, name, "size")
         moderation[i] = community_setting(params, name, "moderation")
         hostility[i] = community_setting(params, name, "hostility")
         misinfo[i] = community_setting(params, name, "misinformation_prevalence")
@@ -248,6 +250,7 @@ def set_community_properties(st: State, params: ModelParams) -> None:
     st.comm["hostility"][:] = np.minimum(hostility * mult, 1.0)
     st.comm["misinfo_prevalence"][:] = misinfo
     st.comm["supporters"][:] = supporters
+    st.comm["size"][:] = size
     st.comm["intervention"][:] = intervention
     st.comm["anti_stigma"][:] = anti_stigma
     opens, closes = community_days(params)

@@ -411,30 +411,35 @@ class ReferenceModel(mesa.Model):
         return uniform_py(self._keys[stream], person, draw)
 
     def compute_feeds(self, on: bool = True) -> None:
-        """3. Each community's feed from today's posts (same arithmetic order as ``feed_kernel``);
-        empty feeds (no volume) when the feed submodel does not run."""
+        """3. Each community's feed as its real members write it (ODD §7.3): the simulated
+        members' expected posts scaled to the community's real size; empty feeds (no volume)
+        when the feed submodel does not run."""
         th, cs = self.th, self._comm_state.comm
-        posts = [0.0] * self.n_communities
-        mis = [0.0] * self.n_communities
-        acc = [0.0] * self.n_communities
-        aware = [0.0] * self.n_communities
-        members = [0] * self.n_communities
+        hs = th["health_post_share"]
+        rates: list[list[float]] = [[] for _ in range(self.n_communities)]
+        misled: list[list[bool]] = [[] for _ in range(self.n_communities)]
+        knows: list[list[bool]] = [[] for _ in range(self.n_communities)]
         for p in self.people if on else ():
             c = p.next["community"]
             if c >= 0:
-                members[c] += 1
-                posts[c] += p.today["posted"]
-                mis[c] += p.today["post_misinfo"]
-                acc[c] += p.today["post_accurate"]
-                aware[c] += p.today["post_aware"]
+                rates[c].append(p.post_rate)
+                misled[c].append(p.misinfo == 1 and th["misinformation"] > 0.0)
+                knows[c].append(p.misinfo >= 1)
         self.feeds = []
         for c in range(self.n_communities):
+            m = len(rates[c])
             moderation = float(cs["moderation"][c])
-            sup = float(cs["supporters"][c]) * th["supporter_post_rate"] if members[c] > 0 else 0.0
-            volume = posts[c] + sup
+            # Real members' posts a day: the mean simulated member's rate times the real size.
+            posts = float(cs["size"][c]) * (sum(rates[c]) / m) if m else 0.0
+            mis = sum(r for r, x in zip(rates[c], misled[c]) if x) * hs / m if m else 0.0
+            acc = sum(r for r, x in zip(rates[c], misled[c]) if not x) * hs / m if m else 0.0
+            aware = sum(r for r, x in zip(rates[c], knows[c]) if x) / m if m else 0.0
+            size = float(cs["size"][c])
+            sup = float(cs["supporters"][c]) * th["supporter_post_rate"] if m else 0.0
+            volume = posts + sup
             prev = th["misinformation"] * float(cs["misinfo_prevalence"][c])
             feed = {
-                "members": members[c],
+                "members": m,
                 "volume": volume,
                 "moderation": moderation,
                 "hostility": float(cs["hostility"][c]),
@@ -448,13 +453,16 @@ class ReferenceModel(mesa.Model):
             if volume > 0.0:
                 keep = 1.0 - moderation * th["moderation_efficacy"]
                 # Outside misleading content and hostile replies come with members' own posts;
-                # peer supporters' posts add clean volume.
+                # peer supporters' posts add clean, partly health-related volume.
                 feed["misinfo"] = (
-                    th["misinformation"] * keep * (prev * posts[c] + (1.0 - prev) * mis[c]) / volume
+                    th["misinformation"]
+                    * keep
+                    * (prev * posts + (1.0 - prev) * size * mis)
+                    / volume
                 )
-                feed["accurate"] = ((1.0 - prev) * acc[c] + sup * th["health_post_share"]) / volume
-                feed["aware"] = aware[c] / volume
-                feed["member_share"] = posts[c] / volume
+                feed["accurate"] = ((1.0 - prev) * size * acc + sup * hs) / volume
+                feed["aware"] = size * aware / volume
+                feed["member_share"] = posts / volume
             self.feeds.append(feed)
 
     def step(self) -> None:

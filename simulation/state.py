@@ -102,6 +102,7 @@ COMMUNITY: dict[str, type] = {
     "hostility": np.float64,
     "misinfo_prevalence": np.float64,
     "supporters": np.float64,
+    "size": np.float64,  # real members (the simulated ones are a sample of them)
     "intervention": np.int8,
     "anti_stigma": np.float64,
     "opens": np.int64,  # the day it opens (takes members from this day on)

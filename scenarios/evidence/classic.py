@@ -113,6 +113,7 @@ def well_mixed_overrides(
         "record_every": 100_000,  # the validation reads the state arrays, not the recorder
         # one community, everyone in it for good
         "communities.count": 1,
+        "communities.size": int(n),  # the simulated people are the whole community
         "population.initial_online_share": 1.0,
         "mechanisms.entry": False,
         "entry.leave_rate": 0.0,
