@@ -182,12 +182,54 @@ def differences_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
     return markdown_table(["outcome", *others], rows)
 
 
+def groups_section(groups: pd.DataFrame) -> list[str]:
+    """Where people went (``groups.csv``): for each scenario in which a community opened during
+    the run, the share of movers, stayers and people offline and each group's mean change from
+    day 0 (mean [95% CI] over the replicates). Empty when no scenario opened one."""
+    if groups is None or groups.empty:
+        return []
+    share = groups[(groups["measure"] == "share") & (groups["group"] == "movers")]
+    opened = list(share.loc[share["mean"] > 0, "scenario"])
+    if not opened:
+        return []
+    changes = [m for m in groups["measure"].unique() if m.endswith("_change")]
+    out = [
+        "## Where people went",
+        "",
+        "In " + ", ".join(f"**{s}**" for s in opened) + " a community opened during the run. "
+        "Movers are the people who went to a community that opened after day 0, stayers those "
+        "online at some time who never did, offline those never online (`groups.csv`). Each cell "
+        "is the group's mean change from day 0 per person (mean [95% CI] over the replicates). "
+        "The groups choose themselves, so these are descriptions of who went where, not effects: "
+        "the paired differences above are the scenarios' effects.",
+        "",
+    ]
+    header = ["scenario", "group", "share of people", *[m.removesuffix("_change") for m in changes]]
+    rows = []
+    for scenario in opened:
+        for group in groups.loc[groups["scenario"] == scenario, "group"].unique():
+            g = groups[(groups["scenario"] == scenario) & (groups["group"] == group)]
+            cell = {r["measure"]: r for _, r in g.iterrows()}
+            sh = cell["share"]
+            row = [scenario, group, f"{sh['mean']:.1%} [{sh['ci_low']:.1%}, {sh['ci_high']:.1%}]"]
+            for m in changes:
+                r = cell[m]
+                row.append(
+                    "—" if not math.isfinite(r["mean"])
+                    else f"{r['mean']:+.3g} [{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]"
+                )  # fmt: skip
+            rows.append(row)
+    out += [markdown_table(header, rows), ""]
+    return out
+
+
 def render_report(
     summary: pd.DataFrame,
     scenarios: list[str],
     descriptions: dict[str, str],
     settings: dict,
     figures: dict[str, str],
+    groups: pd.DataFrame | None = None,
 ) -> str:
     """The whole ``report.md``.
 
@@ -204,6 +246,8 @@ def render_report(
         ``command``.
     figures : dict
         Caption to relative path of the figure (PNG).
+    groups : DataFrame, optional
+        From ``stats.groups_summary``: the section on movers, stayers and people offline.
     """
     reference = scenarios[0]
     out = [f"# peerwell comparison: {', '.join(scenarios)}", ""]
@@ -232,6 +276,7 @@ def render_report(
         out += [f"## Paired differences from {reference} (mean [95% CI]; {how})", ""]
         out += [differences_table(summary, scenarios)]
         out += [(warning or marks_rule(summary) + ".").replace("*", "\\*", 1), ""]
+    out += groups_section(groups)
     out += ["## Figures", ""]
     out += [f"![{caption}]({path})\n" for caption, path in figures.items()]
     out += [

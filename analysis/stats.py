@@ -447,3 +447,41 @@ def trajectory_bands(
                 )
             )
     return pd.concat(frames, ignore_index=True)
+
+
+GROUP_ORDER = ("movers", "stayers", "offline")
+
+
+def groups_summary(groups: pd.DataFrame) -> pd.DataFrame:
+    """Movers, stayers and people offline per scenario, over the replicates.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        One row per run and group: ``scenario``, ``replicate``, ``group``, ``people``, ``share``
+        and ``<outcome>_mean`` / ``<outcome>_change`` (``recorder.GROUP_COLUMNS``).
+
+    Returns
+    -------
+    DataFrame
+        One row per scenario, group and measure (``share`` and each ``<outcome>_change``):
+        ``scenario, group, measure, mean, ci_low, ci_high, replicates`` (replicates with
+        anyone in the group; the bootstrap CI of the mean over them).
+    """
+    rows = []
+    measures = ["share"] + [c for c in groups.columns if c.endswith("_change")]
+    for (scenario, group), g in groups.groupby(["scenario", "group"], sort=False):
+        present = g[g["people"] > 0]
+        for measure in measures:
+            values = (g if measure == "share" else present)[measure].to_numpy(dtype=float)
+            lo, hi = bootstrap_ci(values)
+            rows.append({
+                "scenario": scenario, "group": group, "measure": measure,
+                "mean": float(np.nanmean(values)) if len(values) else float("nan"),
+                "ci_low": lo, "ci_high": hi, "replicates": len(present),
+            })  # fmt: skip
+    out = pd.DataFrame(rows, columns=["scenario", "group", "measure", "mean", "ci_low", "ci_high",
+                                      "replicates"])  # fmt: skip
+    order = {g: k for k, g in enumerate(GROUP_ORDER)}
+    return out.sort_values(["scenario", "group"], key=lambda s: s.map(order) if s.name == "group"
+                           else s, kind="stable").reset_index(drop=True)  # fmt: skip

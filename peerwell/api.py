@@ -346,6 +346,10 @@ class Result(RunResult):
         One row per community per recorded day: ``run_id, scenario, seed, step, community,
         platform, members, joined, left, posts, hostile, misleading_read`` and more (the
         community's state that day); the table ``communities.parquet`` holds.
+    groups : pandas.DataFrame
+        Movers (into a community that opened after day 0), stayers and people never online on
+        the last day: ``people``, ``share`` and each outcome's mean and mean change from day 0;
+        the table ``groups.parquet`` holds.
     meta : dict
         What ``run.json`` holds: full config, seed, versions, git revision, wall time.
     params : ModelParams
@@ -404,8 +408,8 @@ def run(
     overrides : mapping or sequence of str, optional
         Dotted names to values, or ``key=value`` strings.
     output_dir : path, optional
-        Also write ``trajectories.parquet``, ``communities.parquet``, ``run.json`` and
-        ``trajectories.png`` there, as the command does. By default nothing is written.
+        Also write ``trajectories.parquet``, ``communities.parquet``, ``groups.parquet``,
+        ``run.json`` and ``trajectories.png`` there, as the command does. By default nothing is written.
     progress : bool
         Show a progress bar.
     **kwargs
@@ -415,7 +419,7 @@ def run(
     -------
     Result
         ``.trajectories`` (a DataFrame, one row per day), ``.communities`` (one row per
-        community per day), ``.meta``, ``.run_id``, ``.plot()``.
+        community per day), ``.groups`` (movers, stayers, offline), ``.meta``, ``.run_id``, ``.plot()``.
 
     Raises
     ------
@@ -438,7 +442,13 @@ def run(
     if output_dir is not None:
         out = write_run(done, Path(output_dir).expanduser())
     return Result(
-        done.run_id, done.trajectories, done.meta, done.communities, params=params, output_dir=out
+        done.run_id,
+        done.trajectories,
+        done.meta,
+        done.communities,
+        done.groups,
+        params=params,
+        output_dir=out,
     )
 
 

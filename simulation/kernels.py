@@ -37,29 +37,54 @@ def _one_minus_exp(x):
     return 1.0 - math.exp(-x) if x != 0.0 else 0.0
 
 
+@njit(inline="always")
+def _pick(cum, n_open, t):
+    """The first open community whose cumulative weight exceeds ``t`` (binary search)."""
+    lo = 0
+    hi = n_open - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cum[mid] > t:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 @njit(parallel=True, cache=True)
 def membership_kernel(
-    th, key, community, ever_online, belonging, hostile_recent, use, home, c_open, n_communities,
-    community_next, ever_online_next, joined, left,
+    th, key, community, ever_online, belonging, hostile_recent, use, home, c_open, c_attraction,
+    n_communities, community_next, ever_online_next, joined, left,
 ):  # fmt: skip
-    """Entry (the critical point) and leaving.
+    """Entry (the critical point), leaving and moving (ODD §7.1).
 
     Offline: join with probability ``join_rate * use``; pick the home community with probability
-    ``home_bias``, else any open community uniformly; one whose home is not open today picks
-    uniformly among the open ones too. Online: leave with probability
+    ``home_bias`` if it is open, else choose among the open communities with probability
+    proportional to their ``attraction`` (moderation draws, hostility repels). Online: leave with
+    probability
     ``leave_rate * (1 + leave_after_hostility * hostile_recent) * (1 - belonging_retention * belonging)``,
-    or for certain when one's community is not open today (it closed).
+    or for certain when one's community is not open today (it closed); a share ``switch_share``
+    of those who leave move the same day to another open community, chosen by attraction among
+    the others (counted as leaving one and joining the other).
 
-    The uniform pick is ``open_ids[min(int(u * n_open), n_open - 1)]``: with every community open
-    it is ``min(int(u * n_communities), n_communities - 1)``, the same community from the same draw.
+    A choice is one uniform draw ``v`` against the open communities' cumulative weights ``W``:
+    the first with ``W > v * W_total`` (a choice among the others skips the current community's
+    interval). Equal weights give ``open_ids[floor(v * n_open)]``, the uniform pick.
     """
     n = community.shape[0]
     open_ids = np.empty(n_communities, dtype=np.int64)
+    position = np.full(n_communities, -1, dtype=np.int64)
+    cum = np.empty(n_communities, dtype=np.float64)
     n_open = 0
+    total = 0.0
     for k in range(n_communities):
         if c_open[k] == 1:
+            total += c_attraction[k]
             open_ids[n_open] = k
+            position[k] = n_open
+            cum[n_open] = total
             n_open += 1
+    switch = th[T.SWITCH_SHARE]
     for i in prange(n):
         c = community[i]
         j = 0
@@ -68,20 +93,34 @@ def membership_kernel(
             if n_open > 0 and th[T.SW_ENTRY] > 0.0 and chance(key, i, 0, th[T.JOIN_RATE] * use[i]):
                 c = home[i]
                 if not chance(key, i, 1, th[T.HOME_BIAS]) or c_open[c] == 0:
-                    c = open_ids[min(int(uniform(key, i, 2) * n_open), n_open - 1)]
+                    c = open_ids[_pick(cum, n_open, uniform(key, i, 2) * total)]
                 j = 1
-        elif c_open[c] == 0:
-            c = -1
-            lv = 1
         else:
-            p = (
-                th[T.LEAVE_RATE]
-                * (1.0 + th[T.LEAVE_HOSTILITY] * hostile_recent[i])
-                * (1.0 - th[T.BELONGING_RETENTION] * belonging[i])
-            )
-            if chance(key, i, 0, p):
-                c = -1
+            if c_open[c] == 0:
+                go = True
+            else:
+                p = (
+                    th[T.LEAVE_RATE]
+                    * (1.0 + th[T.LEAVE_HOSTILITY] * hostile_recent[i])
+                    * (1.0 - th[T.BELONGING_RETENTION] * belonging[i])
+                )
+                go = chance(key, i, 0, p)
+            if go:
                 lv = 1
+                pos = position[c]  # -1 when it closed: then every open community is another
+                others = n_open - (1 if pos >= 0 else 0)
+                if others > 0 and chance(key, i, 3, switch):
+                    w_here = c_attraction[c] if pos >= 0 else 0.0
+                    t = uniform(key, i, 4) * (total - w_here)
+                    if pos >= 0 and t >= cum[pos] - w_here:
+                        t += w_here  # skip the current community's interval
+                    k = _pick(cum, n_open, t)
+                    if k == pos:  # only by rounding at the last interval
+                        k = pos - 1 if pos > 0 else pos + 1
+                    c = open_ids[k]
+                    j = 1
+                else:
+                    c = -1
         community_next[i] = c
         ever_online_next[i] = 1 if (ever_online[i] == 1 or c >= 0) else 0
         joined[i] = j

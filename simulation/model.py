@@ -16,7 +16,7 @@ from .loop import StepTimer, run_day
 from .network import build_network
 from .params import RUN_FIELDS_MID_RUN, Event, ModelParams, set_param, validate, with_overrides
 from .population import init_state, set_community_properties
-from .recorder import CommunityLog, summarize
+from .recorder import CommunityLog, GroupTracker, summarize
 from .state import frozen_variables
 from .theta import pack_theta
 
@@ -166,6 +166,7 @@ class PeerwellModel(mesa.Model):
         self.datacollector.collect(self)
         self.community_log = CommunityLog()  # each community's aggregates (communities.parquet)
         self.community_log.record(self.state, 0)
+        self.groups = GroupTracker(self.state)  # movers, stayers, offline (groups.parquet)
 
     def person(self, index: int) -> PersonView:
         """The view of person ``index`` (made on demand for large populations)."""
@@ -235,6 +236,7 @@ class PeerwellModel(mesa.Model):
         if self._thread_choice is not None and self.day > 0:
             self._thread_choice.record(use, time.perf_counter() - t0)
         self.day += 1
+        self.groups.update(self.state)
         if recorded:
             self.summary = summarize(self.state)
             self.datacollector.collect(self)
@@ -267,6 +269,12 @@ class PeerwellModel(mesa.Model):
         df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
         df["step"] = df["step"].astype("int64")
         return df
+
+    def group_table(self) -> pd.DataFrame:
+        """Movers, stayers and people offline today (``recorder.GROUPS``), one row each:
+        ``people``, ``share`` and each outcome's mean and mean change from day 0
+        (``groups.parquet``)."""
+        return self.groups.table(self.state, self.day)
 
     def community_table(self) -> pd.DataFrame:
         """One row per community per recorded day (``communities.parquet``): ``step``,

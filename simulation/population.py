@@ -251,6 +251,13 @@ def set_community_properties(st: State, params: ModelParams) -> None:
     st.comm["misinfo_prevalence"][:] = misinfo
     st.comm["supporters"][:] = supporters
     st.comm["size"][:] = size
+    # What draws a person who chooses among communities (ODD §7.1): moderation, against hostility
+    # (while the hostility mechanism runs: without hostile comments there is nothing to avoid).
+    e = params.entry
+    hostile = st.comm["hostility"] * float(params.mechanisms.hostility)
+    st.comm["attraction"][:] = np.exp(
+        e.attract_moderation * st.comm["moderation"] - e.attract_hostility * hostile
+    )
     st.comm["intervention"][:] = intervention
     st.comm["anti_stigma"][:] = anti_stigma
     opens, closes = community_days(params)

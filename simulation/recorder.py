@@ -222,3 +222,71 @@ class CommunityLog:
             cols[name] = props[:, k]
         cols["intervention"] = props[:, _PROPERTIES.index("intervention")].astype(np.int8)
         return pd.DataFrame(cols, columns=list(COMMUNITY_COLUMNS))
+
+
+# Who went where (groups.parquet): the paper's question about a new space is what happens to the
+# people who go there, to those who stay where they were, and to those who stay offline.
+GROUPS: dict[str, str] = {
+    "movers": "joined a community that opened after day 0 (at any time in the run)",
+    "stayers": "online at some time, never in a community that opened after day 0",
+    "offline": "never online",
+}
+# Outcome -> (state variable, its day-0 copy): each group's mean on the day, and its mean change
+# from day 0 per person (the same people at both ends).
+GROUP_OUTCOMES = {
+    "activation": "activation",
+    "self_stigma": "stigma",
+    "belonging": "belonging",
+    "wellbeing_mental": "wellbeing_mental",
+    "care_seeking": "care",
+}
+GROUP_COLUMNS = (
+    "step", "group", "people", "share",
+    *(f"{o}_{kind}" for o in GROUP_OUTCOMES for kind in ("mean", "change")),
+)  # fmt: skip
+
+
+def _outcome(st: State, name: str) -> np.ndarray:
+    v = st.cur[GROUP_OUTCOMES[name]]
+    return np.isin(v, (1, 2)).astype(np.float64) if name == "care_seeking" else v
+
+
+class GroupTracker:
+    """Movers, stayers and people offline (``GROUPS``) and their outcomes.
+
+    ``update`` after each day marks the people in a community that opened after day 0 (its
+    ``opens`` day is later than 0, read each day, so a community opened mid-run by a teacher
+    counts); it costs nothing while no community opens later. ``table`` gives one row per group
+    for the day: its people, their share, and each outcome's mean and mean change from day 0.
+    """
+
+    def __init__(self, st: State) -> None:
+        self.day0 = {name: _outcome(st, name).copy() for name in GROUP_OUTCOMES}
+        self.moved = np.zeros(st.cur["community"].shape[0], dtype=bool)
+
+    def update(self, st: State) -> None:
+        later = st.comm["opens"] > 0
+        if not later.any():
+            return
+        c = st.cur["community"]
+        self.moved |= (c >= 0) & later[np.maximum(c, 0)]
+
+    def table(self, st: State, step: int) -> pd.DataFrame:
+        online = st.cur["ever_online"] == 1
+        members = {
+            "movers": self.moved,
+            "stayers": online & ~self.moved,
+            "offline": ~online & ~self.moved,
+        }
+        n = self.moved.shape[0]
+        rows = []
+        for group, sel in members.items():
+            k = int(sel.sum())
+            row: dict[str, object] = {"step": int(step), "group": group, "people": k,
+                                      "share": k / n if n else 0.0}  # fmt: skip
+            for name in GROUP_OUTCOMES:
+                now = _outcome(st, name)[sel]
+                row[f"{name}_mean"] = float(now.mean()) if k else np.nan
+                row[f"{name}_change"] = float((now - self.day0[name][sel]).mean()) if k else np.nan
+            rows.append(row)
+        return pd.DataFrame(rows, columns=list(GROUP_COLUMNS))

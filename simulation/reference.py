@@ -38,6 +38,18 @@ def clip01(x: float) -> float:
     return min(max(x, 0.0), 1.0)
 
 
+def _choose(ids: list[int], weight, v: float) -> int:
+    """The community of ``ids`` chosen with probability proportional to ``weight`` by the uniform
+    draw ``v``: the first whose cumulative weight exceeds ``v`` times the total (ODD §7.1)."""
+    total = sum(float(weight[k]) for k in ids)
+    acc = 0.0
+    for k in ids:
+        acc += float(weight[k])
+        if acc > v * total:
+            return k
+    return ids[-1]
+
+
 class Person(mesa.Agent):
     """A person with serious mental illness, with every state variable as an attribute."""
 
@@ -58,33 +70,40 @@ class Person(mesa.Agent):
 
     # 1. Entry: the critical point of joining an online community of peers, and leaving it.
     def decide_membership(self) -> None:
+        """ODD §7.1: join, leave, or move to another community chosen by its attraction."""
         th, c = self.model.th, self.community
         joined = left = 0
         open_ids = self.model.open_ids
+        weight = self.model.attraction  # of each community
         if c < 0:
             if (
                 open_ids
                 and th["entry"] > 0.0
                 and self.u("membership", 0) < th["join_rate"] * self.use
             ):
-                # Home with probability home_bias, if it is open today; else any open community.
+                # Home with probability home_bias, if it is open today; else a choice by weight.
                 c = self.home
                 if not self.u("membership", 1) < th["home_bias"] or c not in open_ids:
-                    n_open = len(open_ids)
-                    c = open_ids[min(int(self.u("membership", 2) * n_open), n_open - 1)]
+                    c = _choose(open_ids, weight, self.u("membership", 2))
                 joined = 1
-        elif c not in open_ids:
-            c = -1  # the community closed today: everyone leaves it
-            left = 1
         else:
-            p = (
-                th["leave_rate"]
-                * (1.0 + th["leave_after_hostility"] * self.hostile_recent)
-                * (1.0 - th["belonging_retention"] * self.belonging)
-            )
-            if self.u("membership", 0) < p:
-                c = -1
+            if c not in open_ids:
+                go = True  # the community closed today: everyone leaves it
+            else:
+                p = (
+                    th["leave_rate"]
+                    * (1.0 + th["leave_after_hostility"] * self.hostile_recent)
+                    * (1.0 - th["belonging_retention"] * self.belonging)
+                )
+                go = self.u("membership", 0) < p
+            if go:
                 left = 1
+                others = [k for k in open_ids if k != c]
+                if others and self.u("membership", 3) < th["switch_share"]:
+                    c = _choose(others, weight, self.u("membership", 4))
+                    joined = 1
+                else:
+                    c = -1
         self.next["community"] = c
         self.next["ever_online"] = 1 if (self.ever_online == 1 or c >= 0) else 0
         self.today.update(joined=joined, left=left)
@@ -476,6 +495,12 @@ class ReferenceModel(mesa.Model):
         self.open_ids = [
             c for c in range(self.n_communities) if cs["opens"][c] <= day < cs["closes"][c]
         ]
+        entry, hostility_on = self.params.entry, self.params.mechanisms.hostility
+        self.attraction = [
+            math.exp(entry.attract_moderation * float(cs["moderation"][c])
+                     - entry.attract_hostility * float(cs["hostility"][c]) * hostility_on)
+            for c in range(self.n_communities)
+        ]  # fmt: skip
         for p in self.people:
             # A submodel that does not run leaves its variables as they are (commit sets only
             # what ran) and its flows at nothing happened; peer norms are then one's own stigma.

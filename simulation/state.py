@@ -103,6 +103,7 @@ COMMUNITY: dict[str, type] = {
     "misinfo_prevalence": np.float64,
     "supporters": np.float64,
     "size": np.float64,  # real members (the simulated ones are a sample of them)
+    "attraction": np.float64,  # weight in the choice among communities (ODD §7.1)
     "intervention": np.int8,
     "anti_stigma": np.float64,
     "opens": np.int64,  # the day it opens (takes members from this day on)

@@ -91,6 +91,7 @@ _LAYOUT = [
     ("STIFLING", "exchange.stifling"),
     ("PEER_NORM", "stigma.peer_norm_weight"),
     ("CORRECTION_REPLY", "exchange.correction_reply"),
+    ("SWITCH_SHARE", "entry.switch_share"),
 ]
 
 NAMES = [dotted for _, dotted in _LAYOUT]
@@ -174,6 +175,7 @@ CARE_COMPLETION = 75
 STIFLING = 76
 PEER_NORM = 77
 CORRECTION_REPLY = 78
+SWITCH_SHARE = 79
 
 
 def pack_theta(params: ModelParams) -> np.ndarray:

@@ -16,8 +16,8 @@ from test_dashboard import ARTIFACTS, SMALL, App, Server, needs_chromium
 SIZES = [(1280, 720), (1366, 768), (1920, 1080)]
 BOXES = ("people", "entry", "support", "activation", "intervention", "stigma", "hostility",
          "misinformation", "uncertainty", "care", "outcomes")  # fmt: skip
-PRESETS = ("What moderation does", "A misinformation surge", "Turn off the activation pathway",
-           "Back to the baseline")  # fmt: skip
+PRESETS = ("What moderation does", "A moderated community opens", "A misinformation surge",
+           "Turn off the activation pathway", "Back to the baseline")  # fmt: skip
 CONTROLS = ("Step", "Play", "Reset", *PRESETS)
 MIN_PX = 16
 
@@ -110,6 +110,9 @@ def test_diagram_and_controls_fit_one_screen(open_classroom, width, height):
     assert set(BOXES) <= set(boxes), sorted(boxes)
     assert not _outside(app, boxes), _outside(app, boxes)
     assert not _controls_outside(app), _controls_outside(app)
+    # The line on the moderated community, which the class watches after its preset.
+    moving = {"moderated community": _as_rect(app.page.locator(".pw-moving").bounding_box())}
+    assert not _outside(app, moving), _outside(app, moving)
     # Scrolled right down (the flows table open below the diagram): the controls stay in view.
     app.page.get_by_role("button", name="▸ The flows as numbers").click()
     app.page.locator(".pw-flows").wait_for()

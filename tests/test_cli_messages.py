@@ -166,9 +166,7 @@ def test_the_compare_table_fits_80_columns_with_every_number_whole(tmp_path, cap
     assert any(re.search(r"[+-][\d.e-]+\*", ln) for ln in table), shown  # a whole mark
     assert "Holm" in shown and "below 0.05" in shown, shown
     summary = pd.read_csv(tmp_path / "c" / "summary.csv")
-    belonging = summary.set_index(["scenario", "outcome"]).loc[
-        ("moderated_community", "belonging_mean")
-    ]
+    belonging = summary.set_index(["scenario", "outcome"]).loc[("offline_only", "belonging_mean")]
     assert bool(belonging["significant"]) and belonging["p_holm"] < 0.05
 
 

@@ -177,6 +177,7 @@ def test_a_community_opening_on_day_30_takes_members_from_day_30_at_the_expected
         "entry.leave_rate": 0.2,
         "entry.leave_after_hostility": 0.0,
         "entry.belonging_retention": 0.0,
+        "entry.switch_share": 0.0,
     })  # fmt: skip
     m = PeerwellModel(p)
     h = community_names(p).index("horyzons")
@@ -184,9 +185,12 @@ def test_a_community_opening_on_day_30_takes_members_from_day_30_at_the_expected
         m.step()
         assert (m.state.cur["community"] == h).sum() == 0
     # ODD §7.1: an offline person joins with chance join_rate * use, and with home_bias 0 picks
-    # uniformly among the open communities: 7 on day 30.
+    # among the 7 open communities with weight e^(1 * moderation - 10 * hostility).
+    mu, host = m.state.comm["moderation"], m.state.comm["hostility"]
+    weight = np.exp(1.0 * mu - 10.0 * host)
+    assert weight[h] > weight[:h].max()  # moderated, less hostile: the most attractive
     offline = m.state.cur["community"] < 0
-    p_join = 0.2 * m.state.static["use"][offline] / 7
+    p_join = 0.2 * m.state.static["use"][offline] * weight[h] / weight.sum()
     expected, sd = p_join.sum(), math.sqrt((p_join * (1 - p_join)).sum())
     assert expected > 20  # enough joiners for the check to mean something
     m.step()
@@ -194,6 +198,61 @@ def test_a_community_opening_on_day_30_takes_members_from_day_30_at_the_expected
     assert abs(joined - expected) < 4 * sd, (joined, expected, sd)
     m.run_model()
     assert (m.state.cur["community"] == h).sum() > 0
+
+
+def test_leavers_move_by_switch_share_to_the_others_by_attraction():
+    # ODD §7.1: a member leaves with chance leave_rate (here fixed: no hostility or belonging
+    # terms); a share switch_share of leavers move the same day to another open community,
+    # chosen with weight e^(attract_moderation * moderation - attract_hostility * hostility)
+    # among the others; the rest go offline.
+    p = small(**{
+        "population.size": 6000,
+        "population.initial_online_share": 1.0,
+        "mechanisms.entry": False,  # nobody offline joins: every join below is a move
+        "entry.leave_rate": 0.3,
+        "entry.leave_after_hostility": 0.0,
+        "entry.belonging_retention": 0.0,
+        "entry.switch_share": 0.4,
+        "entry.attract_moderation": 3.0,
+        "community.forum_1.moderation": 0.9,
+    })  # fmt: skip
+    m = PeerwellModel(p)
+    before = m.state.cur["community"].copy()
+    m.step()
+    after = m.state.cur["community"]
+    online = before >= 0
+    left = online & (after != before)
+    moved = left & (after >= 0)
+    n = int(online.sum())
+    # leaving: binomial(n, 0.3); moving among leavers: binomial(leavers, 0.4)
+    assert abs(left.sum() - 0.3 * n) < 4 * math.sqrt(n * 0.3 * 0.7)
+    k = int(left.sum())
+    assert abs(moved.sum() - 0.4 * k) < 4 * math.sqrt(k * 0.4 * 0.6)
+    assert (m.state.scratch["joined"].astype(bool) == moved).all()  # a move is also a join
+    # where movers from elsewhere go: forum_1 in proportion to its weight among the others
+    w = np.exp(3.0 * m.state.comm["moderation"] - 10.0 * m.state.comm["hostility"])
+    f = DEFAULT_NAMES.index("forum_1")
+    from_elsewhere = moved & (before != f)
+    p_f = np.array([w[f] / (w.sum() - w[c]) for c in before[from_elsewhere]])
+    to_f = int((after[from_elsewhere] == f).sum())
+    assert abs(to_f - p_f.sum()) < 4 * math.sqrt((p_f * (1 - p_f)).sum()), (to_f, p_f.sum())
+    assert p_f.mean() > 2 / 5  # the moderated forum draws far more than its 1 in 5 of others
+
+
+def test_when_a_community_closes_a_switch_share_of_its_members_move():
+    p = small(**{"community.youtube_1.closes": 10, "entry.switch_share": 0.5,
+                 "population.size": 6000})  # fmt: skip
+    m = PeerwellModel(p)
+    k = DEFAULT_NAMES.index("youtube_1")
+    while m.day < 10:
+        m.step()
+    members = m.state.cur["community"] == k
+    m.step()
+    after = m.state.cur["community"][members]
+    n = int(members.sum())
+    moved = int((after >= 0).sum())
+    assert (after != k).all()
+    assert abs(moved - 0.5 * n) < 4 * math.sqrt(n * 0.25), (moved, n)
 
 
 def test_a_teacher_opens_a_community_mid_run_and_it_takes_members_from_the_next_day():
@@ -222,7 +281,7 @@ def test_a_teacher_opens_a_community_mid_run_and_it_takes_members_from_the_next_
 
 
 def test_a_closing_community_loses_all_its_members_that_day():
-    p = small(**{"community.youtube_1.closes": 10})
+    p = small(**{"community.youtube_1.closes": 10, "entry.switch_share": 0.0})
     m = PeerwellModel(p)
     k = DEFAULT_NAMES.index("youtube_1")
     while m.day < 10:

@@ -64,7 +64,11 @@ def test_switching_a_mechanism_off_moves_its_outcomes_the_papers_way(switch):
 # A switched-off mechanism makes the parameters that drive it irrelevant: results are identical
 # to the bit, because every other draw is shared (common random numbers).
 IRRELEVANT = {
-    "hostility": {"communities.hostility": 0.5, "exchange.psychosis_hostility": 3.0},
+    "hostility": {
+        "communities.hostility": 0.5,
+        "exchange.psychosis_hostility": 3.0,
+        "entry.attract_hostility": 50.0,
+    },
     "misinformation": {
         "communities.misinformation_prevalence": 0.5,
         "exchange.misinfo_adoption": 0.5,

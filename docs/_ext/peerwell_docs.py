@@ -149,7 +149,7 @@ def cli_reference() -> str:
                     RunConfig,
                     {"output_dir"},
                     {
-                        "output_dir": "where trajectories.parquet, communities.parquet, run.json "
+                        "output_dir": "where trajectories.parquet, communities.parquet, groups.parquet, run.json "
                         "and trajectories.png go (not part of the run_id)"
                     },
                 )

@@ -331,7 +331,7 @@ def compare_command(args: list[str]) -> int:
     n = len(result.runs)
     console.print(
         f"{n} runs: {result.reused} reused, {n - result.reused} run; "
-        f"{result.wall_seconds:.1f} s. Wrote {result.output_dir}/: summary.csv, report.md, "
+        f"{result.wall_seconds:.1f} s. Wrote {result.output_dir}/: summary.csv, groups.csv, report.md, "
         f"figures/, comparison.json, runs/",
         highlight=False,
         soft_wrap=True,

@@ -152,7 +152,9 @@ def run_app(cfg: DictConfig) -> None:
         f"peerwell run {result.run_id}: scenario {params.scenario.name}, seed {params.seed}, "
         f"{params.population.size} people, {params.steps} days ({result.meta['wall_time_seconds']:.1f} s)",
     )
-    print(f"wrote {out}/trajectories.parquet, communities.parquet, run.json, trajectories.png")
+    print(
+        f"wrote {out}/trajectories.parquet, communities.parquet, groups.parquet, run.json, trajectories.png"
+    )
 
 
 COMMANDS = {

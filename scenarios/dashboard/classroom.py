@@ -6,6 +6,11 @@ seven days (``recorder.FLOWS``), drawn thicker when it carries more. A box whose
 switched off is drawn grey and dashed. Presets change a few parameters from today on and say, in
 two sentences, what to watch.
 
+The Classroom's model always has one community more than the address asks for: a moderated
+community, laid out on day 0 but closed (``MODERATED_COMMUNITY``), which the preset "A moderated
+community opens" opens on the day the class chooses; a line under the day counter counts the
+people in it, so the class sees them move.
+
 The page is made for a projector: it fits one window of 1280×720 to 1920×1080 without scrolling
 (the diagram is scaled to the height and width beside the controls, which stay in view), the
 diagram's text is at least 16 px at 1280×720, and flow labels sit clear of every arrow.
@@ -24,15 +29,39 @@ import solara
 
 from peerwell.analysis.conceptual import Flows, fmt_flow
 from peerwell.analysis.conceptual import live_svg as diagram_svg
+from peerwell.scenarios.dashboard.communities import community_week
 from peerwell.scenarios.dashboard.controls import parse_query
 from peerwell.scenarios.dashboard.live import LiveModel, build_live
 from peerwell.scenarios.dashboard.session import use_session
 from peerwell.scenarios.dashboard.views import DayCounter, Expander, Message, RunControls
 from peerwell.simulation.errors import PeerwellError
-from peerwell.simulation.params import get_param
+from peerwell.simulation.params import community_names, get_param
 from peerwell.simulation.recorder import FLOWS
 
 WEEK = 7
+
+# The community the preset "A moderated community opens" opens: a HORYZONS-like moderated
+# platform (clinician and peer moderators: moderation 0.9, one trained peer supporter, as the
+# moderated_community scenario assumes). It is built into the Classroom's model only (not the
+# defaults, not Explore), closed: it opens on a day beyond any run (steps are at most 100,000).
+MODERATED = "horyzons"
+CLOSED_UNTIL = 100_000
+MODERATED_COMMUNITY = {
+    f"community.{MODERATED}.platform": "moderated_platform",
+    f"community.{MODERATED}.moderation": 0.9,
+    f"community.{MODERATED}.peer_supporters": 1,
+    f"community.{MODERATED}.opens": CLOSED_UNTIL,
+}
+
+
+class _Today:
+    """A preset's value that stands for the day the preset is applied (see ``preset_changes``)."""
+
+    def __repr__(self) -> str:
+        return "today"
+
+
+TODAY = _Today()
 
 
 @dataclass(frozen=True)
@@ -53,6 +82,15 @@ PRESETS = (
         "Moderators now remove most hostile and misleading posts in every community and correct "
         "false beliefs. Watch the red arrows: fewer hostile comments reach people, so hostility "
         "stops pushing self-stigma up, and fewer people are misled each week.",
+    ),
+    Preset(
+        "moderated_opens",
+        "A moderated community opens",
+        {f"community.{MODERATED}.opens": TODAY},
+        "A moderated community opens today: moderators remove most hostile and misleading posts "
+        "there, and a peer supporter posts support. Watch the count under the day: people who "
+        "join a community may now pick it, so it fills week by week, and its members meet few "
+        "hostile comments.",
     ),
     Preset(
         "surge",
@@ -81,11 +119,28 @@ PRESETS = (
 _PRESET_KEYS = sorted({k for p in PRESETS for k in p.changes})
 
 
-def preset_changes(preset: Preset, base) -> dict[str, Any]:
-    """The preset's changes on top of ``base``: every other preset's parameters back to ``base``."""
-    out = {k: get_param(base, k) for k in _PRESET_KEYS}
-    out.update(preset.changes)
+def preset_changes(preset: Preset, base, day: int = 0) -> dict[str, Any]:
+    """The preset's changes on top of ``base``: every other preset's parameters back to ``base``.
+
+    ``TODAY`` becomes ``day``. So the moderated community opens on the day its preset is chosen
+    (the engine opens it from the next step), and any other preset sets its opening day back to
+    the base's, beyond the run: an open community then closes, and its members leave. A
+    community ``base`` does not have (a model built without the Classroom's) has nothing to put
+    back; its own preset is then refused by the model, with a message.
+    """
+    communities = set(community_names(base))
+    out = {
+        k: get_param(base, k)
+        for k in _PRESET_KEYS
+        if not k.startswith("community.") or k.split(".")[1] in communities
+    }
+    out.update({k: day if v is TODAY else v for k, v in preset.changes.items()})
     return out
+
+
+def changes_text(preset: Preset, day: int) -> str:
+    """The preset's changes as the story's caption shows them, ``TODAY`` as the day applied."""
+    return ", ".join(f"{k} = {day if v is TODAY else v}" for k, v in preset.changes.items())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,6 +245,8 @@ body:has(.pw-classroom) .pw-body {{ padding: {PAD}px 14px !important; }}
 .pw-side .pw-story-text {{ font-size: 16px; line-height: 1.3; }}
 .pw-side .pw-caption {{ font-size: 16px; margin: 0; overflow-wrap: anywhere; }}
 .pw-side .pw-message {{ font-size: 16px; }}
+.pw-side .pw-moving {{ font-size: 16px; line-height: 1.25; }}
+.pw-side .pw-moving b {{ font-size: 20px; }}
 /* A full-HD projector has room for larger controls and story text (the diagram scales itself). */
 @media (min-width: 1600px) and (min-height: 900px) {{
   .pw-side .pw-daycounter {{ font-size: 22px; }}
@@ -199,6 +256,8 @@ body:has(.pw-classroom) .pw-body {{ padding: {PAD}px 14px !important; }}
   .pw-side .pw-speed .v-label {{ font-size: 18px !important; }}
   .pw-side .pw-story-text {{ font-size: 21px; }}
   .pw-side .pw-caption {{ font-size: 18px; }}
+  .pw-side .pw-moving {{ font-size: 19px; }}
+  .pw-side .pw-moving b {{ font-size: 24px; }}
   .pw-main > .pw-present-toggle {{ font-size: 19px !important; }}
 }}
 """
@@ -226,8 +285,41 @@ def Diagram(live: LiveModel, version: solara.Reactive[int]):
 
 def _make_live(search: str):
     scenario, overrides, problems = parse_query(search)
-    live, more = build_live(scenario, overrides)
+    live, more = build_live(scenario, overrides, MODERATED_COMMUNITY)
     return live, problems + more
+
+
+def _people(n: int) -> str:
+    return "person" if n == 1 else "people"
+
+
+def moving_html(live: LiveModel, name: str = MODERATED) -> str:
+    """One line on the moderated community: closed, or how many people are in it and how many
+    joined over the last seven days (what the class watches after "A moderated community opens").
+    """
+    week = community_week(live, name)
+    if week["open"]:
+        text = (
+            f"In the moderated community: <b>{week['members']:,}</b> {_people(week['members'])} "
+            f"({week['joined']:,} joined this week)"
+        )
+    else:
+        n = week["members"]
+        leaving = f"; the {n:,} {_people(n)} in it leave" if n else ""
+        text = f"The moderated community is closed{leaving}"
+    # The count as data too, for whoever reads the page by machine (the tests).
+    return f"<span data-members='{week['members']}' data-open='{int(week['open'])}'>{text}</span>"
+
+
+@solara.component
+def MovingPeople(live: LiveModel, version: solara.Reactive[int]):
+    """The line on the moderated community, under the day counter (redrawn every day)."""
+    _ = version.value
+    try:
+        text = moving_html(live)
+    except ValueError:  # a model without the community (never built here): say so
+        text = "This model has no moderated community."
+    solara.HTML(tag="div", unsafe_innerHTML=text, classes=["pw-moving"])
 
 
 def split_present(search: str) -> tuple[str, bool]:
@@ -256,7 +348,7 @@ def Story(preset: Preset | None, live: LiveModel):
                 classes=["pw-story-text"],
             )
             return
-        changed = ", ".join(f"{k} = {v}" for k, v in preset.changes.items())
+        changed = changes_text(preset, _applied_day(live))
         solara.HTML(
             tag="p",
             unsafe_innerHTML=f"<b>{html.escape(preset.title)}.</b> {html.escape(preset.text)}",
@@ -285,7 +377,7 @@ def ClassroomPage():
 
     def apply(preset: Preset):
         try:
-            live.apply(preset_changes(preset, base))
+            live.apply(preset_changes(preset, base, live.day))
         except PeerwellError as exc:
             message.set(("error", str(exc)))
             return
@@ -304,6 +396,7 @@ def ClassroomPage():
         with solara.Row(classes=["pw-stage"], gap="12px"):
             with solara.Column(classes=["pw-side"], gap="8px"):
                 DayCounter(live, version)
+                MovingPeople(live, version)
                 with solara.Column(classes=["pw-run"], gap="0px"):
                     RunControls(live, version, playing, on_error=on_error)
                 with solara.Column(classes=["pw-presets"], gap="6px"):

@@ -1,4 +1,5 @@
-"""The Explore page: one live model, its controls, the network and the trajectories.
+"""The Explore page: one live model, its controls, the network, the trajectories and the
+communities (each one's members and settings, one of them changed at a time).
 
 The address may choose the starting point, e.g. ``/?scenario=offline_only&population.size=500``;
 a part of the address that is wrong is reported on the page and ignored.
@@ -12,6 +13,7 @@ from typing import Any
 
 import solara
 
+from peerwell.scenarios.dashboard.communities import CommunityPanel
 from peerwell.scenarios.dashboard.controls import (
     FEATURED,
     MECHANISMS_GROUP,
@@ -209,11 +211,20 @@ def ExplorePage():
                 solara.ToggleButtonsSingle(
                     value=color_by, values=list(COLOR_BY), classes=["pw-colorby"]
                 )
-            if message.value:
-                Message(*message.value)
+            # Always a slot, message or not: an element appearing above the views would shift
+            # them, and Solara would draw them anew (closing the open Communities section).
+            with solara.Column(gap="0px", classes=["pw-message-slot"]):
+                if message.value:
+                    Message(*message.value)
             Readouts(live, version)
             with solara.Row(style={"align-items": "flex-start", "gap": "16px"}):
                 with solara.Column(style={"flex": "3", "min-width": "0"}):
                     LiveNetwork(live, version, color_by.value)
                 with solara.Column(style={"flex": "2", "min-width": "0"}):
                     TrajectoryChart(live, version, playing.value)
+            # Built only while open; a change goes through on_change like every other control.
+            Expander(
+                "Communities",
+                lambda: CommunityPanel(live, version, playing.value, on_change),
+                classes=["pw-communities-section"],
+            )

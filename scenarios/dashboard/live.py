@@ -63,7 +63,8 @@ _LUTS = {
 }
 
 
-def _platform_label(kind: str) -> str:
+def platform_label(kind: str) -> str:
+    """A platform as people name it ("Facebook group"), for labels on the page."""
     return {
         "facebook_group": "Facebook group",
         "youtube": "YouTube",
@@ -188,18 +189,20 @@ def compute_layout(model: PeerwellModel, draw_max: int = DRAW_MAX) -> NetworkLay
         pick = np.sort(rng.choice(len(a), EDGE_MAX, replace=False))
         a, b = a[pick], b[pick]
     edge_path = "".join(f"M{px[i]:g} {py[i]:g}L{px[j]:g} {py[j]:g}" for i, j in zip(a, b))
-    platforms = model.params.communities.platforms
+    # Each community's own platform (an added one sets its own; communities.platforms in turn
+    # only covers the generic ones).
+    platforms = model.state.comm["platform"]
     comms = []
     for k in range(n_comm):
         if sizes[k] == 0 or n_comm > 24:
             continue
-        kind = platforms[k % len(platforms)] if platforms else PLATFORMS[0]
+        kind = PLATFORMS[int(platforms[k])]
         comms.append(
             {
                 "x": round(float(offx + (cx[k] - lox) * scale), 1),
                 "y": round(float(offy + (cy[k] - loy) * scale), 1),
                 "r": round(float(radii[k] * scale + 6), 1),
-                "label": f"community {k + 1}: {_platform_label(kind)}",
+                "label": f"community {k + 1}: {platform_label(kind)}",
             }
         )
     return NetworkLayout(
@@ -466,9 +469,14 @@ def describe_person(d: dict) -> list[str]:
     ]
 
 
-def build_live(scenario: str | None, overrides: dict[str, Any]) -> tuple[LiveModel, list[str]]:
-    """A live model for ``scenario`` with ``overrides``.
+def build_live(
+    scenario: str | None, overrides: dict[str, Any], extra: dict[str, Any] | None = None
+) -> tuple[LiveModel, list[str]]:
+    """A live model for ``scenario`` with ``overrides``, and with ``extra`` on top of either.
 
+    ``extra`` is what a page always adds, whatever the address asks for (the Classroom's closed
+    moderated community): set after the scenario and the overrides, with
+    ``params.with_overrides``, which can add a community (the scenario composer cannot).
     On bad input it falls back (the baseline with the same overrides, then the bare baseline) and
     returns one message per problem, so the page can say what it did instead.
     """
@@ -480,7 +488,7 @@ def build_live(scenario: str | None, overrides: dict[str, Any]) -> tuple[LiveMod
         attempts.append(("baseline", {}))
     for k, (name, over) in enumerate(attempts):
         try:
-            live = LiveModel(scenario_params(name, over))
+            live = LiveModel(with_overrides(scenario_params(name, over), extra or {}))
         except PeerwellError as exc:
             if str(exc) not in problems:  # the fallback with the same overrides fails alike
                 problems.append(str(exc))
@@ -490,7 +498,8 @@ def build_live(scenario: str | None, overrides: dict[str, Any]) -> tuple[LiveMod
                 f"showing {name}" + (" with the address's other settings" if over else "")
             )
         return live, problems
-    return LiveModel(ModelParams()), problems  # pragma: no cover - the baseline always loads
+    # The baseline always loads: never reached.
+    return LiveModel(with_overrides(ModelParams(), extra or {})), problems  # pragma: no cover
 
 
 def warm_up() -> float:

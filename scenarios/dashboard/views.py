@@ -301,6 +301,23 @@ def LiveNetwork(live: LiveModel, version: solara.Reactive[int], color_by: str):
             )
 
 
+def use_throttled(key, playing: bool, period: float):
+    """``key`` as last taken: a new one is taken at once when stopped, at most every ``period``
+    seconds while playing.
+
+    What depends on the returned key (a figure, a table) is redrawn at that pace, not on every
+    day of play; when play stops, the page's re-render takes the last key, so nothing stays
+    behind.
+    """
+    shown = solara.use_ref(None)  # (key, time taken)
+    now = time.monotonic()
+    if shown.current is None or (
+        key != shown.current[0] and (not playing or now - shown.current[1] >= period)
+    ):
+        shown.current = (key, now)
+    return shown.current[0]
+
+
 @solara.component
 def TrajectoryChart(live: LiveModel, version: solara.Reactive[int], playing: bool):
     """Activation, care-seeking and wellbeing so far, drawn in a thread of its own.
@@ -310,20 +327,14 @@ def TrajectoryChart(live: LiveModel, version: solara.Reactive[int], playing: boo
     """
     _ = version.value
     chart = solara.use_memo(lambda: LiveChart(live.model.params.steps), [id(live.model)])
-    shown = solara.use_ref(None)  # (key, time drawn)
-    now = time.monotonic()
-    key = (id(live.model), live.day, len(live.changes))
-    if shown.current is None or (
-        key != shown.current[0] and (not playing or now - shown.current[1] >= CHART_PERIOD)
-    ):
-        shown.current = (key, now)
+    key = use_throttled((id(live.model), live.day, len(live.changes)), playing, CHART_PERIOD)
 
     def draw() -> bytes:
         with live.lock:
             history = {k: list(v) for k, v in live.history.items()}
         return chart.render(history)
 
-    task = use_task(draw, dependencies=[shown.current[0]])
+    task = use_task(draw, dependencies=[key])
     png = task.value if task.finished else task.latest
     with solara.Column(classes=["pw-chart"]):
         if png:

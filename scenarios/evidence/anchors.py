@@ -312,7 +312,8 @@ def anchors(params: ModelParams | None = None) -> list[Anchor]:
         "stigma_population",
         f"moderate/high self-stigma: {smi.pct()} average across SMI; {sz.pct()} in schizophrenia",
         f"{smi.source}; {sz.source}", "baseline.stigma_moderate_high_share", year, None, lo_d, hi_b,
-        "span of the two studies' estimates with their Wilson 95% intervals", fit=False,
+        "span of the two studies' estimates with their Wilson 95% intervals (fitted: no cost "
+        "inside the span)",
         label=f"{smi.pct()} – {sz.pct()}",
     ))  # fmt: skip
     out.append(Anchor(
@@ -359,7 +360,7 @@ def anchors(params: ModelParams | None = None) -> list[Anchor]:
             f"retention_{months}m",
             f"moderated online social therapy: {h.pct()} logged on ≥ {months} months (n={h.n})",
             f"{h.source} (Alvarez-Jimenez 2021)", f"moderated_community.retention_{months}m",
-            "moderated_community, joiners on days 30-90", h.value, lo, hi,
+            "moderated_community, joiners of horyzons on days 30-90", h.value, lo, hi,
             f"sampling: Wilson 95% interval (n = {h.n}); measured as the share of the cohort still "
             "in the community (never left) that long after joining",
         ))  # fmt: skip

@@ -39,11 +39,14 @@ from peerwell.scenarios.experiments.replicates import replicate_seeds, run_paral
 from peerwell.scenarios.experiments.store import atomic_write_bytes
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.model import PeerwellModel
-from peerwell.simulation.params import DIAGNOSES, ModelParams, get_param
+from peerwell.simulation.params import DIAGNOSES, ModelParams, community_names, get_param
 from peerwell.simulation.recorder import PAM_CUTS, STIGMA_MODERATE_HIGH
 
 SCENARIOS = ("baseline", "offline_only", "moderated_community")
 COHORT = (30, 91)  # joiners on days 30-90 (the moderated community opens on day 30)
+# The community whose joiners are the retention cohort, when the run has it (moderated_community);
+# otherwise the cohort is everyone who first joins any community on those days.
+COHORT_COMMUNITY = "horyzons"
 DAYS_6M, DAYS_9M = 183, 274  # 182.6 and 273.9 days, rounded up
 
 # ---------------------------------------------------------------------------------------------
@@ -54,7 +57,8 @@ def probe(params: ModelParams) -> dict[str, float]:
     """Run ``params`` to its last day and return the measurements the anchors read.
 
     Day-by-day the state arrays give what the recorder does not keep: the cohort of joiners on
-    days 30-90 (retention at 6 and 9 months), misleading posts and whether their author was
+    days 30-90 (of ``COHORT_COMMUNITY`` when the run has it: retention at 6 and 9 months is the
+    share still in it, never having left or moved on), misleading posts and whether their author was
     corrected that day, hostile comments by diagnosis, and health posts met.
     """
     params = _quiet(params)
@@ -69,6 +73,8 @@ def probe(params: ModelParams) -> dict[str, float]:
     mis_posts = corrected_posts = 0
     lam_mis = lam_acc = 0.0
     schizo = dx == 0
+    names = community_names(params)
+    home = names.index(COHORT_COMMUNITY) if COHORT_COMMUNITY in names else -1
     while m.running:
         day = m.day
         m.step()
@@ -85,8 +91,12 @@ def probe(params: ModelParams) -> dict[str, float]:
         lam_acc += float(f["lam_accurate"].sum())
         if COHORT[0] <= day < COHORT[1]:
             new = (f["joined"] == 1) & (join_day < 0)
+            if home >= 0:
+                new &= y["community"] == home
             join_day[new] = day
         gone = (f["left"] == 1) & (join_day >= 0) & (leave_day < 0)
+        if home >= 0:
+            gone = (y["community"] != home) & (join_day >= 0) & (leave_day < 0)
         leave_day[gone] = day
     s = m.summary
     last = m.day - 1  # the last step run
@@ -355,9 +365,11 @@ class FreeParam:
 
 FIT_PARAMS = [
     FreeParam("population.stigma_mean_schizophrenia", 0.30, 0.60, "self-stigma in schizophrenia"),
+    FreeParam("population.stigma_mean_other", 0.30, 0.60, "self-stigma across SMI (the span)"),
     FreeParam("exchange.correction_reply", 0.0, 30.0, "same-day correction, misleading share"),
     FreeParam("activation.learning_gain", 0.0, 0.004, "PAM means and levels after a year"),
     FreeParam("entry.leave_rate", 0.001, 0.010, "retention at 6 and 9 months, share online"),
+    FreeParam("entry.switch_share", 0.0, 0.9, "share online against retention (leavers who move)"),
 ]
 FIT_SCENARIOS = ("baseline", "moderated_community")  # the paired contrasts are not fitted
 STEP = 0.05  # finite-difference step in the unit cube: 5% of each parameter's fitting range
@@ -366,16 +378,25 @@ STEP = 0.05  # finite-difference step in the unit cube: 5% of each parameter's f
 def fit_residuals(
     anchor_list: list[Anchor], reps: list[dict[str, float]]
 ) -> tuple[np.ndarray, list[str]]:
-    """Residuals (simulated mean - target) / anchor SE of the two-sided point anchors measured."""
+    """Residuals of the fitted anchors measured: (simulated mean - target) / anchor SE for a point
+    target; for a span of studies (no point target, both bounds), 0 inside it and the distance to
+    the nearer bound outside, in units of the span read as a 95% interval (half-width / 1.96)."""
     res, names = [], []
     for a in anchor_list:
-        se = a.se()
-        if not a.fit or se is None:
+        if not a.fit:
+            continue
+        span = a.target is None and a.lo is not None and a.hi is not None
+        se = (a.hi - a.lo) / 2 / 1.96 if span else a.se()
+        if se is None:
             continue
         mean, _, _ = summarise([rep.get(a.measure, math.nan) for rep in reps])
-        if math.isfinite(mean):
+        if not math.isfinite(mean):
+            continue
+        if span:
+            res.append((min(mean - a.lo, 0.0) + max(mean - a.hi, 0.0)) / se)
+        else:
             res.append((mean - a.target) / se)
-            names.append(a.id)
+        names.append(a.id)
     return np.array(res), names
 
 

@@ -50,6 +50,7 @@ from peerwell.scenarios.experiments.store import (
     clean_store,
     folder_lock,
     provenance,
+    read_metadata,
     remove_stale_temp_files,
 )
 from peerwell.simulation.errors import ConfigError
@@ -69,6 +70,9 @@ class ComparisonResult:
     runs : DataFrame
         One row per run: ``scenario, replicate, seed, run_id, file, status`` (``reused``,
         ``ran`` or ``rerun`` when a damaged file was run again).
+    groups : DataFrame
+        The contents of ``groups.csv``: movers, stayers and people offline per scenario
+        (``analysis.stats.groups_summary``), read from each run's stored metadata.
     """
 
     output_dir: Path
@@ -82,6 +86,7 @@ class ComparisonResult:
     params: dict[str, ModelParams]
     files: dict[str, Path] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    groups: pd.DataFrame | None = None
 
     @property
     def reused(self) -> int:
@@ -154,6 +159,15 @@ def _stack(planned: list[PlannedRun], frames: dict[str, pd.DataFrame]) -> pd.Dat
         df.insert(df.columns.get_loc("replicate") + 1, "people", pr.params.population.size)
         parts.append(df)
     return pd.concat(parts, ignore_index=True)
+
+
+def _groups(planned: list[PlannedRun]) -> pd.DataFrame:
+    """Every run's movers, stayers and people offline, from the metadata stored in its file."""
+    rows = []
+    for pr in planned:
+        for g in read_metadata(pr.path).get("groups", []):
+            rows.append({"scenario": pr.scenario, "replicate": pr.replicate, **g})
+    return pd.DataFrame(rows)
 
 
 def _save_figure(fig, stem: Path) -> list[Path]:
@@ -369,6 +383,9 @@ def _compare_locked(
     )
     atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
     result.files["summary"] = out / "summary.csv"
+    result.groups = stats.groups_summary(_groups(planned))
+    atomic_write_bytes(out / "groups.csv", result.groups.to_csv(index=False).encode())
+    result.files["groups"] = out / "groups.csv"
     if figures:
         # Same runs, same drawing code: the figures on disk are already these figures.
         previous = _previous_figures(out, figures_fingerprint(result))
@@ -401,6 +418,7 @@ def _compare_locked(
             )
             if key in result.files
         },
+        result.groups,
     )
     atomic_write_bytes(out / "report.md", text.encode())
     result.files["report"] = out / "report.md"

@@ -61,13 +61,15 @@ from peerwell.simulation.params import ModelParams
 class RunResult:
     """One finished run: its trajectories, its communities' table and everything needed to
     reproduce it. ``communities`` is one row per community per recorded day (``run_id``,
-    ``scenario``, ``seed``, then ``recorder.COMMUNITY_COLUMNS``); None for a result made
-    without it."""
+    ``scenario``, ``seed``, then ``recorder.COMMUNITY_COLUMNS``), ``groups`` one row per group
+    of ``recorder.GROUPS`` on the last day (the same three, then ``recorder.GROUP_COLUMNS``);
+    None for a result made without them."""
 
     run_id: str
     trajectories: pd.DataFrame
     meta: dict
     communities: pd.DataFrame | None = None
+    groups: pd.DataFrame | None = None  # movers, stayers, offline on the last day (groups.parquet)
 
 
 # The logger of the model's modules (network files read with repairs or gaps, ...): what they
@@ -162,6 +164,11 @@ def simulate(
     comm.insert(0, "run_id", rid)
     comm.insert(1, "scenario", params.scenario.name)
     comm.insert(2, "seed", params.seed)
+    groups = model.group_table()
+    groups.insert(0, "run_id", rid)
+    groups.insert(1, "scenario", params.scenario.name)
+    groups.insert(2, "seed", params.seed)
+    last = comm[comm["step"] == comm["step"].max()]
     meta = {
         "run_id": rid,
         "seed": params.seed,
@@ -174,11 +181,25 @@ def simulate(
         "people": params.population.size,
         "ties": model.graph.edges,
         "warnings": list(warnings),
+        # Kept with every stored run (a comparison reads them back from its run files): who went
+        # where, and each community's members on the last day.
+        "groups": _records(groups.drop(columns=["run_id", "scenario", "seed"])),
+        "communities_end": _records(
+            last[["community", "platform", "members"]].astype({"community": str, "platform": str})
+        ),
         **provenance(),
     }
     if timing:
         meta["mechanism_seconds"] = {k: round(v, 4) for k, v in model.timer.seconds.items()}
-    return RunResult(run_id=rid, trajectories=df, meta=meta, communities=comm)
+    return RunResult(run_id=rid, trajectories=df, meta=meta, communities=comm, groups=groups)
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-safe dicts (NaN, for an empty group's means, as null)."""
+    return [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        for row in df.to_dict("records")
+    ]
 
 
 OUTPUT_HINT = "give another output_dir=..."
@@ -211,7 +232,8 @@ def note_replaced_run(folder: Path, new_run_id: str) -> None:
 
 
 def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) -> Path:
-    """Write ``trajectories.parquet``, ``communities.parquet`` (when the result has the table),
+    """Write ``trajectories.parquet``, ``communities.parquet`` and ``groups.parquet`` (when the
+    result has them),
     ``run.json`` and ``trajectories.png`` into ``out_dir``.
 
     Holds the folder's lock while writing (``peerwell run`` already holds it, from before Hydra
@@ -231,6 +253,8 @@ def write_run(result: RunResult, out_dir: str | Path, *, figure: bool = True) ->
         atomic_write_parquet(out / "trajectories.parquet", result.trajectories, result.meta)
         if result.communities is not None:
             atomic_write_parquet(out / "communities.parquet", result.communities, result.meta)
+        if result.groups is not None:
+            atomic_write_parquet(out / "groups.parquet", result.groups, result.meta)
         atomic_write_json(out / "run.json", result.meta)
         if figure:
             # Drawn in memory, then written like the data (temp file, rename): a full disk cannot
