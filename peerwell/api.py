@@ -469,6 +469,9 @@ class Comparison(ComparisonResult):
         Every run stacked: ``run_id, scenario, seed, replicate, people, step`` and the outcomes.
     runs : pandas.DataFrame
         One row per run: ``scenario, replicate, seed, run_id, file, status``.
+    groups : pandas.DataFrame
+        The table ``groups.csv`` holds: movers, stayers and people offline per scenario (their
+        share and mean change from day 0 in each outcome, with bootstrap 95% CIs).
     files : dict
         ``summary``, ``report``, ``manifest`` and the figures, as paths.
     """

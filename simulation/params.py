@@ -153,7 +153,6 @@ COMMUNITY_SETTINGS = tuple(f.name for f in dataclasses.fields(CommunitySettings)
 # opening or closing day counts from the next step (a day already past: from the next step on),
 # which is how a class sees a community open when the teacher chooses.
 COMMUNITY_MID_RUN = (
-    "size",
     "moderation",
     "hostility",
     "misinformation_prevalence",
@@ -161,6 +160,7 @@ COMMUNITY_MID_RUN = (
     "anti_stigma_content",
     "opens",
     "closes",
+    "size",
 )
 # At most this many communities in all: the exchange's tag packs a community id into 13 bits.
 MAX_COMMUNITIES = 8191

@@ -128,6 +128,7 @@ def test_the_report_shows_who_moved_to_the_moderated_community(directional):
     # nobody moves in the baseline: no community opens after day 0
     base = g[(g["scenario"] == "baseline") & (g["group"] == "movers")].set_index("measure")
     assert base.loc["share", "mean"] == 0
+
     # movers' belonging rose from day 0 more than stayers' (they joined recently: selection, not
     # an effect; the report says so)
     def change(group):

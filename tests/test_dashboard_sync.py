@@ -346,13 +346,13 @@ def test_a_fixed_parameter_waits_for_the_restart_and_reset_keeps_it_waiting():
 
 
 def test_the_revision_moves_when_a_timed_event_fires():
-    live = LiveModel(scenario_params("moderated_community", {"population.size": 200}))
+    live = LiveModel(scenario_params("platform_moderation", {"population.size": 200}))
     before = live.revision
     live.step(30)
     assert live.revision == before  # days without events: the controls need no redraw
     live.step(1)
     assert live.revision > before
-    assert live.model.params.communities.moderation == 0.9
+    assert live.model.params.community["facebook_group_1"].moderation == 0.9
 
 
 def test_every_control_has_exactly_one_place_on_the_page():

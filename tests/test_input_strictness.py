@@ -246,12 +246,12 @@ def test_a_run_without_days_has_no_day_for_an_event():
 
 
 def test_a_shipped_scenario_whose_event_falls_on_the_last_day_is_refused():
-    # moderated_community's moderation starts on day 30: with steps=30 it never would.
+    # platform_moderation's moderation starts on day 30: with steps=30 it never would.
     with pytest.raises(ConfigError) as err:
-        load_scenario("moderated_community", ["steps=30", "population.size=100"])
+        load_scenario("platform_moderation", ["steps=30", "population.size=100"])
     text = str(err.value)
-    assert "moderated_community" in text and "day: 30" in text and "days 0 to 29" in text
-    load_scenario("moderated_community", ["steps=31", "population.size=100"])  # fires on 30
+    assert "platform_moderation" in text and "day: 30" in text and "days 0 to 29" in text
+    load_scenario("platform_moderation", ["steps=31", "population.size=100"])  # fires on 30
 
 
 def test_two_events_on_one_day_for_one_parameter_are_refused_naming_both():

@@ -75,10 +75,12 @@ def test_extreme_but_valid_parameters_run(extreme):
 
 def test_everyone_joins_and_leaves_daily_at_rate_one():
     m = run(params(population__size=300, steps=4, entry__join_rate=1.0, entry__leave_rate=1.0,
-                   entry__belonging_retention=0.0, population__social_media_use_concentration=0.0,
+                   entry__belonging_retention=0.0, entry__switch_share=0.0,
+                   population__social_media_use_concentration=0.0,
                    population__social_media_use_mean=0.99))  # fmt: skip
     shares = m.trajectories()["online_share"].to_numpy()
-    # online people all leave, offline people join with probability 0.99: the share flips.
+    # online people all leave (none moves), offline people join with probability 0.99: the share
+    # flips.
     assert shares[1] < 0.35 and shares[2] > 0.6
 
 

@@ -50,6 +50,7 @@ MODERATED_COMMUNITY = {
     f"community.{MODERATED}.platform": "moderated_platform",
     f"community.{MODERATED}.moderation": 0.9,
     f"community.{MODERATED}.peer_supporters": 1,
+    f"community.{MODERATED}.size": 86,  # the HORYZONS trial arm (Alvarez-Jimenez 2021)
     f"community.{MODERATED}.opens": CLOSED_UNTIL,
 }
 
