@@ -306,6 +306,13 @@ def parse_query(search: str) -> tuple[str | None, dict[str, Any], list[str]]:
 # Solara components
 
 
+def _on_grid(spec: ControlSpec, value: Any) -> float | None:
+    """``value`` snapped to the slider's steps, as the widget shows it (None: not a number)."""
+    if not isinstance(value, (int, float)) or not spec.step:
+        return None
+    return round(round((value - spec.lo) / spec.step) * spec.step + spec.lo, 12)
+
+
 def _css_name(name: str) -> str:
     return "pw-param-" + name.replace(".", "-").replace("_", "-")
 
@@ -347,6 +354,10 @@ def ParamControl(
         if parsed == value and type(parsed) is type(value):
             # Enter and then leaving the field both submit: the second is no change
             set_error(None)
+            return
+        if spec.kind == "slider" and parsed != value and parsed == _on_grid(spec, value):
+            # The slider snapped a value off its grid (set by a timed event, e.g. 0.244 with
+            # steps of 0.01) and reports the snapped one: that is the widget, not the user.
             return
         problem = on_change(spec.name, parsed)
         set_error(problem)
