@@ -122,8 +122,11 @@ def _group_alive(pgid: int) -> bool:
 
 def test_a_sweep_killed_mid_batch_then_rerun_runs_every_run_exactly_once(tmp_path):
     d = tmp_path / "killed"
+    # Runs long enough (about half a second each) that the kill, a poll after the second run
+    # file appears, always lands before the twelfth: with 40-day runs all twelve could finish
+    # between two polls on a fast, idle machine.
     cmd = [PEERWELL, "sweep", "-m", "communities.moderation=0,0.5,1", "seed=range(1,5)",
-           "steps=40", "population.size=800", "hydra.launcher.n_jobs=2",
+           "steps=365", "population.size=800", "hydra.launcher.n_jobs=2",
            f"hydra.sweep.dir={d}"]  # fmt: skip
     # Its own session: the test kills the driver alone, then waits for its orphaned workers.
     proc = subprocess.Popen(
