@@ -20,6 +20,7 @@ from . import calls as C
 from . import rng
 from .network import CSRGraph
 from .params import SubmodelSwitches
+from .population import set_open
 from .state import State
 
 
@@ -94,7 +95,7 @@ def run_day(
     all_flows = flows_read or any(getattr(on, name) for name in EXPOSURE_READERS)
     # Which communities are open today (opens <= t < closes): membership takes members only into
     # open ones, and everyone leaves a closed one.
-    st.comm["open"][:] = (st.comm["opens"] <= t) & (t < st.comm["closes"])
+    set_open(st, t)
     timer.start()
     # 1. Entry first: today's exchange happens among today's members (the critical point).
     if on.membership:

@@ -208,9 +208,14 @@ def community_days(params: ModelParams) -> tuple[np.ndarray, np.ndarray]:
     return opens, closes
 
 
+def open_on(st: State, day: int) -> np.ndarray:
+    """Which communities are open on ``day``: opens <= day < closes (ODD §7.1)."""
+    return (st.comm["opens"] <= day) & (day < st.comm["closes"])
+
+
 def set_open(st: State, day: int) -> None:
-    """``st.comm["open"]``: 1 for the communities open on ``day`` (opens <= day < closes)."""
-    st.comm["open"][:] = (st.comm["opens"] <= day) & (day < st.comm["closes"])
+    """``st.comm["open"]``: 1 for the communities open on ``day`` (:func:`open_on`)."""
+    st.comm["open"][:] = open_on(st, day)
 
 
 def set_community_properties(st: State, params: ModelParams) -> None:

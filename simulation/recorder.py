@@ -231,8 +231,8 @@ GROUPS: dict[str, str] = {
     "stayers": "online at some time, never in a community that opened after day 0",
     "offline": "never online",
 }
-# Outcome -> (state variable, its day-0 copy): each group's mean on the day, and its mean change
-# from day 0 per person (the same people at both ends).
+# Outcome -> the state variable it is read from (care-seeking: care status 1 or 2): each group's
+# mean on the day, and its mean change from day 0 per person (the same people at both ends).
 GROUP_OUTCOMES = {
     "activation": "activation",
     "self_stigma": "stigma",

@@ -40,6 +40,7 @@ from peerwell.simulation.params import (
     community_names,
     community_setting,
 )
+from peerwell.simulation.population import open_on
 
 WEEK = 7
 # The settings the table shows for each community (all of them a running model takes).
@@ -77,9 +78,8 @@ def community_rows(live: LiveModel, limit: int | None = None) -> pd.DataFrame:
         members = np.bincount(community[community >= 0], minlength=len(names))
         comm = model.state.comm
         opens = comm["opens"].astype(np.int64)
-        closes = comm["closes"].astype(np.int64)
+        is_open = open_on(model.state, model.day)
         platforms = comm["platform"].astype(np.int64)
-        day = model.day
         order = np.arange(len(names))
         if limit is not None and len(names) > limit:
             order = np.sort(np.argsort(-members, kind="stable")[:limit])
@@ -89,7 +89,7 @@ def community_rows(live: LiveModel, limit: int | None = None) -> pd.DataFrame:
             row = {
                 "community": name,
                 "platform": PLATFORMS[platforms[k]],
-                "open": bool(opens[k] <= day < closes[k]),
+                "open": bool(is_open[k]),
                 "opens": int(opens[k]),
                 "closes": community_setting(params, name, "closes"),
                 "members": int(members[k]),
@@ -121,7 +121,7 @@ def community_week(live: LiveModel, name: str) -> dict[str, Any]:
         model = live.model
         k = community_names(model.params).index(name)  # ValueError: no such community
         day = model.day
-        is_open = bool(model.state.comm["opens"][k] <= day < model.state.comm["closes"][k])
+        is_open = bool(open_on(model.state, day)[k])
         members = int((model.state.cur["community"] == k).sum())
         table = model.community_table()
     mine = table[(table["community"] == name) & (table["step"] > day - WEEK)]

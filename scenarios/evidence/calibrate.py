@@ -94,9 +94,9 @@ def probe(params: ModelParams) -> dict[str, float]:
             if home >= 0:
                 new &= y["community"] == home
             join_day[new] = day
-        gone = (f["left"] == 1) & (join_day >= 0) & (leave_day < 0)
-        if home >= 0:
-            gone = (y["community"] != home) & (join_day >= 0) & (leave_day < 0)
+        # A stay ends on leaving; in COHORT_COMMUNITY also on moving on to another community.
+        ended = (y["community"] != home) if home >= 0 else (f["left"] == 1)
+        gone = ended & (join_day >= 0) & (leave_day < 0)
         leave_day[gone] = day
     s = m.summary
     last = m.day - 1  # the last step run
