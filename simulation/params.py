@@ -683,6 +683,13 @@ def set_param(params: ModelParams, dotted: str, value: Any) -> None:
     names = [f.name for f in dataclasses.fields(target)]
     if parts[-1] not in names:
         raise ConfigError(f"unknown parameter {dotted!r}; known in this group: {names}")
+    if dataclasses.is_dataclass(getattr(target, parts[-1])):
+        # A whole group (e.g. `intervention=1`) would replace its parameters with one value.
+        inner = [f.name for f in dataclasses.fields(getattr(target, parts[-1]))]
+        raise ConfigError(
+            f"{dotted!r} is a group of parameters, not one; set one of them, e.g. "
+            f"{dotted}.{inner[0]} (known in this group: {inner})"
+        )
     setattr(target, parts[-1], value)
 
 
