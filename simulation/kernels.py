@@ -347,9 +347,20 @@ def exchange_kernel(
             if not lean:
                 norm_stigma[i] = ns / nk / STIGMA_LEVELS if nk > 0 else stigma[i]
                 reads[i] = r
+                # Support by content (ODD §7.4): misleading tie posts and the misleading and
+                # hostile share of what is read support nobody.
+                hostile_share = (
+                    th[T.SW_HOSTILITY] * c_hostility[c] * keep * th[T.HOSTILE_PER_READ]
+                    * c_member_share[c]
+                )  # fmt: skip
+                supportive = (
+                    (tp - tm)
+                    + r * max(0.0, 1.0 - c_feed_misinfo[c] - hostile_share)
+                    + 2.0 * posted[i]
+                )
                 sw_support = th[T.SW_SUPPORT]
                 support[i] = (
-                    sw_support * _one_minus_exp(th[T.SUPPORT_PER_POST] * (tp + r + 2.0 * posted[i]))
+                    sw_support * _one_minus_exp(th[T.SUPPORT_PER_POST] * supportive)
                     if sw_support != 0.0
                     else 0.0
                 )

@@ -154,9 +154,18 @@ class Person(mesa.Agent):
         reads = min(th["read_rate"] * self.use, feed["volume"])
         keep = 1.0 - feed["moderation"] * th["moderation_efficacy"]
         posted = self.today["posted"]
-        support = th["peer_support"] * (
-            1.0 - math.exp(-th["support_per_post"] * (tie_posts + reads + 2.0 * posted))
-        )
+        # ODD §7.4: only supportive content supports — not a misleading tie post, nor the
+        # misleading or hostile part of the feed read.
+        hostile_read = (
+            th["hostility"] * feed["hostility"] * keep * th["hostile_per_read"]
+            * feed["member_share"]
+        )  # fmt: skip
+        supportive = (
+            tie_posts - tie_misinfo
+            + reads * max(0.0, 1.0 - feed["misinfo"] - hostile_read)
+            + 2.0 * posted
+        )  # fmt: skip
+        support = th["peer_support"] * (1.0 - math.exp(-th["support_per_post"] * supportive))
         lam_h = (
             th["hostility"]
             * feed["hostility"]
