@@ -235,5 +235,6 @@ care = KernelCall(K.care_kernel).call
 intervention = KernelCall(K.intervention_kernel).call
 wellbeing = KernelCall(K.wellbeing_kernel).call
 offline = KernelCall(K.offline_kernel).call
+privacy = KernelCall(K.privacy_kernel).call
 summary_sums = KernelCall(SK.summary_sums).call
 community_sums = KernelCall(SK.community_sums).call

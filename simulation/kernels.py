@@ -53,8 +53,8 @@ def _pick(cum, n_open, t):
 
 @njit(parallel=True, cache=True)
 def membership_kernel(
-    th, key, community, ever_online, belonging, hostile_recent, use, home, c_open, c_attraction,
-    n_communities, community_next, ever_online_next, joined, left,
+    th, key, community, ever_online, belonging, hostile_recent, privacy_harm, use, home, c_open,
+    c_attraction, n_communities, community_next, ever_online_next, joined, left,
 ):  # fmt: skip
     """Entry (the critical point), leaving and moving (ODD §7.1).
 
@@ -62,7 +62,8 @@ def membership_kernel(
     ``home_bias`` if it is open, else choose among the open communities with probability
     proportional to their ``attraction`` (moderation draws, hostility repels). Online: leave with
     probability
-    ``leave_rate * (1 + leave_after_hostility * hostile_recent) * (1 - belonging_retention * belonging)``,
+    ``leave_rate * (1 + leave_after_hostility * hostile_recent) * (1 - belonging_retention * belonging)
+    * (1 + [privacy] harm_leave * privacy_harm)``,
     or for certain when one's community is not open today (it closed); a share ``switch_share``
     of those who leave move the same day to another open community, chosen by attraction among
     the others (counted as leaving one and joining the other).
@@ -103,6 +104,7 @@ def membership_kernel(
                     th[T.LEAVE_RATE]
                     * (1.0 + th[T.LEAVE_HOSTILITY] * hostile_recent[i])
                     * (1.0 - th[T.BELONGING_RETENTION] * belonging[i])
+                    * (1.0 + th[T.SW_PRIVACY] * th[T.HARM_LEAVE] * privacy_harm[i])
                 )
                 go = chance(key, i, 0, p)
             if go:
@@ -277,7 +279,7 @@ def exchange_kernel(
     community_next, posted, tag, use, diagnosis, stigma, c_moderation, c_hostility, c_anti_stigma,
     c_volume, c_feed_misinfo, c_feed_accurate, c_feed_aware, c_member_share, reads, support,
     lam_misinfo, lam_accurate, lam_aware, anti_stigma, hostile, norm_stigma,
-    misinfo, care, post_misinfo, misinfo_next, adopted, corrected,
+    misinfo, care, post_misinfo, trust, misinfo_next, adopted, corrected,
 ):  # fmt: skip
     """What each member meets today: posts of tied co-members (replies, follows) and a read of the
     community feed. Sets the support signal S = 1 - exp(-support_per_post · (tie posts + posts read
@@ -380,35 +382,50 @@ def exchange_kernel(
         if beliefs:
             misinfo_next[i], adopted[i], corrected[i] = _belief(
                 th, belief_key, i, misinfo[i], c, care[i], post_misinfo[i], lam_m, lam_a, lam_w,
-                c_moderation, c_feed_accurate,
+                _trust_weight(th, trust[i]), c_moderation, c_feed_accurate,
             )  # fmt: skip
+
+
+@njit(inline="always")
+def _hostility_weight(th, vulnerable):
+    """How much one hostile comment counts: ``vulnerable_hostility`` for a vulnerable person
+    (with the vulnerability mechanism), else 1 (ODD §7.5)."""
+    return 1.0 + th[T.SW_VULNERABILITY] * (th[T.VULNERABLE_HOSTILITY] - 1.0) * vulnerable
 
 
 @njit(parallel=True, cache=True)
 def social_kernel(
-    th, support, hostile, anti_stigma, norm_stigma, belonging, empowerment, stigma, hostile_recent,
-    empowerment0, stigma0, belonging_next, empowerment_next, stigma_next, hostile_recent_next,
+    th, community_next, support, hostile, harmed, anti_stigma, norm_stigma, belonging, empowerment,
+    stigma, hostile_recent, empowerment0, stigma0, belonging_offline, use, vulnerable,
+    belonging_next, empowerment_next, stigma_next, hostile_recent_next,
 ):  # fmt: skip
-    """Peer support and the stigma pathway, against hostility.
+    """Peer support and the stigma pathway, against hostility and privacy harms.
 
-    b' = b + belonging_gain·S·(1-b) - belonging_decay·b - H·hostility_belonging_loss·b
-    E' = E + [stigma]·empowerment_gain·S·(1-E) - empowerment_relaxation·(E-E0) - H·loss·E
+    b' = b + belonging_gain·S·(1-b) - belonging_decay·(b - b_off·(1 - [displacement]·displacement·use·[online]))
+           - v·H·hostility_belonging_loss·b
+    E' = E + [stigma]·empowerment_gain·S·(1-E) - empowerment_relaxation·(E-E0) - v·H·loss·E
     s' = s - [stigma]·(stigma_reduction·S·E + campaign_effect·(1-e^-anti))·s
-           + H·hostility_stigma_gain·(1-s) + stigma_relaxation·(s0-s)
-           + [stigma]·peer_norm_weight·(mean of tied co-members' s - s)
+           + v·H·hostility_stigma_gain·(1-s) + [privacy]·harm_stigma·[harmed]·(1-s)
+           + stigma_relaxation·(s0-s) + [stigma]·peer_norm_weight·(mean of tied co-members' s - s)
+
+    Belonging returns to one's offline connectedness b_off, which heavy use while online
+    displaces; v is 1, or ``vulnerable_hostility`` for a vulnerable person.
     """
     n = support.shape[0]
     sw = th[T.SW_STIGMA]
+    displace = th[T.SW_DISPLACEMENT] * th[T.DISPLACEMENT]
     for i in prange(n):
         s_sig = support[i]
-        h = float(hostile[i])
+        h = float(hostile[i]) * _hostility_weight(th, vulnerable[i])
         b = belonging[i]
         e = empowerment[i]
         s = stigma[i]
+        online = 1.0 if community_next[i] >= 0 else 0.0
+        offline_part = belonging_offline[i] * (1.0 - displace * use[i] * online)
         belonging_next[i] = _clip01(
             b
             + th[T.BELONGING_GAIN] * s_sig * (1.0 - b)
-            - th[T.BELONGING_DECAY] * b
+            - th[T.BELONGING_DECAY] * (b - offline_part)
             - h * th[T.HOSTILITY_BELONGING_LOSS] * b
         )
         empowerment_next[i] = _clip01(
@@ -422,10 +439,11 @@ def social_kernel(
             s
             - sw * (th[T.STIGMA_REDUCTION] * s_sig * e + th[T.CAMPAIGN_EFFECT] * campaign) * s
             + h * th[T.HOSTILITY_STIGMA_GAIN] * (1.0 - s)
+            + th[T.SW_PRIVACY] * th[T.HARM_STIGMA] * harmed[i] * (1.0 - s)
             + th[T.STIGMA_RELAXATION] * (stigma0[i] - s)
             + sw * th[T.PEER_NORM] * (norm_stigma[i] - s)
         )
-        hostile_recent_next[i] = th[T.HOSTILITY_MEMORY] * hostile_recent[i] + h
+        hostile_recent_next[i] = th[T.HOSTILITY_MEMORY] * hostile_recent[i] + hostile[i]
 
 
 @njit(inline="always")
@@ -442,26 +460,40 @@ def _belief_reads_exposures(th, m):
 
 
 @njit(inline="always")
+def _trust_weight(th, trust):
+    """How much of an online post a person takes in: their trust in online health information
+    relative to the population's baseline mean (ODD §7.7); 1 without the trust mechanism."""
+    return trust / th[T.TRUST_REF] if th[T.SW_TRUST] > 0.0 else 1.0
+
+
+@njit(inline="always")
 def _belief(
-    th, key, i, m, c, care, post_misinfo, lam_misinfo, lam_accurate, lam_aware, c_moderation,
-    c_feed_accurate,
+    th, key, i, m, c, care, post_misinfo, lam_misinfo, lam_accurate, lam_aware, weight,
+    c_moderation, c_feed_accurate,
 ):  # fmt: skip
     """Person i's belief tomorrow, and whether they adopted or were corrected today, from their
-    belief ``m`` and community ``c`` today, their care state and today's exposures (the rule is
-    ``misinformation_kernel``'s; the exchange applies it in its own pass)."""
+    belief ``m`` and community ``c`` today, their care state, today's exposures and the weight
+    their trust gives online posts (the rule is ``misinformation_kernel``'s; the exchange applies
+    it in its own pass). Outside peer communities everyone meets misleading and correcting items
+    too, online or not (ODD §7.6)."""
     ad = 0
     co = 0
+    off = th[T.SW_OFFLINE_INFO]
     if m == 0:
         if th[T.SW_MISINFO] > 0.0:
-            if hazard_chance(key, i, 0, th[T.MISINFO_ADOPTION] * lam_misinfo):
+            hazard = (
+                th[T.MISINFO_ADOPTION] * weight * lam_misinfo
+                + off * th[T.MISINFO_EFFECT] * th[T.OFFLINE_MISINFO]
+            )
+            if hazard_chance(key, i, 0, hazard):
                 m = 1
                 ad = 1
     elif m == 1:
-        rate = 0.0
+        rate = off * th[T.CORRECTION_EFFECT] * th[T.OFFLINE_CORRECTION]
         if c >= 0:
             rate += (
                 c_moderation[c] * th[T.CORRECTION_MODERATOR]
-                + th[T.CORRECTION_PEER] * lam_accurate
+                + th[T.CORRECTION_PEER] * weight * lam_accurate
                 + th[T.CORRECTION_REPLY] * c_feed_accurate[c] * post_misinfo
             )
         if care == 2:
@@ -478,13 +510,16 @@ def _belief(
 @njit(parallel=True, cache=True)
 def misinformation_kernel(
     th, key, community_next, misinfo, care, post_misinfo, lam_misinfo, lam_accurate, lam_aware,
-    c_moderation, c_feed_accurate, misinfo_next, adopted, corrected,
+    trust, c_moderation, c_feed_accurate, misinfo_next, adopted, corrected,
 ):  # fmt: skip
     """Misleading health beliefs: unaware (0) -> misled (1) -> corrected (2) -> unaware (new claims).
 
     0→1 with probability 1 - exp(-misinfo_adoption·λ_mis);
-    1→2 with probability 1 - exp(-[correction]·(moderation·correction_moderator
-        + correction_peer·λ_acc + correction_reply·f_acc·[posted a misleading post] [online]
+    0→1 adds [offline_information]·misinfo_effect·offline_misinfo (items met outside peer
+        communities, online or not), and an online post counts w = trust/trust_mean of itself;
+    1→2 with probability 1 - exp(-[correction]·([offline_information]·correction_effect·offline_correction
+        + moderation·correction_moderator + correction_peer·w·λ_acc
+        + correction_reply·f_acc·[posted a misleading post] [online]
         + correction_clinician [in care]) - stifling·λ_aware)
         (replies: a misleading post draws correcting replies from the community's accurate
         posters the same day; stifling: meeting posts of people who already know the claim, as
@@ -497,28 +532,35 @@ def misinformation_kernel(
     for i in prange(misinfo.shape[0]):
         misinfo_next[i], adopted[i], corrected[i] = _belief(
             th, key, i, misinfo[i], community_next[i], care[i], post_misinfo[i], lam_misinfo[i],
-            lam_accurate[i], lam_aware[i], c_moderation, c_feed_accurate,
+            lam_accurate[i], lam_aware[i], _trust_weight(th, trust[i]), c_moderation,
+            c_feed_accurate,
         )  # fmt: skip
 
 
 @njit(parallel=True, cache=True)
 def activation_kernel(
-    th, hostile, lam_misinfo, lam_accurate, misinfo, empowerment, uncertainty, activation,
-    uncertainty0, activation0, uncertainty_next, activation_next,
+    th, community_next, hostile, corrected, lam_misinfo, lam_accurate, misinfo, empowerment,
+    uncertainty, activation, trust, uncertainty0, activation0, trust0, c_moderation,
+    uncertainty_next, activation_next, trust_next,
 ):  # fmt: skip
-    """Uncertainty (a risk) and consumer activation (learning from peers).
+    """Uncertainty (a risk), consumer activation (learning from peers) and trust in online
+    health information (uncertainty about its reliability).
 
-    L = 1 - exp(-λ_acc) (learning from accurate peer information)
+    L = 1 - exp(-w·λ_acc) (learning from accurate peer information, w = trust/trust_mean)
     U' = U + [uncertainty]·uncertainty_gain·(1 - e^-(λ_mis+H))·(1-U) - uncertainty_relief·L·U
            + uncertainty_relaxation·(U0-U)
     a' = a + [activation]·learning_gain·L·(1 + empowerment_boost·E)·(100-a) - misinfo_drag·[misled]·a
            - uncertainty_drag·max(U-U0, 0)·a + relaxation·(a0-a)
+    τ' = τ + [trust]·(learning_gain·L·(1-τ) + moderation_gain·q·[online]·(1-τ)
+           - found_out_loss·[corrected today, online]·τ - hostility_loss·H·τ) + relaxation·(τ0-τ)
     """
     n = activation.shape[0]
+    sw_trust = th[T.SW_TRUST]
     for i in prange(n):
         u = uncertainty[i]
         a = activation[i]
-        learn = _one_minus_exp(lam_accurate[i])
+        tau = trust[i]
+        learn = _one_minus_exp(_trust_weight(th, tau) * lam_accurate[i])
         conflict = _one_minus_exp(lam_misinfo[i] + hostile[i])
         uncertainty_next[i] = _clip01(
             u
@@ -539,18 +581,35 @@ def activation_kernel(
             + th[T.ACTIVATION_RELAXATION] * (activation0[i] - a)
         )
         activation_next[i] = min(max(a_new, 0.0), 100.0)
+        c = community_next[i]
+        online = 1.0 if c >= 0 else 0.0
+        q = c_moderation[c] if c >= 0 else 0.0
+        trust_next[i] = _clip01(
+            tau
+            + sw_trust
+            * (
+                (th[T.TRUST_LEARNING] * learn + th[T.TRUST_MODERATION] * q) * (1.0 - tau)
+                - (
+                    th[T.TRUST_FOUND_OUT] * corrected[i] * online
+                    + th[T.TRUST_HOSTILITY] * hostile[i]
+                )
+                * tau
+            )
+            + th[T.TRUST_RELAXATION] * (trust0[i] - tau)
+        )
 
 
 @njit(parallel=True, cache=True)
 def care_kernel(
-    th, key, care, activation, stigma, misinfo, enrolled, lam_accurate, recovery,
+    th, key, care, activation, stigma, misinfo, enrolled, lam_accurate, recovery, trust,
     care_next, sought, entered_care,
 ):  # fmt: skip
     """Care-seeking: not seeking (0) / disengaged (3) -> seeking (1) -> in care (2) -> disengaged (3),
     or in care -> not seeking (0) on completing care.
 
     p_seek = seek_rate·exp(slope·(a-55))·(1 - stigma_barrier·s)·(1 - misinfo_barrier·[misled])
-             ·(1 + [activation]·peer_encouragement·L)   (× reseek_factor when disengaged)
+             ·(1 + [activation]·peer_encouragement·L)   (× reseek_factor when disengaged;
+             L = 1 - exp(-w·λ_acc) as in ``activation_kernel``)
     p_disengage = disengage_rate·(1 + disengage_misinfo·[misled])·(1 - disengage_activation·a/100)
              ·(1 - [intervention]·engagement_effect·[enrolled])
     p_complete = completion_rate·recovery   (drawn first; a person who completes does not disengage)
@@ -563,7 +622,7 @@ def care_kernel(
         a = activation[i]
         misled = 1.0 if misinfo[i] == 1 else 0.0
         if c == 0 or c == 3:
-            learn = _one_minus_exp(lam_accurate[i])
+            learn = _one_minus_exp(_trust_weight(th, trust[i]) * lam_accurate[i])
             p = (
                 th[T.SEEK_RATE]
                 * math.exp(th[T.SEEK_SLOPE] * (a - 55.0))
@@ -623,14 +682,14 @@ def intervention_kernel(
 def wellbeing_kernel(
     th, hostile, care, enrolled, belonging, empowerment, stigma, uncertainty,
     wellbeing_mental, wellbeing_physical, wm_base, wp_base, empowerment0, stigma0, uncertainty0,
-    wellbeing_mental_next, wellbeing_physical_next,
+    vulnerable, wellbeing_mental_next, wellbeing_physical_next,
 ):  # fmt: skip
     """Mental and physical wellbeing approach targets set by the other states.
 
     T_m = base + belonging_effect·b + empowerment_effect·(E-E0) - stigma_effect·(s-s0)
           - uncertainty_effect·(U-U0) + care_effect_mental·[in care] + mental_effect·[enrolled]
     T_p = base + care_effect_physical·[in care] + physical_effect·[enrolled]
-    w' = w + adjust_rate·(T - w)   (mental also - hostility_shock·H)
+    w' = w + adjust_rate·(T - w)   (mental also - v·hostility_shock·H, v as in ``social_kernel``)
     """
     n = care.shape[0]
     for i in prange(n):
@@ -647,7 +706,9 @@ def wellbeing_kernel(
         )
         wm = wellbeing_mental[i]
         wellbeing_mental_next[i] = _clip01(
-            wm + th[T.WB_ADJUST] * (tm - wm) - th[T.WB_HOSTILITY] * hostile[i]
+            wm
+            + th[T.WB_ADJUST] * (tm - wm)
+            - th[T.WB_HOSTILITY] * hostile[i] * _hostility_weight(th, vulnerable[i])
         )
         tp = wp_base[i] + th[T.WB_CARE_PHYSICAL] * ic + th[T.INT_PHYSICAL] * en
         wp = wellbeing_physical[i]
@@ -656,14 +717,18 @@ def wellbeing_kernel(
 
 @njit(parallel=True, cache=True)
 def offline_kernel(
-    th, key, care, wellbeing_mental, activation, recovery, employed, r_base, wellbeing_mental0,
-    activation0, recovery_next, employed_next,
+    th, key, care, wellbeing_mental, activation, recovery, employed, acute_visits, harmed, r_base,
+    wellbeing_mental0, activation0, vulnerable, recovery_next, employed_next, acute_visits_next,
+    acute_new,
 ):  # fmt: skip
-    """Offline outcomes: recovery and employment or education.
+    """Offline outcomes: recovery, employment or education, and acute care.
 
     T_r = base + [offline_translation]·(recovery_wellbeing·(w_m - w_m0) + recovery_activation·(a - a0)/100)
           + recovery_care·[in care];   r' = r + recovery_rate·(T_r - r)
-    find work with probability employment_gain·r; lose it with probability employment_loss·(1 - r).
+    find work with probability employment_gain·r; lose it with probability employment_loss·(1 - r),
+    or with probability [privacy]·harm_employment on the day a disclosure harms (drawn first);
+    an acute care episode with probability
+    acute_rate·(vulnerable_ratio if vulnerable)·e^(wellbeing_effect·(w_m0 - w_m)).
     """
     n = care.shape[0]
     for i in prange(n):
@@ -683,6 +748,50 @@ def offline_kernel(
         if e == 0:
             if chance(key, i, 0, th[T.EMPLOYMENT_GAIN] * r):
                 e = 1
+        elif harmed[i] == 1 and chance(key, i, 1, th[T.SW_PRIVACY] * th[T.HARM_EMPLOYMENT]):
+            e = 0
         elif chance(key, i, 0, th[T.EMPLOYMENT_LOSS] * (1.0 - r)):
             e = 0
         employed_next[i] = e
+        p_acute = (
+            th[T.ACUTE_RATE]
+            * (th[T.ACUTE_VULNERABLE] if vulnerable[i] == 1 else 1.0)
+            * math.exp(th[T.ACUTE_WELLBEING] * (wellbeing_mental0[i] - wellbeing_mental[i]))
+        )
+        ev = 1 if chance(key, i, 2, p_acute) else 0
+        acute_visits_next[i] = acute_visits[i] + ev
+        acute_new[i] = ev
+
+
+@njit(parallel=True, cache=True)
+def privacy_kernel(
+    th, key, community_next, posted, disclosed, privacy_harm, c_disclosure, c_exposure,
+    disclosed_next, privacy_harm_next, disclosed_new, harmed,
+):  # fmt: skip
+    """Disclosure of one's diagnosis online, and the harm it can bring (ODD §7.12).
+
+    A member who posts today and has not disclosed discloses with probability
+    disclose_per_post·d (d: the platform's disclosure norm); a disclosed member is harmed today
+    (identified, judged, contacted unwanted) with probability harm_rate·x, x the community's
+    exposure (the platform's, less what moderators protect). A disclosure cannot be taken back;
+    ``privacy_harm`` marks who has ever been harmed. Today's harm raises self-stigma
+    (``social_kernel``) and can cost work (``offline_kernel``); having been harmed raises leaving
+    (``membership_kernel``). Without the privacy mechanism nothing happens.
+    """
+    on = th[T.SW_PRIVACY] > 0.0
+    for i in prange(community_next.shape[0]):
+        c = community_next[i]
+        d = disclosed[i]
+        new = 0
+        hm = 0
+        if on and c >= 0:
+            if d == 0 and posted[i] == 1:
+                if chance(key, i, 0, th[T.DISCLOSE_PER_POST] * c_disclosure[c]):
+                    d = 1
+                    new = 1
+            if d == 1 and chance(key, i, 1, th[T.HARM_RATE] * c_exposure[c]):
+                hm = 1
+        disclosed_next[i] = d
+        privacy_harm_next[i] = 1 if (privacy_harm[i] == 1 or hm == 1) else 0
+        disclosed_new[i] = new
+        harmed[i] = hm

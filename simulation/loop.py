@@ -45,7 +45,7 @@ class StepTimer:
 
 # Each mechanism's random-number stream (rng.DAY_STREAMS), and its place in a day's key array.
 STREAMS = np.array(list(rng.DAY_STREAMS.values()), dtype=np.int64)
-MEMBERSHIP, POSTING, HOSTILITY, MISINFO, CARE, INTERVENTION, OFFLINE = range(len(STREAMS))
+MEMBERSHIP, POSTING, HOSTILITY, MISINFO, CARE, INTERVENTION, OFFLINE, PRIVACY = range(len(STREAMS))
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,37 +123,44 @@ def run_day(
     elif on.social:
         # Nobody met: peer norms are one's own self-stigma (what the exchange writes with no ties).
         np.copyto(st.scratch["norm_stigma"], st.cur["stigma"])
-    # 5. Support, empowerment and hostility move belonging and self-stigma (stigma pathway).
+    # 5. Who discloses their diagnosis in today's posts, and whom a disclosure harms today: after
+    #    posting (a disclosure is in a post), before the updates that feel the harm (self-stigma,
+    #    work).
+    if on.privacy:
+        C.privacy(st, th=th, key=key[PRIVACY])
+        timer.lap("privacy")
+    # 6. Support, empowerment, hostility and privacy harms move belonging and self-stigma.
     if on.social:
         C.social(st, th=th)
         timer.lap("social")
-    # 6. Misleading beliefs: adopted from today's misleading posts, corrected by moderators, peers'
+    # 7. Misleading beliefs: adopted from today's misleading posts, corrected by moderators, peers'
     #    replies to today's misleading posts (the feed above) and care. (In the exchange's pass
     #    when both run untimed.)
     if on.misinformation and not beliefs_in_exchange:
         C.misinformation(st, th=th, key=key[MISINFO])
         timer.lap("misinformation")
-    # 7. Learning from peers raises activation; misleading content and hostility raise uncertainty.
+    # 8. Learning from peers raises activation; misleading content and hostility raise uncertainty.
     if on.activation:
         C.activation(st, th=th)
         timer.lap("activation")
-    # 8. Care-seeking follows yesterday's activation, stigma and beliefs (activation pathway).
+    # 9. Care-seeking follows yesterday's activation, stigma and beliefs (activation pathway).
     if on.care:
         C.care(st, th=th, key=key[CARE])
         timer.lap("care")
-    # 9. Online interventions: only members of a hosting community can enrol or stay enrolled.
+    # 10. Online interventions: only members of a hosting community can enrol or stay enrolled.
     if on.intervention:
         C.intervention(st, th=th, key=key[INTERVENTION])
         timer.lap("intervention")
-    # 10. Wellbeing follows yesterday's states; hostility today is an immediate shock.
+    # 11. Wellbeing follows yesterday's states; hostility today is an immediate shock.
     if on.wellbeing:
         C.wellbeing(st, th=th)
         timer.lap("wellbeing")
-    # 11. Offline outcomes last: they integrate wellbeing and activation (the translation question).
+    # 12. Offline outcomes last: they integrate wellbeing and activation (the translation question).
     if on.offline:
         C.offline(st, th=th, key=key[OFFLINE])
         timer.lap("offline")
-    # 12. Day t+1 becomes today. Kernels 1-4 must run in this order (each reads what the one
-    #     before wrote today); kernels 5-11 read only day t and today's exposures, so their order
-    #     among themselves does not matter.
+    # 13. Day t+1 becomes today. Kernels 1-5 must run in this order (each reads what the one
+    #     before wrote today); kernels 6-12 read only day t, today's exposures and harms, and
+    #     (trust, in 8) whom today's belief update corrected, so 7 comes before 8; the order of the
+    #     others among themselves does not matter.
     st.swap()

@@ -238,7 +238,7 @@ class PeerwellModel(mesa.Model):
         self.day += 1
         self.groups.update(self.state)
         if recorded:
-            self.summary = summarize(self.state)
+            self.summary = summarize(self.state, self.day)
             self.datacollector.collect(self)
             self.community_log.record(self.state, self.day)
         if self.day >= self.params.steps:

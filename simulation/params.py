@@ -35,6 +35,11 @@ MECHANISMS = (
     "hostility",
     "uncertainty",
     "offline_translation",
+    "offline_information",
+    "trust",
+    "privacy",
+    "vulnerability",
+    "displacement",
 )
 
 
@@ -92,11 +97,18 @@ class PopulationParams:
     post_rate_contributor: float = spec(0.03, 0, 1, unit="1/day", help="daily posting probability of a contributor", source=MIERLO, box="exchange")
     post_rate_superuser: float = spec(0.9, 0, 1, unit="1/day", help="daily posting probability of a superuser", source=MIERLO, box="exchange")
     initial_misinformed_share: float = spec(0.10, 0, 1, unit="share", help="share holding a misleading health belief at day 0", source="24.4% inappropriate advice in a peer forum (upper bound)", box="misinformation")
+    initial_corrected_share: float = spec(0.30, 0, 1, unit="share", help="share who have been corrected of a misleading claim at day 0 (and are not yet open to a new one)", source="derived: the offline stationary share at the defaults, so beliefs start at the balance of what people meet outside peer communities (ODD §7.6)", box="misinformation")
     uncertainty_mean: float = spec(0.35, 0.01, 0.99, unit="0-1", help="baseline uncertainty about one's own condition (Beta, concentration 6)", box="uncertainty")
     share_in_care: float = spec(0.50, 0, 1, unit="share", help="share in mental-health care at day 0 (near the care equilibrium of the defaults)", box="care")
     share_seeking: float = spec(0.04, 0, 1, unit="share", help="share seeking care at day 0", box="care")
     share_disengaged: float = spec(0.16, 0, 1, unit="share", help="share disengaged from care at day 0", box="care")
     employed_share: float = spec(0.21, 0, 1, unit="share", help="share employed or in education at day 0", box="offline")
+    trust_mean: float = spec(0.5, 0.01, 0.99, unit="0-1", help="baseline trust in online health information (Beta, concentration 6); online content is weighed by trust relative to this mean", source="assumption (HINTS: physicians are the most trusted source, Hesse 2005; the internet less)", box="uncertainty")
+    belonging_offline_mean: float = spec(0.3, 0.01, 0.99, unit="0-1", help="mean offline connectedness (family, friends, services) that everyone has (Beta, concentration 6); belonging returns to it", box="peer_support")
+    vulnerable_share: float = spec(0.15, 0, 1, unit="share", help="share vulnerable at the start (in or just after an acute phase)", box="people")
+    vulnerable_isolation: float = spec(0.3, 0, 0.99, unit="correlation", help="Gaussian-copula correlation between being vulnerable and low offline connectedness", box="people")
+    isolation_use: float = spec(0.2, 0, 0.99, unit="correlation", help="Gaussian-copula correlation between low offline connectedness and social-media use (isolated people use more)", source="Primack 2017 (highest vs lowest quartile of social-media use: twice the odds of perceived social isolation)", box="entry")
+    online_selection: float = spec(0.5, 0, 0.99, unit="correlation", help="Gaussian-copula correlation between social-media use and being in a peer community at day 0 (0: who is online is independent of use)", box="entry")
 
 
 @dataclass
@@ -191,6 +203,11 @@ class MechanismSwitches:
     hostility: bool = spec(True, help="risk: hostile or derogatory comments", box="hostility")
     uncertainty: bool = spec(True, help="risk: feeling more uncertain about one's own health condition", box="uncertainty")
     offline_translation: bool = spec(True, help="gains made online carry into offline recovery and employment", box="offline")
+    offline_information: bool = spec(True, help="everyone meets health information and misinformation outside peer communities too (search, television, family, clinicians)", box="misinformation")
+    trust: bool = spec(True, help="trust in online health information moves with what people meet and weighs how much they take from posts (uncertainty about the reliability of information)", box="uncertainty")
+    privacy: bool = spec(True, help="risk: people disclose their diagnosis online, and a disclosure can harm them (identified, judged, contacted; self-stigma, work, leaving)", box="privacy")
+    vulnerability: bool = spec(True, help="vulnerable people (in an acute phase) are harmed more by hostile comments", box="hostility")
+    displacement: bool = spec(True, help="heavy use while online displaces offline contact (an assumption)", box="peer_support")
 
 
 @dataclass
@@ -208,13 +225,14 @@ class SubmodelSwitches:
     posting: bool = spec(True, help="posting (§7.2); off: nobody posts", box="exchange")
     feed: bool = spec(True, help="community feeds (§7.3); off: the feeds are empty, so only tied co-members are met", box="exchange")
     exchange: bool = spec(True, help="exchange over ties and feeds (§7.4); off: nobody meets anything", box="exchange")
+    privacy: bool = spec(True, help="disclosure of one's diagnosis online and its harms (§7.12)", box="privacy")
     social: bool = spec(True, help="belonging, empowerment, self-stigma, hostility memory (§7.5)", box="stigma")
     misinformation: bool = spec(True, help="misleading beliefs and their correction (§7.6)", box="misinformation")
     activation: bool = spec(True, help="uncertainty and consumer activation (§7.7)", box="activation")
     care: bool = spec(True, help="care status (§7.8)", box="care")
     intervention: bool = spec(True, help="enrolment in online interventions (§7.9)", box="intervention")
     wellbeing: bool = spec(True, help="mental and physical wellbeing (§7.10)", box="wellbeing")
-    offline: bool = spec(True, help="recovery and employment (§7.11)", box="offline")
+    offline: bool = spec(True, help="recovery, employment and acute care (§7.11)", box="offline")
 
 
 # The submodels of ODD §7, in the order a day runs them (simulation/loop.py).
@@ -233,6 +251,7 @@ class EntryParams:
     attract_moderation: float = spec(1.0, 0, 20, unit="log-odds per unit", help="how much a community's moderation draws people who choose among communities: weight e^(attract_moderation * moderation - attract_hostility * hostility)", box="entry")
     attract_hostility: float = spec(10.0, 0, 200, unit="log-odds per unit", help="how much a community's hostility (per post, after the platform multiplier) keeps choosers away", box="hostility")
     switch_share: float = spec(0.09, 0, 1, unit="share", help="share of the people leaving a community (or whose community closes) who move to another open one the same day rather than going offline", box="entry")
+    offline_displacement: float = spec(0.2, 0, 1, unit="share", help="share of offline connectedness displaced while online at full social-media use (an assumption, flagged: evidence is mixed)", box="peer_support")
     hostility_memory: float = spec(0.9, 0, 0.999, unit="1/day", help="daily persistence of the memory of hostile comments (0.9: about ten days)", box="hostility")
 
 
@@ -252,6 +271,7 @@ class ExchangeParams:
     misinfo_renewal: float = spec(0.01, 0, 1, unit="1/day", help="daily chance a corrected person becomes open to a new misleading claim", box="misinformation")
     hostile_per_read: float = spec(0.05, 0, 10, unit="1/post", help="exposure to hostile content per post read, relative to a post of one's own", box="hostility")
     psychosis_hostility: float = spec(3.2, 1, 10, unit="multiplier", help="hostility aimed at people with psychosis relative to other diagnoses", source="Alvarez-Mon 2019: 36.2% vs 11.3% pejorative (ratio 3.2)", box="hostility")
+    vulnerable_hostility: float = spec(2.0, 1, 20, unit="multiplier", help="how much more a vulnerable person loses to a hostile comment (belonging, empowerment, self-stigma, mental wellbeing)", box="hostility")
     moderation_efficacy: float = spec(0.85, 0, 1, unit="0-1", help="share of hostile and misleading content full moderation removes", box="misinformation")
     supporter_post_rate: float = spec(3.0, 0, 100, unit="posts/day", help="posts per day of one trained peer supporter", box="peer_support")
 
@@ -342,6 +362,47 @@ class OfflineParams:
 
 
 @dataclass
+class InformationParams:
+    """Health information and misinformation met outside peer communities (ODD §7.6)."""
+
+    offline_misinfo: float = spec(0.05, 0, 100, unit="items/day", help="misleading health items everyone meets per day outside peer communities (search engines, television, family)", box="misinformation")
+    offline_correction: float = spec(0.148, 0, 100, unit="items/day", help="correcting health items everyone meets per day outside peer communities (reliable sites, family, services); set so that the misled share of people never online stays at its day-0 value (ODD §7.6)", source="derived: stationary offline misled share = population.initial_misinformed_share", box="misinformation")
+    misinfo_effect: float = spec(0.0996, 0, 10, unit="1/item", help="hazard with which one misleading item met outside peer communities misleads: 1 - e^-0.0996 = 9.5% of the unaware, the share moved across the belief midpoint by g = 0.24", source="Schmid & Bauer 2025: exposure to health misinformation, 14 RCTs, g = 0.24 [0.10, 0.38]; Phi(0.24) - 1/2 = 0.095", box="misinformation")
+    correction_effect: float = spec(0.169, 0, 10, unit="1/item", help="hazard with which one correcting item corrects a misleading belief: 1 - e^-0.169 = 15.5%, the share moved across the belief midpoint by d = 0.40", source="Walter 2021: corrections of health misinformation on social media, k = 24, d = 0.40 [0.25, 0.55]; Phi(0.40) - 1/2 = 0.155", box="misinformation")
+
+
+@dataclass
+class TrustParams:
+    """Trust in online health information: the paper's uncertainty about reliability (ODD §7.7)."""
+
+    learning_gain: float = spec(0.01, 0, 1, unit="1/day", help="rate at which learning from accurate peer posts raises trust toward 1", box="uncertainty")
+    moderation_gain: float = spec(0.01, 0, 1, unit="1/day", help="rate at which a community's moderation raises its members' trust toward 1", source="assumption (HORYZONS: moderated spaces are trusted)", box="uncertainty")
+    found_out_loss: float = spec(0.3, 0, 1, unit="1/event", help="share of trust lost when a misleading belief is corrected (a person finds out they were misled)", box="uncertainty")
+    hostility_loss: float = spec(0.05, 0, 1, unit="1/event", help="share of trust lost to one hostile comment", box="uncertainty")
+    relaxation: float = spec(0.005, 0, 1, unit="1/day", help="daily return of trust to its baseline", box="uncertainty")
+
+
+@dataclass
+class PrivacyParams:
+    """Disclosure of one's diagnosis online and the harm it can bring (ODD §7.12)."""
+
+    disclose_per_post: float = spec(0.05, 0, 1, unit="1/post", help="chance a post discloses its author's diagnosis (before the platform's disclosure norm)", source="assumption (Naslund 2014: people with SMI share their diagnosis in YouTube videos)", box="privacy")
+    harm_rate: float = spec(0.0015, 0, 1, unit="1/day", help="daily chance that a disclosed member of a fully exposed community is harmed (identified, judged, contacted unwanted)", source="assumption (Naslund & Aschbrenner 2019: 36% of 90 users with SMI were concerned about privacy risks: employment, stigma, relationships, hostility)", box="privacy")
+    harm_stigma: float = spec(0.1, 0, 1, unit="1/event", help="share of the gap to full self-stigma closed by a privacy harm", box="privacy")
+    harm_employment: float = spec(0.1, 0, 1, unit="probability", help="chance a privacy harm costs an employed person their work or education", source="assumption (Naslund & Aschbrenner 2019: threats to employment)", box="privacy")
+    harm_leave: float = spec(3.0, 0, 100, unit="multiplier", help="how much having been harmed raises the chance of leaving one's community", box="privacy")
+
+
+@dataclass
+class AcuteParams:
+    """Acute care use: emergency visits or admissions (ODD §7.11)."""
+
+    rate: float = spec(0.00029, 0, 1, unit="1/day", help="daily chance of an acute care episode of a person not vulnerable, at baseline mental wellbeing (0.1 per person-year)", box="care")
+    vulnerable_ratio: float = spec(4.5, 1, 100, unit="multiplier", help="acute care of vulnerable people relative to others (0.00131/day: 38% readmitted within a year)", source="Johnson 2018: 83 of 216 (38%) readmitted to acute care within a year after a crisis (control arm)", box="care")
+    wellbeing_effect: float = spec(3.0, 0, 50, unit="log-rate per unit", help="each unit of mental wellbeing below one's baseline multiplies acute care by e^effect", box="care")
+
+
+@dataclass
 class Event:
     """A timed change: at ``day``, set parameter ``param`` (dotted path) to ``value``."""
 
@@ -398,6 +459,10 @@ class ModelParams:
     intervention: InterventionParams = field(default_factory=InterventionParams)
     wellbeing: WellbeingParams = field(default_factory=WellbeingParams)
     offline: OfflineParams = field(default_factory=OfflineParams)
+    information: InformationParams = field(default_factory=InformationParams)
+    trust: TrustParams = field(default_factory=TrustParams)
+    privacy: PrivacyParams = field(default_factory=PrivacyParams)
+    acute: AcuteParams = field(default_factory=AcuteParams)
     # Named communities' own settings (``community.<name>.<property>``); empty: every community as
     # ``communities.*``. Last, so the scalar parameters keep their order.
     community: dict[str, CommunitySettings] = field(default_factory=dict)
@@ -517,6 +582,12 @@ def validate(params: ModelParams) -> ModelParams:
         raise ConfigError(
             "population.share_superuser + population.share_contributor must be at most 1, got "
             f"{p.share_superuser + p.share_contributor:.6g}"
+        )
+    beliefs0 = p.initial_misinformed_share + p.initial_corrected_share
+    if beliefs0 > 1 + 1e-9:
+        raise ConfigError(
+            "population.initial_misinformed_share + initial_corrected_share must be at most 1 "
+            f"(the rest start unaware), got {beliefs0:.6g}"
         )
     care0 = p.share_in_care + p.share_seeking + p.share_disengaged
     if care0 > 1 + 1e-12:

@@ -28,11 +28,30 @@ PLATFORM_HOSTILITY = {
     "moderated_platform": 0.5,
 }
 PLATFORM_MIN_MODERATION = {"moderated_platform": 0.8}
+# How much people disclose their diagnosis on each platform (per post, relative to a Facebook
+# group), and how exposed a disclosure is there (who can see it and tie it to a person): video
+# shows a face; forums are pseudonymous; a closed, moderated platform is seen only by its members
+# (ODD §7.12; assumptions, flagged for sensitivity analysis).
+PLATFORM_DISCLOSURE = {
+    "facebook_group": 1.0,
+    "youtube": 1.5,
+    "twitter": 1.0,
+    "forum": 0.6,
+    "moderated_platform": 1.0,
+}
+PLATFORM_EXPOSURE = {
+    "facebook_group": 1.0,
+    "youtube": 1.0,
+    "twitter": 1.0,
+    "forum": 0.4,
+    "moderated_platform": 0.2,
+}
 
 # Draw indices of the initial population: fixed, so adding a draw never shifts another.
 D_DIAGNOSIS, D_PAM, D_STIGMA, D_USE, D_ONLINE, D_HOME_CHOICE, D_OTHER = 0, 1, 2, 3, 4, 5, 6
 D_ROLE, D_MISINFO, D_UNCERTAINTY, D_CARE, D_EMPLOYED, D_EMPOWER = 7, 8, 9, 10, 11, 12
 D_WB_MENTAL, D_WB_PHYSICAL, D_RECOVERY, D_BELONGING, D_HOME = 13, 14, 15, 16, 17
+D_VULNERABLE, D_TRUST = 18, 19
 
 
 # The inverse Beta CDF is tabulated on a grid even in logit(u), then interpolated: scipy's
@@ -66,6 +85,15 @@ def _beta(u: np.ndarray, mean: np.ndarray | float, concentration: float) -> np.n
         sel = mean == m
         out[sel] = _beta_single(u[sel], m * concentration, (1 - m) * concentration)
     return out
+
+
+def _copula(z_common: np.ndarray, u_own: np.ndarray, rho: float) -> np.ndarray:
+    """A standard normal correlated ``rho`` with ``z_common``: ``rho·z + sqrt(1-rho²)·z_own``
+    (``z_own`` from the person's own uniform; ``rho`` 0 gives ``z_own`` itself)."""
+    z_own = special.ndtri(np.clip(u_own, 1e-12, 1 - 1e-12))
+    if rho == 0.0:
+        return z_own
+    return rho * z_common + np.sqrt(1.0 - rho * rho) * z_own
 
 
 def init_state(params: ModelParams) -> State:
@@ -110,10 +138,24 @@ def init_state(params: ModelParams) -> State:
     s["stigma0"][:] = s0
     x["stigma"][:] = s0
 
+    # Who is vulnerable, isolated, a heavy user and online are related (ODD §3.1): a Gaussian
+    # copula. Isolation is low offline connectedness; being vulnerable and heavy use lean toward
+    # it, being online at day 0 toward heavy use. Each correlation 0 gives the independent draw.
+    u_off = u(D_BELONGING)
+    z_iso = -special.ndtri(np.clip(u_off, 1e-12, 1 - 1e-12))
+    s["belonging_offline"][:] = _beta(u_off, p.belonging_offline_mean, 6.0)
+    s["vulnerable"][:] = _copula(z_iso, u(D_VULNERABLE), p.vulnerable_isolation) > special.ndtri(
+        1.0 - p.vulnerable_share
+    )
+    z_use = _copula(z_iso, u(D_USE), p.isolation_use)
     if p.social_media_use_concentration > 0:
-        s["use"][:] = _beta(u(D_USE), p.social_media_use_mean, p.social_media_use_concentration)
+        s["use"][:] = _beta(
+            special.ndtr(z_use), p.social_media_use_mean, p.social_media_use_concentration
+        )
     else:  # no spread: everyone reads alike, the well-mixed limit of the classic models
         s["use"][:] = p.social_media_use_mean
+    s["trust0"][:] = _beta(u(D_TRUST), p.trust_mean, 6.0)
+    x["trust"][:] = s["trust0"]
     # People are numbered by home community (the draws sorted; home is independent of every other
     # attribute, so the population's distribution is unchanged). Most ties lie inside the home
     # block, so a person's neighbours sit in one contiguous stretch of the state arrays and the
@@ -122,7 +164,10 @@ def init_state(params: ModelParams) -> State:
     s["home"][:] = home
 
     # Who is already online at day 0, and where.
-    online = u(D_ONLINE) < p.initial_online_share
+    # (heavy use: a larger z_use, a smaller value to compare, more often online)
+    online = _copula(-z_use, u(D_ONLINE), p.online_selection) < special.ndtri(
+        p.initial_online_share
+    )
     other = np.minimum((u(D_OTHER) * c_count).astype(np.int64), c_count - 1)
     chosen = np.where(u(D_HOME_CHOICE) < params.entry.home_bias, home, other)
     opens, closes = community_days(params)
@@ -150,7 +195,12 @@ def init_state(params: ModelParams) -> State:
     s["post_rate"][:] = rates[role]
 
     misinfo_on = params.mechanisms.misinformation
-    x["misinfo"][:] = (u(D_MISINFO) < p.initial_misinformed_share * misinfo_on).astype(np.int8)
+    um = u(D_MISINFO)
+    misled = um < p.initial_misinformed_share * misinfo_on
+    corrected = ~misled & (
+        um < (p.initial_misinformed_share + p.initial_corrected_share) * misinfo_on
+    )
+    x["misinfo"][:] = np.where(misled, 1, np.where(corrected, 2, 0)).astype(np.int8)
     u0 = _beta(u(D_UNCERTAINTY), p.uncertainty_mean, 6.0)
     s["uncertainty0"][:] = u0
     x["uncertainty"][:] = u0
@@ -167,7 +217,8 @@ def init_state(params: ModelParams) -> State:
     e0 = _beta(u(D_EMPOWER), 0.45, 6.0)
     s["empowerment0"][:] = e0
     x["empowerment"][:] = e0
-    x["belonging"][:] = np.where(online, _beta(u(D_BELONGING), 0.3, 6.0), 0.0)
+    # Everyone has offline connectedness; online belonging is built on it from day 0 (ODD §7.5).
+    x["belonging"][:] = s["belonging_offline"]
     wm0 = _beta(u(D_WB_MENTAL), 0.5, 8.0)
     wp0 = _beta(u(D_WB_PHYSICAL), 0.5, 8.0)
     r0 = _beta(u(D_RECOVERY), 0.4, 6.0)
@@ -265,6 +316,11 @@ def set_community_properties(st: State, params: ModelParams) -> None:
     )
     st.comm["intervention"][:] = intervention
     st.comm["anti_stigma"][:] = anti_stigma
+    # Privacy (ODD §7.12): the platform's disclosure norm, and how exposed a disclosure is there,
+    # less what moderators protect (they remove identifying content and unwanted contact).
+    st.comm["disclosure"][:] = [PLATFORM_DISCLOSURE[kd] for kd in kinds]
+    keep = 1.0 - st.comm["moderation"] * params.exchange.moderation_efficacy
+    st.comm["exposure"][:] = np.array([PLATFORM_EXPOSURE[kd] for kd in kinds]) * keep
     opens, closes = community_days(params)
     st.comm["opens"][:] = opens
     st.comm["closes"][:] = closes

@@ -37,6 +37,10 @@ OUTCOMES: dict[str, str] = {
     "recovery_mean": "mean recovery score (0-1)",
     "employed_share": "share employed or in education",
     "enrolled_share": "share enrolled in an online intervention",
+    "trust_mean": "mean trust in online health information (0-1)",
+    "disclosed_share": "share who have disclosed their diagnosis online",
+    "privacy_harm_share": "share ever harmed by a disclosure (identified, judged, contacted)",
+    "acute_care_rate": "acute care episodes (emergency visits or admissions) per person-year since day 0",
 }
 
 # Daily flows: what each arrow of the conceptual model carried today (the classroom diagram).
@@ -53,6 +57,9 @@ FLOWS = {
     "flow_new_seekers": "people who started seeking care today",
     "flow_care_entries": "people who entered care today",
     "flow_enrolments": "people who enrolled in an online intervention today",
+    "flow_disclosures": "people who disclosed their diagnosis online today",
+    "flow_privacy_harms": "people harmed by a disclosure today",
+    "flow_acute_care": "acute care episodes today",
 }
 
 
@@ -61,8 +68,9 @@ def _sd(sum_: float, sumsq: float, n: float) -> float:
     return float(np.sqrt(max(sumsq / n - m * m, 0.0)))
 
 
-def summarize(st: State) -> dict[str, float]:
-    """All aggregates of the current day as a flat dict of floats (one fused pass over people)."""
+def summarize(st: State, day: int = 0) -> dict[str, float]:
+    """All aggregates of the current day as a flat dict of floats (one fused pass over people).
+    ``day`` is the days run so far (the person-time of ``acute_care_rate``)."""
     cut1, cut2, cut3 = PAM_CUTS
     t = calls.summary_sums(st, cut1=cut1, cut2=cut2, cut3=cut3, stigma_high=STIGMA_MODERATE_HIGH)
     n = float(st.n)
@@ -84,6 +92,7 @@ def summarize(st: State) -> dict[str, float]:
         ("empowerment", K.A_EM),
         ("uncertainty", K.A_UN),
         ("recovery", K.A_RE),
+        ("trust", K.A_TR),
     ):
         out[f"{name}_mean"] = t[slot] / n
         out[f"{name}_sd"] = _sd(t[slot], t[slot + 1], n)
@@ -102,6 +111,9 @@ def summarize(st: State) -> dict[str, float]:
         out[f"content_share_{role}"] = t[K.A_POSTS_L + k] / posts if posts else 0.0
     out["enrolled_share"] = t[K.A_ENROLLED] / n
     out["employed_share"] = t[K.A_EMPLOYED] / n
+    out["disclosed_share"] = t[K.A_DISCLOSED] / n
+    out["privacy_harm_share"] = t[K.A_HARMED] / n
+    out["acute_care_rate"] = t[K.A_ACUTE] / (n * day / 365.0) if day > 0 else 0.0
     for name, slot in (
         ("flow_joins", K.A_F_JOIN),
         ("flow_leaves", K.A_F_LEAVE),
@@ -115,6 +127,9 @@ def summarize(st: State) -> dict[str, float]:
         ("flow_new_seekers", K.A_F_SOUGHT),
         ("flow_care_entries", K.A_F_ENTER),
         ("flow_enrolments", K.A_F_ENROL),
+        ("flow_disclosures", K.A_F_DISCLOSE),
+        ("flow_privacy_harms", K.A_F_HARM),
+        ("flow_acute_care", K.A_F_ACUTE),
     ):
         out[name] = float(t[slot])
     for k, name in enumerate(DIAGNOSES):

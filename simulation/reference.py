@@ -30,7 +30,7 @@ NO_FLOWS = {
     "joined": 0, "left": 0, "posted": 0, "post_misinfo": 0, "post_accurate": 0, "post_aware": 0,
     "reads": 0.0, "support": 0.0, "lam_misinfo": 0.0, "lam_accurate": 0.0, "lam_aware": 0.0,
     "anti": 0.0, "hostile": 0, "adopted": 0, "corrected": 0, "sought": 0, "entered_care": 0,
-    "enrolled_new": 0,
+    "enrolled_new": 0, "disclosed_new": 0, "harmed": 0, "acute_new": 0,
 }  # fmt: skip
 
 
@@ -94,6 +94,8 @@ class Person(mesa.Agent):
                     th["leave_rate"]
                     * (1.0 + th["leave_after_hostility"] * self.hostile_recent)
                     * (1.0 - th["belonging_retention"] * self.belonging)
+                    # having been harmed by a disclosure drives people away (ODD §7.12)
+                    * (1.0 + th["privacy"] * th["harm_leave"] * self.privacy_harm)
                 )
                 go = self.u("membership", 0) < p
             if go:
@@ -185,16 +187,40 @@ class Person(mesa.Agent):
             hostile=1 if self.u("hostility", 0) < 1.0 - math.exp(-lam_h) else 0,
         )
 
-    # 5. Peer support builds belonging; empowerment and hope lower self-stigma; hostility hurts.
+    # 5. Disclosure: a post may disclose one's diagnosis; a disclosure may harm (ODD §7.12).
+    def update_privacy(self) -> None:
+        th, c = self.model.th, self.next["community"]
+        disclosed, new, harmed = self.disclosed, 0, 0
+        if th["privacy"] > 0.0 and c >= 0:
+            feed = self.model.feeds[c]
+            if disclosed == 0 and self.today["posted"] == 1:
+                if self.u("privacy", 0) < th["disclose_per_post"] * feed["disclosure"]:
+                    disclosed, new = 1, 1
+            if disclosed == 1 and self.u("privacy", 1) < th["harm_rate"] * feed["exposure"]:
+                harmed = 1
+        self.next["disclosed"] = disclosed
+        self.next["privacy_harm"] = 1 if (self.privacy_harm == 1 or harmed == 1) else 0
+        self.today.update(disclosed_new=new, harmed=harmed)
+
+    def hostility_weight(self) -> float:
+        """A hostile comment weighs more on a vulnerable person (ODD §7.5)."""
+        th = self.model.th
+        return 1.0 + th["vulnerability"] * (th["vulnerable_hostility"] - 1.0) * self.vulnerable
+
+    # 6. Peer support builds belonging on offline connectedness; empowerment and hope lower
+    #    self-stigma; hostility and privacy harms hurt.
     def update_social(self) -> None:
         th, d = self.model.th, self.today
-        sup, h = d["support"], float(d["hostile"])
+        sup, h = d["support"], float(d["hostile"]) * self.hostility_weight()
         b, e, s = self.belonging, self.empowerment, self.stigma
         sw = th["stigma_pathway"]
+        online = 1.0 if self.next["community"] >= 0 else 0.0
+        displaced = th["displacement"] * th["offline_displacement"] * self.use * online
+        offline_part = self.belonging_offline * (1.0 - displaced)
         self.next["belonging"] = clip01(
             b
             + th["belonging_gain"] * sup * (1.0 - b)
-            - th["belonging_decay"] * b
+            - th["belonging_decay"] * (b - offline_part)
             - h * th["hostility_belonging_loss"] * b
         )
         self.next["empowerment"] = clip01(
@@ -208,29 +234,39 @@ class Person(mesa.Agent):
             s
             - sw * (th["stigma_reduction"] * sup * e + th["campaign_effect"] * campaign) * s
             + h * th["hostility_stigma_gain"] * (1.0 - s)
+            + th["privacy"] * th["harm_stigma"] * d["harmed"] * (1.0 - s)
             + th["stigma_relaxation"] * (self.stigma0 - s)
             + sw * th["peer_norm_weight"] * (d["norm_stigma"] - s)
         )
-        self.next["hostile_recent"] = th["hostility_memory"] * self.hostile_recent + h
+        self.next["hostile_recent"] = th["hostility_memory"] * self.hostile_recent + d["hostile"]
 
-    # 6. Misleading beliefs: adopted from misleading posts, corrected by moderators, peers and care.
+    def trust_weight(self) -> float:
+        """How much of an online post this person takes in: trust over its population mean."""
+        th = self.model.th
+        return self.trust / th["trust_mean"] if th["trust"] > 0.0 else 1.0
+
+    # 7. Misleading beliefs: adopted from misleading posts and items met outside peer
+    #    communities, corrected by moderators, peers, care and correcting items met outside.
     def update_misinformation(self) -> None:
         th, d = self.model.th, self.today
         m, adopted, corrected = self.misinfo, 0, 0
+        w, off = self.trust_weight(), th["offline_information"]
         if m == 0:
             if th["misinformation"] > 0.0:
-                if self.u("misinfo", 0) < 1.0 - math.exp(
-                    -th["misinfo_adoption"] * d["lam_misinfo"]
-                ):
+                hazard = (
+                    th["misinfo_adoption"] * w * d["lam_misinfo"]
+                    + off * th["misinfo_effect"] * th["offline_misinfo"]
+                )
+                if self.u("misinfo", 0) < 1.0 - math.exp(-hazard):
                     m, adopted = 1, 1
         elif m == 1:
             c = self.next["community"]
-            rate = 0.0
+            rate = off * th["correction_effect"] * th["offline_correction"]
             if c >= 0:
                 feed = self.model.feeds[c]
                 rate += (
                     feed["moderation"] * th["correction_moderator"]
-                    + th["correction_peer"] * d["lam_accurate"]
+                    + th["correction_peer"] * w * d["lam_accurate"]
                     # a misleading post of today draws correcting replies from accurate posters
                     + th["correction_reply"] * feed["accurate"] * d["post_misinfo"]
                 )
@@ -246,11 +282,12 @@ class Person(mesa.Agent):
         self.next["misinfo"] = m
         self.today.update(adopted=adopted, corrected=corrected)
 
-    # 7. Learning from peers raises activation; misleading content and hostility raise uncertainty.
+    # 8. Learning from peers raises activation; misleading content and hostility raise
+    #    uncertainty; what people meet moves their trust in online health information.
     def update_activation(self) -> None:
         th, d = self.model.th, self.today
-        u, a = self.uncertainty, self.activation
-        learn = 1.0 - math.exp(-d["lam_accurate"])
+        u, a, tau = self.uncertainty, self.activation, self.trust
+        learn = 1.0 - math.exp(-self.trust_weight() * d["lam_accurate"])
         conflict = 1.0 - math.exp(-(d["lam_misinfo"] + d["hostile"]))
         self.next["uncertainty"] = clip01(
             u
@@ -271,8 +308,19 @@ class Person(mesa.Agent):
             + th["relaxation"] * (self.activation0 - a)
         )
         self.next["activation"] = min(max(a_new, 0.0), 100.0)
+        c = self.next["community"]
+        online = 1.0 if c >= 0 else 0.0
+        q = self.model.feeds[c]["moderation"] if c >= 0 else 0.0
+        gain = th["trust_learning_gain"] * learn + th["trust_moderation_gain"] * q
+        found_out = th["trust_found_out_loss"] * d["corrected"] * online  # misled, and found out
+        loss = found_out + th["trust_hostility_loss"] * d["hostile"]
+        self.next["trust"] = clip01(
+            tau
+            + th["trust"] * (gain * (1.0 - tau) - loss * tau)
+            + th["trust_relaxation"] * (self.trust0 - tau)
+        )
 
-    # 8. Care-seeking follows activation, held back by self-stigma and misleading beliefs;
+    # 9. Care-seeking follows activation, held back by self-stigma and misleading beliefs;
     #    care ends by completing it (recovery) or by disengaging.
     def update_care(self) -> None:
         th = self.model.th
@@ -280,7 +328,7 @@ class Person(mesa.Agent):
         sought = entered = 0
         misled = 1.0 if self.misinfo == 1 else 0.0
         if c in (0, 3):
-            learn = 1.0 - math.exp(-self.today["lam_accurate"])
+            learn = 1.0 - math.exp(-self.trust_weight() * self.today["lam_accurate"])
             p = (
                 th["seek_rate"]
                 * math.exp(th["seek_activation_slope"] * (a - 55.0))
@@ -309,7 +357,7 @@ class Person(mesa.Agent):
         self.next["care"] = c
         self.today.update(sought=sought, entered_care=entered)
 
-    # 9. Online interventions: members of a hosting community enrol; leaving or dropout ends it.
+    # 10. Online interventions: members of a hosting community enrol; leaving or dropout ends it.
     def update_intervention(self) -> None:
         th = self.model.th
         e, new, c = self.enrolled, 0, self.next["community"]
@@ -324,7 +372,7 @@ class Person(mesa.Agent):
         self.next["enrolled"] = e
         self.today["enrolled_new"] = new
 
-    # 10. Mental and physical wellbeing approach targets set by the other states.
+    # 11. Mental and physical wellbeing approach targets set by the other states.
     def update_wellbeing(self) -> None:
         th = self.model.th
         in_care = 1.0 if self.care == 2 else 0.0
@@ -342,7 +390,7 @@ class Person(mesa.Agent):
         self.next["wellbeing_mental"] = clip01(
             wm
             + th["adjust_rate"] * (target_mental - wm)
-            - th["hostility_shock"] * self.today["hostile"]
+            - th["hostility_shock"] * self.today["hostile"] * self.hostility_weight()
         )
         target_physical = (
             self.wp_base + th["care_effect_physical"] * in_care + th["physical_effect"] * enrolled
@@ -350,7 +398,7 @@ class Person(mesa.Agent):
         wp = self.wellbeing_physical
         self.next["wellbeing_physical"] = clip01(wp + th["adjust_rate"] * (target_physical - wp))
 
-    # 11. Offline outcomes: do gains made online carry into recovery and employment?
+    # 12. Offline outcomes: do gains made online carry into recovery and employment? Acute care.
     def update_offline(self) -> None:
         th = self.model.th
         in_care = 1.0 if self.care == 2 else 0.0
@@ -369,11 +417,26 @@ class Person(mesa.Agent):
         if e == 0:
             if self.u("offline", 0) < th["employment_gain"] * r:
                 e = 1
+        elif self.today["harmed"] == 1 and (
+            self.u("offline", 1) < th["privacy"] * th["harm_employment"]
+        ):
+            e = 0  # a disclosure that harmed today cost work or education
         elif self.u("offline", 0) < th["employment_loss"] * (1.0 - r):
             e = 0
         self.next["employed"] = e
+        # Acute care: more often for vulnerable people and when mental wellbeing is low.
+        p_acute = (
+            th["acute_rate"]
+            * (th["acute_vulnerable_ratio"] if self.vulnerable == 1 else 1.0)
+            * math.exp(
+                th["acute_wellbeing_effect"] * (self.wellbeing_mental0 - self.wellbeing_mental)
+            )
+        )
+        event = 1 if self.u("offline", 2) < p_acute else 0
+        self.next["acute_visits"] = self.acute_visits + event
+        self.today["acute_new"] = event
 
-    # 12. Tomorrow becomes today.
+    # 13. Tomorrow becomes today.
     def commit(self) -> None:
         for k, v in self.next.items():
             setattr(self, k, v)
@@ -421,9 +484,16 @@ class ReferenceModel(mesa.Model):
             "intervention",
             "wellbeing",
             "offline",
+            "information",
+            "privacy",
         ):
             for k, v in vars(getattr(self.params, group)).items():
                 self.th[k] = float(v)
+        # Groups whose names would clash with others' get their group's prefix.
+        for group in ("trust", "acute"):
+            for k, v in vars(getattr(self.params, group)).items():
+                self.th[f"{group}_{k}"] = float(v)
+        self.th["trust_mean"] = float(self.params.population.trust_mean)
 
     def _fire_events(self, day: int) -> None:
         todays = [e for e in self.params.scenario.events if e.day == day]
@@ -473,6 +543,8 @@ class ReferenceModel(mesa.Model):
                 "hostility": float(cs["hostility"][c]),
                 "anti_stigma": float(cs["anti_stigma"][c]),
                 "intervention": int(cs["intervention"][c]),
+                "disclosure": float(cs["disclosure"][c]),
+                "exposure": float(cs["exposure"][c]),
                 "misinfo": 0.0,
                 "accurate": 0.0,
                 "aware": 0.0,
@@ -525,6 +597,9 @@ class ReferenceModel(mesa.Model):
         for p in self.people:
             if on.exchange:
                 p.exchange()
+        for p in self.people:
+            if on.privacy:
+                p.update_privacy()
         updates = [
             getattr(Person, f"update_{name}")
             for name in ("social", "misinformation", "activation", "care", "intervention",
@@ -549,4 +624,4 @@ class ReferenceModel(mesa.Model):
         return st
 
     def summary(self) -> dict[str, float]:
-        return summarize(self.to_state())
+        return summarize(self.to_state(), self.day)

@@ -35,6 +35,7 @@ STREAM_CARE = 6
 STREAM_INTERVENTION = 7
 STREAM_OFFLINE = 8
 STREAM_VALIDATION = 9
+STREAM_PRIVACY = 10
 
 # The streams a day draws from, by the name the per-agent reference draws with (``Person.u``);
 # their order is that of the key array of ``loop.step_keys``.
@@ -46,6 +47,7 @@ DAY_STREAMS = {
     "care": STREAM_CARE,
     "intervention": STREAM_INTERVENTION,
     "offline": STREAM_OFFLINE,
+    "privacy": STREAM_PRIVACY,
 }
 
 

@@ -31,6 +31,10 @@ DYNAMIC: dict[str, type] = {
     "wellbeing_physical": np.float64,  # 0-1
     "recovery": np.float64,  # 0-1 recovery score
     "employed": np.int8,  # employed or in education
+    "trust": np.float64,  # 0-1 trust in online health information (reliability of information)
+    "disclosed": np.int8,  # has disclosed their diagnosis online (cannot be taken back)
+    "privacy_harm": np.int8,  # has been harmed by a disclosure (identified, discriminated, contacted)
+    "acute_visits": np.int32,  # acute care episodes so far (emergency visits or admissions)
 }
 
 # The day-to-day variables each submodel writes (each has exactly one writer). A submodel that
@@ -42,11 +46,12 @@ WRITES: dict[str, tuple[str, ...]] = {
     "exchange": (),
     "social": ("belonging", "empowerment", "stigma", "hostile_recent"),
     "misinformation": ("misinfo",),
-    "activation": ("uncertainty", "activation"),
+    "activation": ("uncertainty", "activation", "trust"),
     "care": ("care",),
     "intervention": ("enrolled",),
     "wellbeing": ("wellbeing_mental", "wellbeing_physical"),
-    "offline": ("recovery", "employed"),
+    "privacy": ("disclosed", "privacy_harm"),
+    "offline": ("recovery", "employed", "acute_visits"),
 }
 
 
@@ -70,6 +75,9 @@ STATIC: dict[str, type] = {
     "wm_base": np.float64,  # intercepts that make each target equal the day-0 value
     "wp_base": np.float64,
     "r_base": np.float64,
+    "vulnerable": np.int8,  # in an acute phase or of high need at the start (harmed more)
+    "trust0": np.float64,  # baseline trust in online health information
+    "belonging_offline": np.float64,  # offline connectedness everyone has (family, friends, services)
 }
 
 # Per-day scratch: what happened today (flows), written before the state updates read it.
@@ -93,6 +101,9 @@ SCRATCH: dict[str, type] = {
     "sought": np.int8,
     "entered_care": np.int8,
     "enrolled_new": np.int8,
+    "disclosed_new": np.int8,  # disclosed their diagnosis online today
+    "harmed": np.int8,  # harmed by a disclosure today
+    "acute_new": np.int8,  # an acute care episode today
 }
 
 # Community-level variables: name -> dtype (recomputed from parameters when an event fires).
@@ -106,6 +117,8 @@ COMMUNITY: dict[str, type] = {
     "attraction": np.float64,  # weight in the choice among communities (ODD §7.1)
     "intervention": np.int8,
     "anti_stigma": np.float64,
+    "disclosure": np.float64,  # how much members disclose here (platform norm x openness)
+    "exposure": np.float64,  # how exposed a disclosure is here: 1 open, less when closed or moderated
     "opens": np.int64,  # the day it opens (takes members from this day on)
     "closes": np.int64,  # the day it closes (population.NEVER: it does not)
     "open": np.int8,  # open today: opens <= day < closes (population.set_open, each day)

@@ -22,8 +22,9 @@ CHUNK = 1 << 15
     A_POSTS_L, A_POSTS_C, A_POSTS_S, A_ENROLLED, A_EMPLOYED,
     A_F_JOIN, A_F_LEAVE, A_F_POST, A_F_SUPPORT, A_F_ACC, A_F_MIS, A_F_HOST, A_F_ADOPT, A_F_CORR,
     A_F_SOUGHT, A_F_ENTER, A_F_ENROL,
+    A_TR, A_TR2, A_DISCLOSED, A_HARMED, A_ACUTE, A_F_DISCLOSE, A_F_HARM, A_F_ACUTE,
     A_DX,  # then per diagnosis: count, activation, stigma, in care, mental wellbeing
-) = range(49)  # fmt: skip
+) = range(57)  # fmt: skip
 DX_FIELDS = 5
 SLOTS = A_DX + 3 * DX_FIELDS
 
@@ -34,7 +35,8 @@ def summary_sums(
     activation, care, wellbeing_mental, wellbeing_physical, stigma, belonging, empowerment,
     uncertainty, recovery, community, misinfo, ever_online, ever_posted, posts, role, enrolled,
     employed, diagnosis, joined, left, posted, support, lam_accurate, lam_misinfo, hostile, adopted,
-    corrected, sought, entered_care, enrolled_new,
+    corrected, sought, entered_care, enrolled_new, trust, disclosed, privacy_harm, acute_visits,
+    disclosed_new, harmed, acute_new,
 ):  # fmt: skip
     n = activation.shape[0]
     chunks = (n + CHUNK - 1) // CHUNK
@@ -94,6 +96,14 @@ def summary_sums(
             a_[A_F_SOUGHT] += sought[i]
             a_[A_F_ENTER] += entered_care[i]
             a_[A_F_ENROL] += enrolled_new[i]
+            a_[A_TR] += trust[i]
+            a_[A_TR2] += trust[i] * trust[i]
+            a_[A_DISCLOSED] += disclosed[i]
+            a_[A_HARMED] += privacy_harm[i]
+            a_[A_ACUTE] += acute_visits[i]
+            a_[A_F_DISCLOSE] += disclosed_new[i]
+            a_[A_F_HARM] += harmed[i]
+            a_[A_F_ACUTE] += acute_new[i]
             d = A_DX + DX_FIELDS * diagnosis[i]
             a_[d] += 1.0
             a_[d + 1] += a

@@ -92,6 +92,31 @@ _LAYOUT = [
     ("PEER_NORM", "stigma.peer_norm_weight"),
     ("CORRECTION_REPLY", "exchange.correction_reply"),
     ("SWITCH_SHARE", "entry.switch_share"),
+    ("SW_OFFLINE_INFO", "mechanisms.offline_information"),
+    ("SW_TRUST", "mechanisms.trust"),
+    ("SW_PRIVACY", "mechanisms.privacy"),
+    ("SW_VULNERABILITY", "mechanisms.vulnerability"),
+    ("SW_DISPLACEMENT", "mechanisms.displacement"),
+    ("OFFLINE_MISINFO", "information.offline_misinfo"),
+    ("OFFLINE_CORRECTION", "information.offline_correction"),
+    ("MISINFO_EFFECT", "information.misinfo_effect"),
+    ("CORRECTION_EFFECT", "information.correction_effect"),
+    ("TRUST_REF", "population.trust_mean"),
+    ("TRUST_LEARNING", "trust.learning_gain"),
+    ("TRUST_MODERATION", "trust.moderation_gain"),
+    ("TRUST_FOUND_OUT", "trust.found_out_loss"),
+    ("TRUST_HOSTILITY", "trust.hostility_loss"),
+    ("TRUST_RELAXATION", "trust.relaxation"),
+    ("DISCLOSE_PER_POST", "privacy.disclose_per_post"),
+    ("HARM_RATE", "privacy.harm_rate"),
+    ("HARM_STIGMA", "privacy.harm_stigma"),
+    ("HARM_EMPLOYMENT", "privacy.harm_employment"),
+    ("HARM_LEAVE", "privacy.harm_leave"),
+    ("ACUTE_RATE", "acute.rate"),
+    ("ACUTE_VULNERABLE", "acute.vulnerable_ratio"),
+    ("ACUTE_WELLBEING", "acute.wellbeing_effect"),
+    ("VULNERABLE_HOSTILITY", "exchange.vulnerable_hostility"),
+    ("DISPLACEMENT", "entry.offline_displacement"),
 ]
 
 NAMES = [dotted for _, dotted in _LAYOUT]
@@ -176,6 +201,31 @@ STIFLING = 76
 PEER_NORM = 77
 CORRECTION_REPLY = 78
 SWITCH_SHARE = 79
+SW_OFFLINE_INFO = 80
+SW_TRUST = 81
+SW_PRIVACY = 82
+SW_VULNERABILITY = 83
+SW_DISPLACEMENT = 84
+OFFLINE_MISINFO = 85
+OFFLINE_CORRECTION = 86
+MISINFO_EFFECT = 87
+CORRECTION_EFFECT = 88
+TRUST_REF = 89
+TRUST_LEARNING = 90
+TRUST_MODERATION = 91
+TRUST_FOUND_OUT = 92
+TRUST_HOSTILITY = 93
+TRUST_RELAXATION = 94
+DISCLOSE_PER_POST = 95
+HARM_RATE = 96
+HARM_STIGMA = 97
+HARM_EMPLOYMENT = 98
+HARM_LEAVE = 99
+ACUTE_RATE = 100
+ACUTE_VULNERABLE = 101
+ACUTE_WELLBEING = 102
+VULNERABLE_HOSTILITY = 103
+DISPLACEMENT = 104
 
 
 def pack_theta(params: ModelParams) -> np.ndarray:

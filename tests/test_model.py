@@ -52,7 +52,7 @@ def test_step_timer_reports_every_mechanism():
     m = PeerwellModel(params(population__size=200, steps=3), timing=True)
     m.run_model()
     assert set(m.timer.seconds) == {
-        "membership", "posting", "feed", "exchange", "social", "misinformation",
+        "membership", "posting", "feed", "exchange", "privacy", "social", "misinformation",
         "activation", "care", "intervention", "wellbeing", "offline",
     }  # fmt: skip
     assert all(v >= 0 for v in m.timer.seconds.values())

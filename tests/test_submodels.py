@@ -30,6 +30,7 @@ FLOWS = {
     "misinformation": ("adopted", "corrected"),
     "care": ("sought", "entered_care"),
     "intervention": ("enrolled_new",),
+    "privacy": ("disclosed_new", "harmed"),
 }
 BUSY = {  # a population in which every submodel has work to do
     "population__size": 400,
@@ -38,6 +39,8 @@ BUSY = {  # a population in which every submodel has work to do
     "communities__intervention_communities": 2,
     "communities__anti_stigma_content": 0.2,
     "population__initial_misinformed_share": 0.2,
+    "privacy__disclose_per_post": 0.5,  # disclosures and harms within 25 days
+    "privacy__harm_rate": 0.05,
 }
 
 
@@ -74,11 +77,12 @@ def test_a_submodel_switched_off_freezes_its_variables_and_zeroes_its_flows(name
 def test_without_the_exchange_peer_norms_are_ones_own_stigma():
     """Nobody met: the peer-norm term of self-stigma vanishes instead of pulling to zero."""
     p = params(**{**BUSY, "submodels__exchange": False, "stigma__stigma_relaxation": 0.0,
-                  "mechanisms__hostility": False})  # fmt: skip
+                  "mechanisms__hostility": False, "mechanisms__privacy": False})  # fmt: skip
     m = PeerwellModel(p, agent_views=False)
     s0 = m.state.cur["stigma"].copy()
     m.run_model()
-    # No support, no anti-stigma posts read, no hostility, no relaxation, no peers: unchanged.
+    # No support, no anti-stigma posts read, no hostility or privacy harm, no relaxation, no
+    # peers: unchanged.
     np.testing.assert_allclose(m.state.cur["stigma"], s0, rtol=0, atol=1e-15)
 
 

@@ -67,6 +67,7 @@ CONTAGION_IDLE = (
     "intervention",
     "wellbeing",
     "offline",
+    "privacy",
 )
 
 
@@ -135,7 +136,11 @@ def well_mixed_overrides(
         "communities.peer_supporters": 0,
         # transmission and recovery
         "population.initial_misinformed_share": 0.0,
+        "population.initial_corrected_share": 0.0,
         "exchange.misinfo_adoption": float(adoption),
+        # the feed is the only source: nothing met outside it, every post taken at face value
+        "mechanisms.offline_information": False,
+        "mechanisms.trust": False,
         "mechanisms.correction": bool(correction),
         "population.share_in_care": 1.0,
         "population.share_seeking": 0.0,
@@ -189,6 +194,7 @@ def degroot_overrides(
         "mechanisms.entry": False,
         "entry.leave_rate": 0.0,
         "mechanisms.hostility": False,
+        "mechanisms.privacy": False,  # a privacy harm would raise self-stigma
         "mechanisms.stigma_pathway": True,  # gates the peer-norm term
         "stigma.stigma_reduction": 0.0,
         "stigma.campaign_effect": 0.0,
