@@ -27,7 +27,7 @@ class PersonView(mesa.Agent):
 
     @property
     def role(self) -> str:
-        return ROLES[self.model.state.static["role"][self.index]]
+        return ROLES[self.model.state.cur["role"][self.index]]
 
     @property
     def community(self) -> int | None:

@@ -129,13 +129,28 @@ def membership_kernel(
         left[i] = lv
 
 
+@njit(inline="always")
+def _role_rate(th, role):
+    """The daily posting chance of a role (population.post_rate_lurker … _superuser)."""
+    return th[T.POST_RATE_LURKER + role]
+
+
 @njit(parallel=True, cache=True)
 def posting_kernel(
-    th, key, pack, community_next, post_rate, misinfo, ever_posted, posts,
-    posted, post_misinfo, post_accurate, post_aware, ever_posted_next, posts_next, stigma, tag,
+    th, key, pack, community_next, post_rate, role, misinfo, ever_posted, posts, belonging,
+    hostile_recent, posted, post_misinfo, post_accurate, post_aware, ever_posted_next, posts_next,
+    role_next, post_rate_next, stigma, tag,
 ):  # fmt: skip
-    """Lurk or post. A member posts with their role's daily rate; a share ``health_post_share`` of
-    posts carries health information, misleading if the poster holds a misleading belief.
+    """Lurk or post, and roles that change (ODD §7.2). A member posts with their role's daily rate;
+    a share ``health_post_share`` of posts carries health information, misleading if the poster
+    holds a misleading belief.
+
+    Then, with the role-change mechanism, a member's role for tomorrow: a lurker becomes a
+    contributor with probability become_contributor·belonging; a contributor becomes a superuser
+    with probability become_superuser, or burns out back to lurking with probability
+    burnout·(1 + burnout_hostility·hostile_recent); a superuser burns out to contributing with
+    that probability. (One draw for the contributor: up below become_superuser, down at or above
+    1 - burnout·(…).)
 
     With ``pack`` (the exchange runs today), also writes each person's ``tag`` for the exchange
     (``pack_kernel``'s work, in the same pass: at 10,000 people a pass costs as much to start as
@@ -160,6 +175,22 @@ def posting_kernel(
         post_accurate[i] = pa
         ever_posted_next[i] = 1 if (ever_posted[i] == 1 or p == 1) else 0
         posts_next[i] = posts[i] + p
+        r = role[i]
+        if c >= 0 and th[T.SW_ROLES] > 0.0:
+            down = th[T.BURNOUT] * (1.0 + th[T.BURNOUT_HOSTILITY] * hostile_recent[i])
+            if r == 0:
+                if chance(key, i, 2, th[T.BECOME_CONTRIBUTOR] * belonging[i]):
+                    r = 1
+            elif r == 1:
+                v = uniform(key, i, 2)
+                if v < th[T.BECOME_SUPERUSER]:
+                    r = 2
+                elif v >= 1.0 - down:
+                    r = 0
+            elif chance(key, i, 2, down):
+                r = 1
+        role_next[i] = r
+        post_rate_next[i] = _role_rate(th, r) if r != role[i] else post_rate[i]
         if pack:
             tag[i] = _tag(c, stigma[i], p, pm, pa, aw)
 

@@ -40,6 +40,7 @@ MECHANISMS = (
     "privacy",
     "vulnerability",
     "displacement",
+    "role_change",
 )
 
 
@@ -204,6 +205,7 @@ class MechanismSwitches:
     uncertainty: bool = spec(True, help="risk: feeling more uncertain about one's own health condition", box="uncertainty")
     offline_translation: bool = spec(True, help="gains made online carry into offline recovery and employment", box="offline")
     offline_information: bool = spec(True, help="everyone meets health information and misinformation outside peer communities too (search, television, family, clinicians)", box="misinformation")
+    role_change: bool = spec(True, help="lurkers become contributors as belonging grows; contributors and superusers can burn out", box="exchange")
     trust: bool = spec(True, help="trust in online health information moves with what people meet and weighs how much they take from posts (uncertainty about the reliability of information)", box="uncertainty")
     privacy: bool = spec(True, help="risk: people disclose their diagnosis online, and a disclosure can harm them (identified, judged, contacted; self-stigma, work, leaving)", box="privacy")
     vulnerability: bool = spec(True, help="vulnerable people (in an acute phase) are harmed more by hostile comments", box="hostility")
@@ -362,6 +364,16 @@ class OfflineParams:
 
 
 @dataclass
+class RoleParams:
+    """Roles that change (ODD §7.2): the 90-9-1 shape is kept by the flows, not by fixed roles."""
+
+    become_contributor: float = spec(0.0001, 0, 1, unit="1/day", help="daily chance a lurker online at full belonging becomes a contributor", source="assumption (balances burnout at 9 contributors per 90 lurkers, van Mierlo 2014, at the mean belonging online)", box="exchange")
+    become_superuser: float = spec(0.00017, 0, 1, unit="1/day", help="daily chance an online contributor becomes a superuser", source="assumption (balances superusers' burnout, faster for the hostility their posts draw, at 1 superuser per 9 contributors, van Mierlo 2014)", box="exchange")
+    burnout: float = spec(0.0005, 0, 1, unit="1/day", help="daily chance an online contributor falls back to lurking, or a superuser to contributing (burnout)", source="van Mierlo 2014 (the top 1% write 74.7% of content: faster turnover of roles spreads content over more people; 0.0005/day keeps it within the anchor's tolerance)", box="exchange")
+    burnout_hostility: float = spec(4.0, 0, 100, unit="multiplier", help="how much recent hostility raises burnout", box="hostility")
+
+
+@dataclass
 class InformationParams:
     """Health information and misinformation met outside peer communities (ODD §7.6)."""
 
@@ -459,6 +471,7 @@ class ModelParams:
     intervention: InterventionParams = field(default_factory=InterventionParams)
     wellbeing: WellbeingParams = field(default_factory=WellbeingParams)
     offline: OfflineParams = field(default_factory=OfflineParams)
+    roles: RoleParams = field(default_factory=RoleParams)
     information: InformationParams = field(default_factory=InformationParams)
     trust: TrustParams = field(default_factory=TrustParams)
     privacy: PrivacyParams = field(default_factory=PrivacyParams)

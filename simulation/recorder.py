@@ -19,6 +19,26 @@ from .state import State
 # PAM level cut-points (Hibbard et al.): L1 <= 47.0; L2 47.1-55.1; L3 55.2-67.0; L4 >= 67.1.
 PAM_CUTS = (47.05, 55.15, 67.05)
 STIGMA_MODERATE_HIGH = 0.5  # ISMI 2.5 on the 1-4 scale, rescaled to 0-1
+# Participation inequality as van Mierlo 2014 measured it: people ranked by what they posted;
+# the top 1% are superusers, the next 9% contributors, the rest lurkers.
+TOP_SUPERUSERS, TOP_CONTRIBUTORS = 0.01, 0.10
+
+
+def content_shares(posts: np.ndarray) -> tuple[float, float, float]:
+    """The shares of all posts written by the lurkers, contributors and superusers of ``posts``
+    (each person's posts so far), classed by activity as van Mierlo 2014 did (``TOP_*``): roles
+    change (ODD §7.2), so a person's role today does not say who wrote the posts so far."""
+    total = float(posts.sum())
+    n = posts.shape[0]
+    if total == 0.0 or n == 0:
+        return 0.0, 0.0, 0.0
+    k_super = int(np.ceil(TOP_SUPERUSERS * n))
+    k_top = int(np.ceil(TOP_CONTRIBUTORS * n))
+    ranked = -np.partition(-posts.astype(np.int64), (k_super - 1, k_top - 1))
+    superusers = float(ranked[:k_super].sum())
+    contributors = float(ranked[k_super:k_top].sum())
+    return (total - superusers - contributors) / total, contributors / total, superusers / total
+
 
 OUTCOMES: dict[str, str] = {
     "activation_mean": "mean patient activation (PAM, 0-100)",
@@ -106,9 +126,9 @@ def summarize(st: State, day: int = 0) -> dict[str, float]:
     out["ever_online_share"] = t[K.A_EVER_ONLINE] / n
     ever = t[K.A_EVER_ONLINE]
     out["ever_posted_share"] = t[K.A_EVER_POSTED] / ever if ever else 0.0
-    posts = t[K.A_POSTS_L] + t[K.A_POSTS_C] + t[K.A_POSTS_S]
-    for k, role in enumerate(("lurker", "contributor", "superuser")):
-        out[f"content_share_{role}"] = t[K.A_POSTS_L + k] / posts if posts else 0.0
+    shares = content_shares(st.cur["posts"][st.cur["ever_online"] == 1])
+    for role, share in zip(("lurker", "contributor", "superuser"), shares):
+        out[f"content_share_{role}"] = share
     out["enrolled_share"] = t[K.A_ENROLLED] / n
     out["employed_share"] = t[K.A_EMPLOYED] / n
     out["disclosed_share"] = t[K.A_DISCLOSED] / n

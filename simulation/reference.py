@@ -130,6 +130,24 @@ class Person(mesa.Agent):
         )
         self.next["ever_posted"] = 1 if (self.ever_posted == 1 or posted == 1) else 0
         self.next["posts"] = self.posts + posted
+        # Roles change (ODD §7.2): belonging draws lurkers in; contributors and superusers burn
+        # out, sooner after hostile comments.
+        role = self.role
+        if self.next["community"] >= 0 and th["role_change"] > 0.0:
+            down = th["burnout"] * (1.0 + th["burnout_hostility"] * self.hostile_recent)
+            if role == 0:
+                if self.u("posting", 2) < th["become_contributor"] * self.belonging:
+                    role = 1
+            elif role == 1:
+                v = self.u("posting", 2)
+                if v < th["become_superuser"]:
+                    role = 2
+                elif v >= 1.0 - down:
+                    role = 0
+            elif self.u("posting", 2) < down:
+                role = 1
+        self.next["role"] = role
+        self.next["post_rate"] = th["role_rates"][role] if role != self.role else self.post_rate
 
     # 3 is the community feed (``ReferenceModel.compute_feeds``); 4: what this person meets today.
     def exchange(self) -> None:
@@ -486,6 +504,7 @@ class ReferenceModel(mesa.Model):
             "offline",
             "information",
             "privacy",
+            "roles",
         ):
             for k, v in vars(getattr(self.params, group)).items():
                 self.th[k] = float(v)
@@ -494,6 +513,9 @@ class ReferenceModel(mesa.Model):
             for k, v in vars(getattr(self.params, group)).items():
                 self.th[f"{group}_{k}"] = float(v)
         self.th["trust_mean"] = float(self.params.population.trust_mean)
+        pop = self.params.population
+        self.th["role_rates"] = (pop.post_rate_lurker, pop.post_rate_contributor,
+                                 pop.post_rate_superuser)  # fmt: skip
 
     def _fire_events(self, day: int) -> None:
         todays = [e for e in self.params.scenario.events if e.day == day]

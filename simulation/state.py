@@ -35,13 +35,15 @@ DYNAMIC: dict[str, type] = {
     "disclosed": np.int8,  # has disclosed their diagnosis online (cannot be taken back)
     "privacy_harm": np.int8,  # has been harmed by a disclosure (identified, discriminated, contacted)
     "acute_visits": np.int32,  # acute care episodes so far (emergency visits or admissions)
+    "role": np.int8,  # 0 lurker, 1 contributor, 2 superuser (roles change: ODD §7.2)
+    "post_rate": np.float64,  # daily chance of posting, the role's rate
 }
 
 # The day-to-day variables each submodel writes (each has exactly one writer). A submodel that
 # does not run (``submodels.<name>=false``) leaves them at their day-0 values: ``State.freeze``.
 WRITES: dict[str, tuple[str, ...]] = {
     "membership": ("community", "ever_online"),
-    "posting": ("ever_posted", "posts"),
+    "posting": ("ever_posted", "posts", "role", "post_rate"),
     "feed": (),
     "exchange": (),
     "social": ("belonging", "empowerment", "stigma", "hostile_recent"),
@@ -63,8 +65,6 @@ def frozen_variables(submodels) -> list[str]:
 # Person-level variables fixed at the start: name -> dtype.
 STATIC: dict[str, type] = {
     "diagnosis": np.int8,  # 0 schizophrenia, 1 bipolar, 2 depression
-    "role": np.int8,  # 0 lurker, 1 contributor, 2 superuser
-    "post_rate": np.float64,
     "use": np.float64,  # social-media use propensity, 0-1
     "home": np.int32,  # home community (block of the base network)
     "activation0": np.float64,

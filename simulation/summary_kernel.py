@@ -19,12 +19,12 @@ CHUNK = 1 << 15
     A_ACT, A_ACT2, A_L1, A_L2, A_L3, A_L4, A_C0, A_C1, A_C2, A_C3,
     A_WM, A_WM2, A_WP, A_WP2, A_ST, A_ST2, A_BE, A_BE2, A_EM, A_EM2, A_UN, A_UN2, A_RE, A_RE2,
     A_STIGMA_HIGH, A_BE_ONLINE, A_ONLINE, A_MISLED, A_CORRECTED, A_EVER_ONLINE, A_EVER_POSTED,
-    A_POSTS_L, A_POSTS_C, A_POSTS_S, A_ENROLLED, A_EMPLOYED,
+    A_ENROLLED, A_EMPLOYED,
     A_F_JOIN, A_F_LEAVE, A_F_POST, A_F_SUPPORT, A_F_ACC, A_F_MIS, A_F_HOST, A_F_ADOPT, A_F_CORR,
     A_F_SOUGHT, A_F_ENTER, A_F_ENROL,
     A_TR, A_TR2, A_DISCLOSED, A_HARMED, A_ACUTE, A_F_DISCLOSE, A_F_HARM, A_F_ACUTE,
     A_DX,  # then per diagnosis: count, activation, stigma, in care, mental wellbeing
-) = range(57)  # fmt: skip
+) = range(54)  # fmt: skip
 DX_FIELDS = 5
 SLOTS = A_DX + 3 * DX_FIELDS
 
@@ -33,7 +33,7 @@ SLOTS = A_DX + 3 * DX_FIELDS
 def summary_sums(
     cut1, cut2, cut3, stigma_high,
     activation, care, wellbeing_mental, wellbeing_physical, stigma, belonging, empowerment,
-    uncertainty, recovery, community, misinfo, ever_online, ever_posted, posts, role, enrolled,
+    uncertainty, recovery, community, misinfo, ever_online, ever_posted, enrolled,
     employed, diagnosis, joined, left, posted, support, lam_accurate, lam_misinfo, hostile, adopted,
     corrected, sought, entered_care, enrolled_new, trust, disclosed, privacy_harm, acute_visits,
     disclosed_new, harmed, acute_new,
@@ -81,7 +81,6 @@ def summary_sums(
                 a_[A_CORRECTED] += 1.0
             a_[A_EVER_ONLINE] += ever_online[i]
             a_[A_EVER_POSTED] += ever_posted[i]
-            a_[A_POSTS_L + role[i]] += posts[i]
             a_[A_ENROLLED] += enrolled[i]
             a_[A_EMPLOYED] += employed[i]
             a_[A_F_JOIN] += joined[i]

@@ -117,6 +117,14 @@ _LAYOUT = [
     ("ACUTE_WELLBEING", "acute.wellbeing_effect"),
     ("VULNERABLE_HOSTILITY", "exchange.vulnerable_hostility"),
     ("DISPLACEMENT", "entry.offline_displacement"),
+    ("SW_ROLES", "mechanisms.role_change"),
+    ("POST_RATE_LURKER", "population.post_rate_lurker"),
+    ("POST_RATE_CONTRIBUTOR", "population.post_rate_contributor"),
+    ("POST_RATE_SUPERUSER", "population.post_rate_superuser"),
+    ("BECOME_CONTRIBUTOR", "roles.become_contributor"),
+    ("BECOME_SUPERUSER", "roles.become_superuser"),
+    ("BURNOUT", "roles.burnout"),
+    ("BURNOUT_HOSTILITY", "roles.burnout_hostility"),
 ]
 
 NAMES = [dotted for _, dotted in _LAYOUT]
@@ -226,6 +234,14 @@ ACUTE_VULNERABLE = 101
 ACUTE_WELLBEING = 102
 VULNERABLE_HOSTILITY = 103
 DISPLACEMENT = 104
+SW_ROLES = 105
+POST_RATE_LURKER = 106
+POST_RATE_CONTRIBUTOR = 107
+POST_RATE_SUPERUSER = 108
+BECOME_CONTRIBUTOR = 109
+BECOME_SUPERUSER = 110
+BURNOUT = 111
+BURNOUT_HOSTILITY = 112
 
 
 def pack_theta(params: ModelParams) -> np.ndarray:

@@ -19,7 +19,7 @@ def test_population_shares_follow_the_parameters():
     st = init_state(params(population__size=50_000))
     dx = np.bincount(st.static["diagnosis"], minlength=3) / 50_000
     assert dx == pytest.approx([0.30, 0.30, 0.40], abs=0.01)
-    role = np.bincount(st.static["role"], minlength=3) / 50_000
+    role = np.bincount(st.cur["role"], minlength=3) / 50_000
     assert role == pytest.approx([0.90, 0.09, 0.01], abs=0.005)
     assert (st.cur["community"] >= 0).mean() == pytest.approx(0.70, abs=0.01)
     care = np.bincount(st.cur["care"], minlength=4) / 50_000

@@ -171,7 +171,7 @@ def check_view(m: PeerwellModel, i: int) -> None:
     cur, static = m.state.cur, m.state.static
     assert v.index == i and v.model is m
     assert v.diagnosis == DIAGNOSES[static["diagnosis"][i]]
-    assert v.role == ROLES[static["role"][i]]
+    assert v.role == ROLES[cur["role"][i]]
     c = int(cur["community"][i])
     assert v.community == (None if c < 0 else c) and v.online == (c >= 0)
     assert v.activation == cur["activation"][i]

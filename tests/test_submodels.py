@@ -41,6 +41,7 @@ BUSY = {  # a population in which every submodel has work to do
     "population__initial_misinformed_share": 0.2,
     "privacy__disclose_per_post": 0.5,  # disclosures and harms within 25 days
     "privacy__harm_rate": 0.05,
+    "roles__burnout": 0.05,  # roles change within 25 days
 }
 
 

@@ -94,6 +94,12 @@ BASIS: dict[str, str] = {
     "entry.leave_rate": "target",
     "activation.learning_gain": "target",
     "exchange.correction_reply": "target",
+    "information.misinfo_effect": "input",
+    "information.correction_effect": "input",
+    "information.offline_correction": "target",
+    "population.initial_corrected_share": "target",
+    "acute.vulnerable_ratio": "input",
+    "roles.burnout": "target",
 }
 
 # Groups whose values are choices of the experimenter, not quantities calibrated (or not) to data:
