@@ -86,8 +86,8 @@ class PopulationParams:
     pam_sd_bipolar: float = spec(17.5, 0, 50, unit="PAM points", help="baseline activation SD, bipolar", source=PAM_SRC, box="activation")
     pam_mean_depression: float = spec(55.4, 0, 100, unit="PAM points", help="baseline activation mean, major depression", source=PAM_SRC, box="activation")
     pam_sd_depression: float = spec(14.6, 0, 50, unit="PAM points", help="baseline activation SD, major depression", source=PAM_SRC, box="activation")
-    stigma_mean_schizophrenia: float = spec(0.47, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, schizophrenia", source=STIGMA_SRC + "; calibrated to 41.7% moderate/high after a year (peerwell calibrate)", box="stigma")
-    stigma_mean_other: float = spec(0.444, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, bipolar and depression", source=STIGMA_SRC, box="stigma")
+    stigma_mean_schizophrenia: float = spec(0.456, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, schizophrenia", source=STIGMA_SRC + "; calibrated to 41.7% moderate/high after a year (peerwell calibrate)", box="stigma")
+    stigma_mean_other: float = spec(0.447, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, bipolar and depression", source=STIGMA_SRC, box="stigma")
     stigma_concentration: float = spec(7.0, 0.5, 200, unit="Beta a+b", help="how tightly baseline self-stigma clusters round its mean", box="stigma")
     social_media_use_mean: float = spec(0.5, 0.01, 0.99, unit="0-1", help="mean propensity to use social media", source="Birnbaum 2015 (2.6 ± 2.5 h/day)", box="entry")
     social_media_use_concentration: float = spec(4.0, 0, 1e6, unit="Beta a+b", help="spread of social-media use between people: Beta concentration; 0 = everyone at the mean (well-mixed, for the classic-model limits)", source="Birnbaum 2015 (SD 2.5 h/day about a mean of 2.6)", box="entry")
@@ -246,13 +246,13 @@ class EntryParams:
     """The critical point: joining an online community of peers, and leaving it."""
 
     join_rate: float = spec(0.02, 0, 1, unit="1/day", help="daily chance that an offline person at full social-media use joins a community", box="entry")
-    leave_rate: float = spec(0.0045, 0, 1, unit="1/day", help="baseline daily chance an online person leaves their community", source="HORYZONS retention 55.5% at 6 months", box="entry")
+    leave_rate: float = spec(0.0049, 0, 1, unit="1/day", help="baseline daily chance an online person leaves their community", source="HORYZONS retention 55.5% at 6 months", box="entry")
     leave_after_hostility: float = spec(4.0, 0, 100, unit="multiplier", help="how much recent hostility raises the chance of leaving", box="hostility")
     belonging_retention: float = spec(0.7, 0, 1, unit="0-1", help="how much full belonging lowers the chance of leaving", box="peer_support")
     home_bias: float = spec(0.7, 0, 1, unit="probability", help="chance a joiner picks their home community rather than any", box="entry")
     attract_moderation: float = spec(1.0, 0, 20, unit="log-odds per unit", help="how much a community's moderation draws people who choose among communities: weight e^(attract_moderation * moderation - attract_hostility * hostility)", box="entry")
     attract_hostility: float = spec(10.0, 0, 200, unit="log-odds per unit", help="how much a community's hostility (per post, after the platform multiplier) keeps choosers away", box="hostility")
-    switch_share: float = spec(0.09, 0, 1, unit="share", help="share of the people leaving a community (or whose community closes) who move to another open one the same day rather than going offline", box="entry")
+    switch_share: float = spec(0.069, 0, 1, unit="share", help="share of the people leaving a community (or whose community closes) who move to another open one the same day rather than going offline", box="entry")
     offline_displacement: float = spec(0.2, 0, 1, unit="share", help="share of offline connectedness displaced while online at full social-media use (an assumption, flagged: evidence is mixed)", box="peer_support")
     hostility_memory: float = spec(0.9, 0, 0.999, unit="1/day", help="daily persistence of the memory of hostile comments (0.9: about ten days)", box="hostility")
 
@@ -267,7 +267,7 @@ class ExchangeParams:
     misinfo_adoption: float = spec(0.05, 0, 1, unit="1/post", help="chance a misleading post read is believed", box="misinformation")
     correction_moderator: float = spec(0.5, 0, 10, unit="1/day", help="correction pressure of full moderation on a misinformed member", box="misinformation")
     correction_peer: float = spec(0.02, 0, 1, unit="1/post", help="chance an accurate post read corrects a misleading belief", box="misinformation")
-    correction_reply: float = spec(4.8, 0, 50, unit="replies/post", help="correcting replies a misleading post draws when all of its community's feed is accurate (scaled by the feed's accurate share); each answered author is corrected at this hazard the same day", source="Esquivel 2006: 7 of 10 false posts corrected by other participants within hours (calibrated)", box="misinformation")
+    correction_reply: float = spec(4.85, 0, 50, unit="replies/post", help="correcting replies a misleading post draws when all of its community's feed is accurate (scaled by the feed's accurate share); each answered author is corrected at this hazard the same day", source="Esquivel 2006: 7 of 10 false posts corrected by other participants within hours (calibrated)", box="misinformation")
     correction_clinician: float = spec(0.01, 0, 1, unit="1/day", help="daily chance that care corrects a misleading belief", box="misinformation")
     stifling: float = spec(0.01, 0, 10, unit="1/post", help="chance per post met from someone who already knows the claim (misled or corrected) that a misled person stops spreading it (Daley-Kendall/Maki-Thompson stifling)", box="misinformation")
     misinfo_renewal: float = spec(0.01, 0, 1, unit="1/day", help="daily chance a corrected person becomes open to a new misleading claim", box="misinformation")
@@ -299,7 +299,7 @@ class StigmaParams:
 class ActivationParams:
     """Consumer activation (PAM) and uncertainty about one's own condition."""
 
-    learning_gain: float = spec(0.00036, 0, 1, unit="1/day", help="rate at which accurate information from peers raises activation toward 100", source="calibrated: PAM-MH means and level shares after a year online (PAM-MH validation study; peerwell calibrate)", box="activation")
+    learning_gain: float = spec(0.000376, 0, 1, unit="1/day", help="rate at which accurate information from peers raises activation toward 100", source="calibrated: PAM-MH means and level shares after a year online (PAM-MH validation study; peerwell calibrate)", box="activation")
     empowerment_boost: float = spec(0.5, 0, 10, unit="multiplier", help="how much empowerment adds to learning from peers", box="activation")
     relaxation: float = spec(0.005, 0, 1, unit="1/day", help="daily return of activation to its baseline", box="activation")
     misinfo_drag: float = spec(0.002, 0, 1, unit="1/day", help="daily loss of activation while holding a misleading belief", box="misinformation")
