@@ -98,7 +98,7 @@ class PopulationParams:
     post_rate_contributor: float = spec(0.03, 0, 1, unit="1/day", help="daily posting probability of a contributor", source=MIERLO, box="exchange")
     post_rate_superuser: float = spec(0.9, 0, 1, unit="1/day", help="daily posting probability of a superuser", source=MIERLO, box="exchange")
     initial_misinformed_share: float = spec(0.10, 0, 1, unit="share", help="share holding a misleading health belief at day 0", source="24.4% inappropriate advice in a peer forum (upper bound)", box="misinformation")
-    initial_corrected_share: float = spec(0.30, 0, 1, unit="share", help="share who have been corrected of a misleading claim at day 0 (and are not yet open to a new one)", source="derived: the offline stationary share at the defaults, so beliefs start at the balance of what people meet outside peer communities (ODD §7.6)", box="misinformation")
+    initial_corrected_share: float = spec(0.30, 0, 1, unit="share", help="share who have been corrected of a misleading claim at day 0 (and are not yet open to a new one)", source="derived from the per-item effects (Schmid & Bauer 2025, Walter 2021): the offline stationary share, so beliefs start at the balance of what people meet outside peer communities (ODD §7.6)", box="misinformation")
     uncertainty_mean: float = spec(0.35, 0.01, 0.99, unit="0-1", help="baseline uncertainty about one's own condition (Beta, concentration 6)", box="uncertainty")
     share_in_care: float = spec(0.50, 0, 1, unit="share", help="share in mental-health care at day 0 (near the care equilibrium of the defaults)", box="care")
     share_seeking: float = spec(0.04, 0, 1, unit="share", help="share seeking care at day 0", box="care")
@@ -204,7 +204,7 @@ class MechanismSwitches:
     hostility: bool = spec(True, help="risk: hostile or derogatory comments", box="hostility")
     uncertainty: bool = spec(True, help="risk: feeling more uncertain about one's own health condition", box="uncertainty")
     offline_translation: bool = spec(True, help="gains made online carry into offline recovery and employment", box="offline")
-    offline_information: bool = spec(True, help="everyone meets health information and misinformation outside peer communities too (search, television, family, clinicians)", box="misinformation")
+    offline_information: bool = spec(True, help="everyone meets health information and misinformation outside peer communities too (search, television, family; care corrects on its own route)", box="misinformation")
     role_change: bool = spec(True, help="lurkers become contributors as belonging grows; contributors and superusers can burn out", box="exchange")
     trust: bool = spec(True, help="trust in online health information moves with what people meet and weighs how much they take from posts (uncertainty about the reliability of information)", box="uncertainty")
     privacy: bool = spec(True, help="risk: people disclose their diagnosis online, and a disclosure can harm them (identified, judged, contacted; self-stigma, work, leaving)", box="privacy")
@@ -378,7 +378,7 @@ class InformationParams:
     """Health information and misinformation met outside peer communities (ODD §7.6)."""
 
     offline_misinfo: float = spec(0.05, 0, 100, unit="items/day", help="misleading health items everyone meets per day outside peer communities (search engines, television, family)", box="misinformation")
-    offline_correction: float = spec(0.148, 0, 100, unit="items/day", help="correcting health items everyone meets per day outside peer communities (reliable sites, family, services); set so that the misled share of people never online stays at its day-0 value (ODD §7.6)", source="derived: stationary offline misled share = population.initial_misinformed_share", box="misinformation")
+    offline_correction: float = spec(0.148, 0, 100, unit="items/day", help="correcting health items everyone meets per day outside peer communities (reliable sites, family, services); set so that the misled share of people never online stays at its day-0 value (ODD §7.6)", source="derived from the per-item effects (Schmid & Bauer 2025, Walter 2021): the offline misled share stays at population.initial_misinformed_share (ODD §7.6)", box="misinformation")
     misinfo_effect: float = spec(0.0996, 0, 10, unit="1/item", help="hazard with which one misleading item met outside peer communities misleads: 1 - e^-0.0996 = 9.5% of the unaware, the share moved across the belief midpoint by g = 0.24", source="Schmid & Bauer 2025: exposure to health misinformation, 14 RCTs, g = 0.24 [0.10, 0.38]; Phi(0.24) - 1/2 = 0.095", box="misinformation")
     correction_effect: float = spec(0.169, 0, 10, unit="1/item", help="hazard with which one correcting item corrects a misleading belief: 1 - e^-0.169 = 15.5%, the share moved across the belief midpoint by d = 0.40", source="Walter 2021: corrections of health misinformation on social media, k = 24, d = 0.40 [0.25, 0.55]; Phi(0.40) - 1/2 = 0.155", box="misinformation")
 
@@ -447,6 +447,11 @@ GROUPS = {
     "intervention": InterventionParams,
     "wellbeing": WellbeingParams,
     "offline": OfflineParams,
+    "roles": RoleParams,
+    "information": InformationParams,
+    "trust": TrustParams,
+    "privacy": PrivacyParams,
+    "acute": AcuteParams,
 }
 
 

@@ -138,7 +138,7 @@ def init_state(params: ModelParams) -> State:
     s["stigma0"][:] = s0
     x["stigma"][:] = s0
 
-    # Who is vulnerable, isolated, a heavy user and online are related (ODD §3.1): a Gaussian
+    # Who is vulnerable, isolated, a heavy user and online are related (ODD §5.1): a Gaussian
     # copula. Isolation is low offline connectedness; being vulnerable and heavy use lean toward
     # it, being online at day 0 toward heavy use. Each correlation 0 gives the independent draw.
     u_off = u(D_BELONGING)

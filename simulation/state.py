@@ -117,7 +117,7 @@ COMMUNITY: dict[str, type] = {
     "attraction": np.float64,  # weight in the choice among communities (ODD §7.1)
     "intervention": np.int8,
     "anti_stigma": np.float64,
-    "disclosure": np.float64,  # how much members disclose here (platform norm x openness)
+    "disclosure": np.float64,  # how much members disclose here (the platform's norm)
     "exposure": np.float64,  # how exposed a disclosure is here: 1 open, less when closed or moderated
     "opens": np.int64,  # the day it opens (takes members from this day on)
     "closes": np.int64,  # the day it closes (population.NEVER: it does not)

@@ -54,7 +54,12 @@ GROUP_TITLES = {
     "care": "Care status",
     "intervention": "Online interventions",
     "wellbeing": "Wellbeing",
-    "offline": "Offline outcomes",
+    "offline": "Offline outcomes and acute care",
+    "roles": "Roles that change",
+    "information": "Health information met outside peer communities",
+    "trust": "Trust in online health information",
+    "privacy": "Disclosure and privacy",
+    "acute": "Acute care",
 }
 
 # The boxes of the conceptual model (Naslund et al. 2016, Fig. 1) that a parameter's ``box``
@@ -142,7 +147,8 @@ class ParamRow:
 
     @property
     def is_assumption(self) -> bool:
-        return self.source.strip().lower() == "assumption"
+        # "assumption (…)": an assumption, with what motivates it in parentheses
+        return self.source.strip().lower().startswith("assumption")
 
     @property
     def basis(self) -> str:
@@ -241,7 +247,9 @@ def _box_cell(row: ParamRow, links: bool) -> str:
 
 
 def _cells(row: ParamRow, links: bool) -> list[str]:
-    source = "—" if row.is_assumption or row.basis == "n/a" else _md(row.source)
+    # A bare "assumption" has nothing to show; "assumption (…)" shows what motivates it.
+    bare = row.source.strip().lower() == "assumption"
+    source = "—" if bare or row.basis == "n/a" else _md(row.source)
     basis = f"**{row.basis}**" if row.basis == "assumption" else row.basis
     return [
         f"`{row.name}`",
