@@ -252,7 +252,7 @@ GROUPS: dict[str, str] = {
     "all": "everyone (the population, the row the other groups are read against)",
     "online_day0": "in an online community on day 0",
     "offline_day0": "in no online community on day 0",
-    **{name: f"diagnosis {name}" for name in DIAGNOSES},
+    **{name: f"diagnosis: {name}" for name in DIAGNOSES},
     "vulnerable": "vulnerable at the start: in an acute phase or of high need (harmed more)",
     "not_vulnerable": "not vulnerable at the start",
     "movers": "joined a community that opened after day 0 (at any time in the run)",
@@ -288,7 +288,8 @@ GROUP_OUTCOMES: dict[str, GroupOutcome] = {
     "employed": GroupOutcome(K.G_EMPLOYED, "employed_share"),
     "recovery": GroupOutcome(K.G_RECOVERY, "recovery_mean"),
 }
-# The columns of groups.parquet: one row per group per recorded day.
+# The columns of groups.parquet: one row per group per recorded day. A change is per person, the
+# same people on both days (a difference of two sums: 0 when within their rounding).
 GROUP_COLUMNS: dict[str, str] = {
     "step": "the recorded day (as in trajectories.parquet)",
     "group": "the group's name (GROUPS)",
@@ -299,7 +300,7 @@ GROUP_COLUMNS: dict[str, str] = {
         for name, o in GROUP_OUTCOMES.items()
         for column, text in (
             (f"{name}_mean", f"{OUTCOMES[o.column]}, in the group"),
-            (f"{name}_change", f"the group's mean change in {name} from day 0 per person"),
+            (f"{name}_change", f"the group's mean change in {name.replace('_', ' ')} from day 0"),
         )
     },
     "acute_care_rate": "the group's acute care episodes per person-year since day 0 (0 on day 0)",
@@ -345,6 +346,7 @@ def _group_cells() -> dict[str, np.ndarray]:
 GROUP_CELLS = _group_cells()
 
 
+_EPS = float(np.finfo(np.float64).eps)
 # A day's record of the cells (``GroupTracker.cell_sums``): the day's sums (columns
 # ``summary_kernel.G_*``), then from column START the day-0 sums of the same people (by slot).
 START = K.G_FIELDS
@@ -384,7 +386,13 @@ def group_rows(steps: list[int], sums: list[np.ndarray], people: int) -> pd.Data
     }
     for name, o in GROUP_OUTCOMES.items():
         cols[f"{name}_mean"] = g[:, K.G_SUM + o.slot] / per_person
-        cols[f"{name}_change"] = (g[:, K.G_SUM + o.slot] - g[:, START + o.slot]) / per_person
+        now, start = g[:, K.G_SUM + o.slot], g[:, START + o.slot]
+        # The change is the difference of two sums of non-negative values; one within their
+        # rounding (at most count * ε of each sum) is no change: the people's values are the
+        # same, summed in another order.
+        rounding = _EPS * count * (now + start)
+        cols[f"{name}_change"] = np.where(np.abs(now - start) <= rounding, 0.0, now - start)
+        cols[f"{name}_change"] /= per_person
     person_years = per_person * step / 365.0
     rate = np.divide(g[:, K.G_ACUTE], person_years, out=np.zeros(len(step)), where=step > 0)
     cols["acute_care_rate"] = np.where(count > 0, rate, np.nan)

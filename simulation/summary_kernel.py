@@ -189,8 +189,8 @@ def community_sums(
 STATUS_MOVER, STATUS_STAYER, STATUS_OFFLINE = range(3)
 STATUSES = 3
 NO_CELL = -1  # the status of a person not yet summed into any cell
-# The outcomes summed per cell, in their slots: scores as they are, shares as 0 or 1
-# (``recorder.GROUP_OUTCOMES`` names them).
+# The outcomes summed per cell, in their slots: scores as they are, shares as 0 or 1, so none is
+# negative (``recorder.GROUP_OUTCOMES`` names them and relies on that for the changes' rounding).
 (
     G_ACTIVATION, G_STIGMA, G_BELONGING, G_EMPOWERMENT, G_WELLBEING_MENTAL, G_CARE_SEEKING,
     G_MISLED, G_UNCERTAINTY, G_TRUST, G_DISCLOSED, G_HARMED, G_ONLINE, G_EMPLOYED, G_RECOVERY,
