@@ -210,3 +210,104 @@ def test_peerwell_run_writes_every_recorded_day_to_groups_parquet(tmp_path, caps
     assert {g["step"] for g in meta["groups"]} == {30}
     last = groups[groups["step"] == 30].drop(columns=["run_id", "scenario", "seed"])
     assert meta["groups"][0]["activation_mean"] == last["activation_mean"].iloc[0]
+
+
+# ----- compare: groups.csv and the subgroups of report.md --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    import peerwell
+
+    out = tmp_path_factory.mktemp("compare")
+    return peerwell.compare(
+        ["baseline", "anti_stigma_campaign"],
+        replicates=3,
+        steps=30,
+        population__size=400,
+        n_jobs=1,
+        figures=False,
+        output_dir=out,
+        subgroups=["vulnerable", "schizophrenia"],
+    )
+
+
+def test_groups_csv_holds_every_group_and_its_paired_differences(compared):
+    from peerwell.scenarios.experiments.store import read_metadata
+
+    g = pd.read_csv(compared.output_dir / "groups.csv")
+    assert set(g["group"]) == set(GROUPS)
+    pd.testing.assert_frame_equal(
+        g, compared.groups.astype({"n_pairs": "float64"}), check_dtype=False
+    )
+    # The difference of a group's mean, paired by replicate, from the runs' own tables.
+    level = {}
+    for _, run in compared.runs.iterrows():
+        rows = read_metadata(compared.output_dir / run["file"])["groups"]
+        mine = next(r for r in rows if r["group"] == "vulnerable")
+        level[(run["scenario"], run["replicate"])] = mine["self_stigma_mean"]
+    want = np.mean([level[("anti_stigma_campaign", r)] - level[("baseline", r)] for r in range(3)])
+    row = g[
+        (g["scenario"] == "anti_stigma_campaign")
+        & (g["group"] == "vulnerable")
+        & (g["measure"] == "self_stigma_mean")
+    ].iloc[0]
+    np.testing.assert_allclose(row["diff"], want, rtol=1e-12)
+    assert row["n_pairs"] == 3 and row["diff_ci_low"] <= row["diff"] <= row["diff_ci_high"]
+    assert row["diff"] < 0  # the campaign lowers self-stigma: the check is not of zeros
+    assert g.loc[g["scenario"] == "baseline", "diff"].isna().all()  # the reference: no pairs
+
+
+def test_the_report_has_a_table_for_each_subgroup_asked_for(compared):
+    text = compared.report
+    assert "## Subgroups" in text
+    for group in ("vulnerable", "schizophrenia"):
+        section = text.split(f"### {group}\n", 1)[1].split("###", 1)[0]
+        assert GROUPS[group][1:] in section
+        assert "| outcome | baseline | anti_stigma_campaign |" in section
+        assert "| self-stigma |" in section and "| acute care episodes per person-year |" in section
+    assert "### not_vulnerable" not in text  # only those asked for
+    manifest = json.loads((compared.output_dir / "comparison.json").read_text())
+    assert manifest["subgroups"] == ["vulnerable", "schizophrenia"]
+
+
+def test_an_unknown_subgroup_is_refused_before_anything_runs(tmp_path, capsys):
+    from peerwell.scenarios.experiments.compare import run_comparison
+    from peerwell.simulation.errors import ConfigError
+
+    out = tmp_path / "api"
+    with pytest.raises(ConfigError) as err:
+        run_comparison(["baseline"], 2, ["steps=5"], out, n_jobs=1, subgroups=["vulnerabel"])
+    assert "vulnerabel" in str(err.value) and "did you mean vulnerable" in str(err.value)
+    assert ", ".join(GROUPS) in str(err.value)  # every known name
+    assert not out.exists()
+    out = tmp_path / "cli"
+    code, text = peerwell_here(
+        capsys, "compare", "scenarios=[baseline]", "replicates=2", "steps=5", "n_jobs=1",
+        f"output_dir={out}", "subgroups=[movers,women]",
+    )  # fmt: skip
+    assert code == 2, text
+    assert "unknown subgroup 'women'" in text and "not_vulnerable" in text
+    assert not out.exists()
+
+
+def test_subgroups_without_brackets_are_told_to_use_a_list():
+    from peerwell.scenarios.cli.compare import parse_compare_args
+    from peerwell.simulation.errors import ConfigError
+
+    opts, _ = parse_compare_args(["scenarios=[baseline]", "subgroups=vulnerable"])
+    assert opts.subgroups == ["vulnerable"]
+    with pytest.raises(ConfigError, match=r"subgroups=\[vulnerable,movers\]"):
+        parse_compare_args(["scenarios=[baseline]", "subgroups=vulnerable,movers"])
+
+
+def test_bootstrap_cis_are_each_column_s_bootstrap_ci():
+    from peerwell.analysis.stats import bootstrap_ci, bootstrap_cis
+
+    x = np.random.default_rng(4).random((6, 5))
+    x[:, 1] = 0.25  # every replicate agrees
+    x[2, 3] = np.nan  # a replicate without the measure
+    lo, hi = bootstrap_cis(x)
+    for k in range(x.shape[1]):
+        np.testing.assert_allclose((lo[k], hi[k]), bootstrap_ci(x[:, k]), rtol=1e-12)
+    assert lo[1] == hi[1] == 0.25 and lo[0] < hi[0]
