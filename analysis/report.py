@@ -286,8 +286,6 @@ def subgroups_section(
         outcomes = [] if nobody else _group_outcomes()
         rows = []
         for measure, label, column in [("share", "share of people", "share"), *outcomes]:
-            if (reference, group, measure) not in by.index:
-                continue  # a run stored before the measure was recorded
             r = by.loc[(reference, group, measure)]
             cells = [
                 f"{fmt_value(column, r['mean'])} [{fmt_value(column, r['ci_low'])}, "

@@ -503,8 +503,9 @@ def bootstrap_cis(
     return lo, hi
 
 
-GROUP_COLUMNS = ["scenario", "group", "measure", "mean", "ci_low", "ci_high", "replicates",
-                 "reference", "n_pairs", "diff", "diff_ci_low", "diff_ci_high"]  # fmt: skip
+# The columns of groups.csv (``groups_summary``).
+GROUPS_CSV_COLUMNS = ["scenario", "group", "measure", "mean", "ci_low", "ci_high", "replicates",
+                      "reference", "n_pairs", "diff", "diff_ci_low", "diff_ci_high"]  # fmt: skip
 
 
 def group_measures(groups: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -544,7 +545,7 @@ def groups_summary(groups: pd.DataFrame, reference: str | None = None) -> pd.Dat
         the table.
     """
     if groups.empty:
-        return pd.DataFrame(columns=GROUP_COLUMNS)
+        return pd.DataFrame(columns=GROUPS_CSV_COLUMNS)
     reference = reference or groups["scenario"].iloc[0]
     measures, levels = group_measures(groups)
     runs = {
@@ -573,7 +574,7 @@ def groups_summary(groups: pd.DataFrame, reference: str | None = None) -> pd.Dat
             n_pairs, diff, diff_lo, diff_hi = paired.get(m, (pd.NA, np.nan, np.nan, np.nan))
             rows.append([scenario, group, m, means[k], lo[k], hi[k], len(present), reference,
                          n_pairs, diff, diff_lo, diff_hi])  # fmt: skip
-    out = pd.DataFrame(rows, columns=GROUP_COLUMNS)
+    out = pd.DataFrame(rows, columns=GROUPS_CSV_COLUMNS)
     out["n_pairs"] = out["n_pairs"].astype("Int64")
     order = {g: k for k, g in enumerate(dict.fromkeys(groups["group"]))}
     return out.sort_values(["scenario", "group"], key=lambda s: s.map(order) if s.name == "group"
