@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import shutil
+import textwrap
 from dataclasses import dataclass, field
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -63,12 +64,14 @@ reused, so rerunning a killed comparison resumes, and more replicates add to the
 
 Writes into OUTPUT_DIR (default {d.output_dir}): runs/ (one file per run), summary.csv,
 groups.csv (every subgroup), figures/, report.md and comparison.json; prints the paired
-differences. subgroups=[vulnerable,not_vulnerable] adds a table to report.md for each group named:
-its outcomes in the first scenario and every scenario's paired difference. The groups:
-{", ".join(GROUPS)}. A difference is marked * when its
+differences. A difference is marked * when its
 paired t-test, Holm-adjusted over every outcome and scenario of the table, gives p < {ALPHA:g};
 with fewer than {MIN_PAIRS} replicates nothing is marked (too few pairs to test), and the
-table and report.md say so. `peerwell scenarios` lists the scenarios."""
+table and report.md say so. `peerwell scenarios` lists the scenarios.
+
+subgroups=[vulnerable,not_vulnerable] adds a table to report.md for each group named: its
+outcomes in the first scenario and every scenario's paired difference. The groups:
+{textwrap.fill(", ".join(GROUPS), width=96)}."""
 
 
 def __getattr__(name: str) -> str:
