@@ -23,6 +23,7 @@ from .stats import (
     OUTCOME_BY_NAME,
     marks_family,
     too_few_pairs,
+    unit_of,
 )
 from .tables import markdown_table
 
@@ -55,7 +56,7 @@ def fmt_value(outcome: str, value: float) -> str:
     """A level in its unit: shares in percent, activation in PAM points, scores to 3 decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    unit = OUTCOME_BY_NAME[outcome].unit if outcome in OUTCOME_BY_NAME else "score"
+    unit = unit_of(outcome)
     if unit == "share":
         return f"{100 * value:.1f}%"
     if unit == "pam":
@@ -67,7 +68,7 @@ def fmt_diff(outcome: str, value: float, unit: bool = True) -> str:
     """A difference, signed, to three significant figures (shares in percentage points)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    kind = OUTCOME_BY_NAME[outcome].unit if outcome in OUTCOME_BY_NAME else "score"
+    kind = unit_of(outcome)
     if kind == "share":
         return f"{100 * value:+.3g}" + (" pp" if unit else "")
     if kind == "pam":
@@ -182,17 +183,24 @@ def differences_table(summary: pd.DataFrame, scenarios: list[str]) -> str:
     return markdown_table(["outcome", *others], rows)
 
 
+# "Where people went": the movers, stayers and people offline, and the outcomes of the paper's
+# question about a new space (groups.csv holds every group and outcome).
+WHERE_GROUPS = ("movers", "stayers", "offline")
+WHERE_OUTCOMES = ("activation", "self_stigma", "belonging", "wellbeing_mental", "care_seeking")
+
+
 def groups_section(groups: pd.DataFrame) -> list[str]:
     """Where people went (``groups.csv``): for each scenario in which a community opened during
     the run, the share of movers, stayers and people offline and each group's mean change from
     day 0 (mean [95% CI] over the replicates). Empty when no scenario opened one."""
     if groups is None or groups.empty:
         return []
+    groups = groups[groups["group"].isin(WHERE_GROUPS)]
     share = groups[(groups["measure"] == "share") & (groups["group"] == "movers")]
     opened = list(share.loc[share["mean"] > 0, "scenario"])
     if not opened:
         return []
-    changes = [m for m in groups["measure"].unique() if m.endswith("_change")]
+    changes = [f"{o}_change" for o in WHERE_OUTCOMES if f"{o}_change" in set(groups["measure"])]
     out = [
         "## Where people went",
         "",
@@ -223,6 +231,83 @@ def groups_section(groups: pd.DataFrame) -> list[str]:
     return out
 
 
+def _group_outcomes() -> list[tuple[str, str, str]]:
+    """Each outcome of the subgroup tables: (its measure in ``groups.csv``, its label, the
+    trajectories column whose unit it has)."""
+    from peerwell.simulation.recorder import GROUP_OUTCOMES
+
+    rows = []
+    for name, o in GROUP_OUTCOMES.items():
+        label = OUTCOME_BY_NAME[o.column].label if o.column in OUTCOME_BY_NAME else None
+        rows.append((f"{name}_mean", label or name.replace("_", " "), o.column))
+    rows.append(("acute_care_rate", "acute care episodes per person-year", "acute_care_rate"))
+    return rows
+
+
+def subgroups_section(
+    groups: pd.DataFrame, subgroups: dict[str, str], scenarios: list[str], horizon: int
+) -> list[str]:
+    """Each chosen subgroup's outcomes on the horizon (``groups.csv``): the reference's mean
+    [95% CI] and each other scenario's paired difference from it [95% CI]. Empty when none is
+    chosen.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        From ``stats.groups_summary``.
+    subgroups : dict
+        The chosen groups (names of ``recorder.GROUPS``) to what each is.
+    scenarios : list of str
+        In the order given; the first is the reference.
+    horizon : int
+        The day the table is of.
+    """
+    if not subgroups or groups is None or groups.empty:
+        return []
+    reference, others = scenarios[0], scenarios[1:]
+    out = [
+        "## Subgroups",
+        "",
+        f"Each table is one subgroup on day {horizon} (`groups.csv` holds every group): the "
+        f"mean of {reference} over the replicates [95% CI] and each scenario's paired difference "
+        f"from it [95% CI], paired by replicate as above, over the replicates with anyone in the "
+        "group in both runs. A group fixed at day 0 (a diagnosis, vulnerable or not, online or "
+        "offline on day 0) holds the same people in both runs of a pair when the scenarios share "
+        "the population's settings, so its difference is the scenario's effect on those people; "
+        "movers, stayers and people offline choose themselves, so theirs describe who went where. "
+        "The intervals are not adjusted for the many subgroups and outcomes, and no difference "
+        "here is marked.",
+        "",
+    ]
+    by = groups.set_index(["scenario", "group", "measure"])
+    for group, meaning in subgroups.items():
+        out += [f"### {group}", "", f"{meaning[:1].upper()}{meaning[1:]}.", ""]
+        nobody = by.loc[(reference, group, "share"), "replicates"] == 0
+        outcomes = [] if nobody else _group_outcomes()
+        rows = []
+        for measure, label, column in [("share", "share of people", "share"), *outcomes]:
+            r = by.loc[(reference, group, measure)]
+            cells = [
+                f"{fmt_value(column, r['mean'])} [{fmt_value(column, r['ci_low'])}, "
+                f"{fmt_value(column, r['ci_high'])}]"
+            ]
+            for sc in others:
+                d = by.loc[(sc, group, measure)]
+                cells.append(
+                    f"{fmt_diff(column, d['diff'])} [{fmt_diff(column, d['diff_ci_low'], False)}, "
+                    f"{fmt_diff(column, d['diff_ci_high'], False)}]"
+                )
+            rows.append([label, *cells])
+        out += [markdown_table(["outcome", *scenarios], rows), ""]
+        if nobody:
+            out += [
+                f"Nobody is in this group in {reference}: its outcomes have nothing to be paired "
+                "with (`groups.csv` has each scenario's own levels).",
+                "",
+            ]
+    return out
+
+
 def render_report(
     summary: pd.DataFrame,
     scenarios: list[str],
@@ -230,6 +315,7 @@ def render_report(
     settings: dict,
     figures: dict[str, str],
     groups: pd.DataFrame | None = None,
+    subgroups: dict[str, str] | None = None,
 ) -> str:
     """The whole ``report.md``.
 
@@ -247,7 +333,10 @@ def render_report(
     figures : dict
         Caption to relative path of the figure (PNG).
     groups : DataFrame, optional
-        From ``stats.groups_summary``: the section on movers, stayers and people offline.
+        From ``stats.groups_summary``: the section on movers, stayers and people offline, and
+        the subgroups'.
+    subgroups : dict, optional
+        Groups of ``recorder.GROUPS`` to report (name to what it is), one table each.
     """
     reference = scenarios[0]
     out = [f"# peerwell comparison: {', '.join(scenarios)}", ""]
@@ -277,6 +366,7 @@ def render_report(
         out += [differences_table(summary, scenarios)]
         out += [(warning or marks_rule(summary) + ".").replace("*", "\\*", 1), ""]
     out += groups_section(groups)
+    out += subgroups_section(groups, subgroups or {}, scenarios, settings["horizon"])
     out += ["## Figures", ""]
     out += [f"![{caption}]({path})\n" for caption, path in figures.items()]
     out += [

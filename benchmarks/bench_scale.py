@@ -8,7 +8,9 @@ recording), a bare float64 neighbour gather over the same CSR graph (the floor o
 reads its neighbours) and their ratio, the cost per tie, 1 vs 2 threads with a check that the
 trajectories are bit-identical, and the peak memory. Each timed day is followed by one bare gather
 (runs of up to 200 days), so the day/gather ratio is reported as the median of the days' own
-ratios with their middle 90%. ``--year`` also runs 365 days at the
+ratios with their middle 90%. At the largest size, what recording a day costs: the population's
+aggregates (trajectories.parquet) against the groups' table (groups.parquet), timed in turn, as
+the median of the pairs' ratios. ``--year`` also runs 365 days at the
 largest size, wall clock including the build. A benchmark, not a test: it asserts nothing.
 """
 
@@ -92,6 +94,12 @@ def report(a: argparse.Namespace, ctx: dict, results: Plan) -> dict:
     print("\nms per day by submodel at the largest size, 2 threads (over 3 more days):")
     for k, v in last["mechanisms_ms"].items():
         print(f"  {k:<15}{v:8.2f}")
+    rec = last["recording"]
+    print(
+        f"\nrecording a day at the largest size, 2 threads: trajectories (summarize) "
+        f"{rec['summarize_ms']:.1f} ms, groups.parquet (group_table) {rec['groups_ms']:.1f} ms; "
+        f"groups/summarize median [5-95%] {_ratio(rec['groups_over_summarize'])}"
+    )
     print(f"\nrun fingerprint: {hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:8]}")
     return out
 

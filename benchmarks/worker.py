@@ -117,6 +117,29 @@ def submodel_times(m, days: int = TIMED_DAYS) -> dict[str, float]:
     return {k: v / days for k, v in m.timer.seconds.items()}
 
 
+def recording_times(m, repeats: int = 9) -> dict:
+    """What a recorded day's aggregates cost on a finished run ``m``: the population's
+    (``summarize``, the columns of trajectories.parquet) and the groups' (``m.group_table()``:
+    the pass over the people by cell and the groups' rows), timed in turn, with the median of
+    the pairs' own ratios and their spread."""
+    from peerwell.simulation.recorder import summarize
+
+    population, groups, ratios = [], [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        summarize(m.state, m.day)
+        population.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        m.group_table()
+        groups.append(time.perf_counter() - t)
+        ratios.append(groups[-1] / population[-1])
+    return {
+        "summarize_ms": 1000 * statistics.median(population),
+        "groups_ms": 1000 * statistics.median(groups),
+        "groups_over_summarize": _spread(ratios),
+    }
+
+
 def task_scale(n: int, degree: float, steps: int) -> dict:
     """Build time, a full model day against a bare neighbour gather over the same CSR graph."""
     from peerwell.simulation.model import PeerwellModel
@@ -152,6 +175,7 @@ def task_scale(n: int, degree: float, steps: int) -> dict:
         statistics.median(day_times) / statistics.median(gathers)
     ]
     traj = m.trajectories()
+    recording = recording_times(m)
     mechanisms = submodel_times(m)
     return {
         "n": n,
@@ -164,6 +188,7 @@ def task_scale(n: int, degree: float, steps: int) -> dict:
         "day_over_gather": _spread(ratios),
         "digest": hashlib.sha256(traj.to_numpy().tobytes()).hexdigest()[:16],
         "mechanisms_ms": {k: 1000 * v for k, v in mechanisms.items()},
+        "recording": recording,
         "state_mb": m.state.nbytes() / 2**20,
     }
 

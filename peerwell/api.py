@@ -347,9 +347,13 @@ class Result(RunResult):
         platform, members, joined, left, posts, hostile, misleading_read`` and more (the
         community's state that day); the table ``communities.parquet`` holds.
     groups : pandas.DataFrame
-        Movers (into a community that opened after day 0), stayers and people never online on
-        the last day: ``people``, ``share`` and each outcome's mean and mean change from day 0;
-        the table ``groups.parquet`` holds.
+        One row per group per recorded day: ``run_id, scenario, seed, step, group, people,
+        share``, each outcome's mean (``activation_mean``, ...) and mean change from day 0
+        (``activation_change``, ...) and ``acute_care_rate``; the table ``groups.parquet``
+        holds. The groups (``recorder.GROUPS``): ``all``, ``online_day0`` and ``offline_day0``
+        (in a community on day 0 or not), ``schizophrenia``, ``bipolar``, ``depression``,
+        ``vulnerable`` and ``not_vulnerable``, and ``movers`` (into a community that opened
+        after day 0), ``stayers`` and ``offline`` (never online).
     meta : dict
         What ``run.json`` holds: full config, seed, versions, git revision, wall time.
     params : ModelParams
@@ -419,7 +423,8 @@ def run(
     -------
     Result
         ``.trajectories`` (a DataFrame, one row per day), ``.communities`` (one row per
-        community per day), ``.groups`` (movers, stayers, offline), ``.meta``, ``.run_id``, ``.plot()``.
+        community per day), ``.groups`` (one row per group per day), ``.meta``, ``.run_id``,
+        ``.plot()``.
 
     Raises
     ------
@@ -470,8 +475,11 @@ class Comparison(ComparisonResult):
     runs : pandas.DataFrame
         One row per run: ``scenario, replicate, seed, run_id, file, status``.
     groups : pandas.DataFrame
-        The table ``groups.csv`` holds: movers, stayers and people offline per scenario (their
-        share and mean change from day 0 in each outcome, with bootstrap 95% CIs).
+        The table ``groups.csv`` holds: every group of ``recorder.GROUPS`` per scenario on the
+        last day, one row per measure (``share``, each ``<outcome>_mean`` and
+        ``<outcome>_change``, ``acute_care_rate``) with its mean over the replicates and
+        bootstrap 95% CI, and for the day's levels the paired difference from the first
+        scenario with its CI (``diff``, ``diff_ci_low``, ``diff_ci_high``).
     files : dict
         ``summary``, ``report``, ``manifest`` and the figures, as paths.
     """
@@ -531,6 +539,7 @@ def compare(
     n_jobs: int = -1,
     progress: bool = False,
     figures: bool = True,
+    subgroups: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> Comparison:
     """Compare scenarios over replicates, as ``peerwell compare`` does.
@@ -557,6 +566,10 @@ def compare(
         Show a progress bar.
     figures : bool
         Draw the PNG/SVG figures.
+    subgroups : sequence of str, optional
+        Groups of ``recorder.GROUPS`` (``["vulnerable", "not_vulnerable"]``) whose outcomes
+        ``report.md`` shows, each in a table: the first scenario's level and every scenario's
+        paired difference (the command's ``subgroups=``). ``.groups`` has every group anyway.
     **kwargs
         More model overrides, ``__`` for each dot: ``steps=120``, ``population__size=1500``.
 
@@ -569,8 +582,8 @@ def compare(
     Raises
     ------
     ConfigError
-        An unknown scenario or parameter, a bad value, or scenarios with different horizons;
-        nothing is run.
+        An unknown scenario, subgroup or parameter, a bad value, or scenarios with different
+        horizons; nothing is run.
     OSError
         ``output_dir`` cannot be written.
 
@@ -586,6 +599,10 @@ def compare(
     strings = override_strings(overrides, **kwargs)
     names = [scenarios] if isinstance(scenarios, str) else list(scenarios)
     call = f"{names!r}, replicates={replicates}, overrides={strings!r}"
+    if isinstance(subgroups, str):
+        subgroups = [subgroups]
+    if subgroups:
+        call += f", subgroups={list(subgroups)!r}"
     result = run_comparison(
         names,
         replicates,
@@ -596,6 +613,7 @@ def compare(
         root_seed=seed,
         figures=figures,
         command=f"peerwell.compare({call}, seed={seed})",
+        subgroups=subgroups,
     )
     values = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
     return Comparison(**values)

@@ -166,7 +166,8 @@ class PeerwellModel(mesa.Model):
         self.datacollector.collect(self)
         self.community_log = CommunityLog()  # each community's aggregates (communities.parquet)
         self.community_log.record(self.state, 0)
-        self.groups = GroupTracker(self.state)  # movers, stayers, offline (groups.parquet)
+        self.groups = GroupTracker(self.state)  # recorder.GROUPS' outcomes (groups.parquet)
+        self.groups.record(self.state, 0)
 
     def person(self, index: int) -> PersonView:
         """The view of person ``index`` (made on demand for large populations)."""
@@ -241,6 +242,7 @@ class PeerwellModel(mesa.Model):
             self.summary = summarize(self.state, self.day)
             self.datacollector.collect(self)
             self.community_log.record(self.state, self.day)
+            self.groups.record(self.state, self.day)
         if self.day >= self.params.steps:
             self.running = False
 
@@ -271,10 +273,16 @@ class PeerwellModel(mesa.Model):
         return df
 
     def group_table(self) -> pd.DataFrame:
-        """Movers, stayers and people offline today (``recorder.GROUPS``), one row each:
-        ``people``, ``share`` and each outcome's mean and mean change from day 0
-        (``groups.parquet``)."""
+        """Each group of ``recorder.GROUPS`` today, one row each (everyone, online or offline at
+        day 0, each diagnosis, vulnerable or not, movers, stayers and people never online):
+        ``people``, ``share``, each outcome's mean and mean change from day 0, and
+        ``acute_care_rate`` (``recorder.GROUP_COLUMNS``), read from the state as it is now."""
         return self.groups.table(self.state, self.day)
+
+    def group_trajectories(self) -> pd.DataFrame:
+        """``group_table``'s rows for every recorded day, the days of ``trajectories()``, in day
+        then group order: the table of ``groups.parquet``."""
+        return self.groups.trajectories()
 
     def community_table(self) -> pd.DataFrame:
         """One row per community per recorded day (``communities.parquet``): ``step``,

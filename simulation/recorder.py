@@ -3,10 +3,15 @@
 These are the columns of ``trajectories.parquet``. Model-level reporters read them (per-agent
 reporters are about 30 times slower). ``OUTCOMES`` documents the main ones. Each community's
 aggregates of the same days (``communities.parquet``) are kept by ``CommunityLog``; their
-columns are ``COMMUNITY_COLUMNS``.
+columns are ``COMMUNITY_COLUMNS``. Each group's (``groups.parquet``: the groups are ``GROUPS``,
+the columns ``GROUP_COLUMNS``) are kept by ``GroupTracker``.
 """
 
 from __future__ import annotations
+
+import inspect
+import math
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -259,45 +264,196 @@ class CommunityLog:
         return pd.DataFrame(cols, columns=list(COMMUNITY_COLUMNS))
 
 
-# Who went where (groups.parquet): the paper's question about a new space is what happens to the
-# people who go there, to those who stay where they were, and to those who stay offline.
+# The groups of groups.parquet: everyone is in one group of each partition. The paper's question
+# about a new space is what happens to the people who go there (movers), to those who stay where
+# they were (stayers) and to those who stay offline; the partitions fixed at day 0 ask whom a
+# scenario helps or harms.
 GROUPS: dict[str, str] = {
+    "all": "everyone (the population, the row the other groups are read against)",
+    "online_day0": "in an online community on day 0",
+    "offline_day0": "in no online community on day 0",
+    **{name: f"diagnosis: {name}" for name in DIAGNOSES},
+    "vulnerable": "vulnerable at the start: in an acute phase or of high need (harmed more)",
+    "not_vulnerable": "not vulnerable at the start",
     "movers": "joined a community that opened after day 0 (at any time in the run)",
     "stayers": "online at some time, never in a community that opened after day 0",
     "offline": "never online",
 }
-# Outcome -> the state variable it is read from (care-seeking: care status 1 or 2): each group's
-# mean on the day, and its mean change from day 0 per person (the same people at both ends).
-GROUP_OUTCOMES = {
-    "activation": "activation",
-    "self_stigma": "stigma",
-    "belonging": "belonging",
-    "wellbeing_mental": "wellbeing_mental",
-    "care_seeking": "care",
+
+
+class GroupOutcome(NamedTuple):
+    """One outcome of groups.parquet: its slot in ``summary_kernel.group_cell_sums`` (where its
+    definition is, ``person_outcomes``) and the column of trajectories.parquet that is its
+    population value (``OUTCOMES`` says what it is)."""
+
+    slot: int
+    column: str
+
+
+# Each outcome has a column ``<name>_mean``, the group's mean on the day, and ``<name>_change``,
+# its mean change from day 0 per person (the same people at both ends).
+GROUP_OUTCOMES: dict[str, GroupOutcome] = {
+    "activation": GroupOutcome(K.G_ACTIVATION, "activation_mean"),
+    "self_stigma": GroupOutcome(K.G_STIGMA, "self_stigma_mean"),
+    "belonging": GroupOutcome(K.G_BELONGING, "belonging_mean"),
+    "empowerment": GroupOutcome(K.G_EMPOWERMENT, "empowerment_mean"),
+    "wellbeing_mental": GroupOutcome(K.G_WELLBEING_MENTAL, "wellbeing_mental_mean"),
+    "care_seeking": GroupOutcome(K.G_CARE_SEEKING, "care_seeking_share"),
+    "misinformation_belief": GroupOutcome(K.G_MISLED, "misinformation_belief_mean"),
+    "uncertainty": GroupOutcome(K.G_UNCERTAINTY, "uncertainty_mean"),
+    "trust": GroupOutcome(K.G_TRUST, "trust_mean"),
+    "disclosed": GroupOutcome(K.G_DISCLOSED, "disclosed_share"),
+    "privacy_harm": GroupOutcome(K.G_HARMED, "privacy_harm_share"),
+    "online": GroupOutcome(K.G_ONLINE, "online_share"),
+    "employed": GroupOutcome(K.G_EMPLOYED, "employed_share"),
+    "recovery": GroupOutcome(K.G_RECOVERY, "recovery_mean"),
 }
-GROUP_COLUMNS = (
-    "step", "group", "people", "share",
-    *(f"{o}_{kind}" for o in GROUP_OUTCOMES for kind in ("mean", "change")),
-)  # fmt: skip
+# The columns of groups.parquet: one row per group per recorded day. A change is per person, the
+# same people on both days (a difference of two sums: 0 when within their rounding).
+GROUP_COLUMNS: dict[str, str] = {
+    "step": "the recorded day (as in trajectories.parquet)",
+    "group": "the group's name (GROUPS)",
+    "people": "people in the group on the day (movers, stayers and offline change over the run)",
+    "share": "their share of everyone",
+    **{
+        column: text
+        for name, o in GROUP_OUTCOMES.items()
+        for column, text in (
+            (f"{name}_mean", f"{OUTCOMES[o.column]}, in the group"),
+            (f"{name}_change", f"the group's mean change in {name.replace('_', ' ')} from day 0"),
+        )
+    },
+    "acute_care_rate": "the group's acute care episodes per person-year since day 0 (0 on day 0)",
+}
+
+# A person's cell: the combination of their groups, index into this shape (diagnosis, vulnerable,
+# online at day 0, status: summary_kernel.STATUS_*), so that the kernel's ``fixed * STATUSES +
+# status`` is the flat index. The first three are fixed at day 0.
+CELL_SHAPE = (len(DIAGNOSES), 2, 2, K.STATUSES)
+CELLS = math.prod(CELL_SHAPE)
+# The kernel's parameters are the state variables the outcomes are read from, by name.
+_OUTCOME_STATE = tuple(inspect.signature(K.group_outcome_values.py_func).parameters)
 
 
-def _outcome(st: State, name: str) -> np.ndarray:
-    v = st.cur[GROUP_OUTCOMES[name]]
-    return np.isin(v, (1, 2)).astype(np.float64) if name == "care_seeking" else v
+def fixed_cells(st: State) -> np.ndarray:
+    """Each person's cell without the status (diagnosis, vulnerable, online at day 0), as int8:
+    read at day 0, never again."""
+    parts = (st.static["diagnosis"], st.static["vulnerable"], st.cur["community"] >= 0)
+    return np.ravel_multi_index(
+        tuple(np.asarray(a, dtype=np.int64) for a in parts), CELL_SHAPE[:3]
+    ).astype(np.int8)
+
+
+def _group_cells() -> dict[str, np.ndarray]:
+    """Each group of ``GROUPS`` as the cells it is made of (a boolean mask over the cells)."""
+    diagnosis, vulnerable, online0, status = np.unravel_index(np.arange(CELLS), CELL_SHAPE)
+    cells = {
+        "all": np.ones(CELLS, dtype=bool),
+        "online_day0": online0 == 1,
+        "offline_day0": online0 == 0,
+        **{name: diagnosis == k for k, name in enumerate(DIAGNOSES)},
+        "vulnerable": vulnerable == 1,
+        "not_vulnerable": vulnerable == 0,
+        "movers": status == K.STATUS_MOVER,
+        "stayers": status == K.STATUS_STAYER,
+        "offline": status == K.STATUS_OFFLINE,
+    }
+    if list(cells) != list(GROUPS):
+        raise AssertionError(f"groups {list(cells)} made of cells, but GROUPS is {list(GROUPS)}")
+    return cells
+
+
+GROUP_CELLS = _group_cells()
+
+
+_EPS = float(np.finfo(np.float64).eps)
+# A day's record of the cells (``GroupTracker.cell_sums``): the day's sums (columns
+# ``summary_kernel.G_*``), then from column START the day-0 sums of the same people (by slot).
+START = K.G_FIELDS
+
+
+def group_rows(steps: list[int], sums: list[np.ndarray], people: int) -> pd.DataFrame:
+    """The rows of groups.parquet from each day's record of the cells.
+
+    Parameters
+    ----------
+    steps : list of int
+        The days.
+    sums : list of numpy.ndarray
+        Each day's record of the cells (``GroupTracker.cell_sums``).
+    people : int
+        Everyone (the denominator of ``share``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``GROUP_COLUMNS``, one row per group of ``GROUPS`` per day, in day then ``GROUPS``
+        order. An empty group's means, changes and rate are NaN.
+    """
+    days = len(steps)
+    cells = np.stack(sums) if days else np.zeros((0, CELLS, START + K.G_OUTCOMES))
+    # Cells added into groups: a sum over a few dozen rows, in cell order.
+    g = np.stack([cells[:, member].sum(axis=1) for member in GROUP_CELLS.values()], axis=1)
+    g = g.reshape(days * len(GROUPS), START + K.G_OUTCOMES)
+    step = np.repeat(np.asarray(steps, dtype=np.int64), len(GROUPS))
+    count = g[:, K.G_PEOPLE]
+    per_person = np.where(count > 0, count, np.nan)  # an empty group: NaN, not 0
+    cols: dict[str, object] = {
+        "step": step,
+        "group": np.tile(np.array(list(GROUPS), dtype=object), days),
+        "people": count.astype(np.int64),
+        "share": count / people,
+    }
+    for name, o in GROUP_OUTCOMES.items():
+        cols[f"{name}_mean"] = g[:, K.G_SUM + o.slot] / per_person
+        now, start = g[:, K.G_SUM + o.slot], g[:, START + o.slot]
+        # The change is the difference of two sums of non-negative values; one within their
+        # rounding (at most count * ε of each sum) is no change: the people's values are the
+        # same, summed in another order.
+        rounding = _EPS * count * (now + start)
+        cols[f"{name}_change"] = np.where(np.abs(now - start) <= rounding, 0.0, now - start)
+        cols[f"{name}_change"] /= per_person
+    person_years = per_person * step / 365.0
+    rate = np.divide(g[:, K.G_ACUTE], person_years, out=np.zeros(len(step)), where=step > 0)
+    cols["acute_care_rate"] = np.where(count > 0, rate, np.nan)
+    return pd.DataFrame(cols, columns=list(GROUP_COLUMNS))
 
 
 class GroupTracker:
-    """Movers, stayers and people offline (``GROUPS``) and their outcomes.
+    """The groups of ``GROUPS`` and their outcomes on the recorded days (groups.parquet).
 
-    ``update`` after each day marks the people in a community that opened after day 0 (its
+    Each person's cell (``CELL_SHAPE``) is fixed at day 0 but for the status, which ``update``
+    keeps after each day: it marks the people in a community that opened after day 0 (its
     ``opens`` day is later than 0, read each day, so a community opened mid-run by a teacher
-    counts); it costs nothing while no community opens later. ``table`` gives one row per group
-    for the day: its people, their share, and each outcome's mean and mean change from day 0.
+    counts), at no cost while no community opens later. ``record`` sums a day's outcomes by cell
+    in one pass over the people (``summary_kernel.group_cell_sums``), which also keeps each
+    cell's day-0 sums as people change status; the groups are then sums of a few dozen cells
+    (``group_rows``).
+
+    Parameters
+    ----------
+    st : State
+        The run's state on day 0: the groups fixed at day 0, and the values changes are from.
+    block : int
+        People per block summed apart (fixed, so the sums are the same to the bit on any
+        number of threads; a small block gives a small population several).
     """
 
-    def __init__(self, st: State) -> None:
-        self.day0 = {name: _outcome(st, name).copy() for name in GROUP_OUTCOMES}
-        self.moved = np.zeros(st.cur["community"].shape[0], dtype=bool)
+    def __init__(self, st: State, block: int = K.CHUNK) -> None:
+        self.block = int(block)
+        self.fixed = fixed_cells(st)
+        self.start = K.group_outcome_values(**self._outcome_arrays(st))
+        self.moved = np.zeros(st.n, dtype=bool)
+        # Each person's status when last summed, and the day-0 sums of each cell's people then.
+        self.status = np.full(st.n, K.NO_CELL, dtype=np.int8)
+        self.start_sums = np.zeros((CELLS, K.G_OUTCOMES))
+        self.people = st.n
+        self.steps: list[int] = []
+        self.sums: list[np.ndarray] = []
+
+    @staticmethod
+    def _outcome_arrays(st: State) -> dict[str, np.ndarray]:
+        return {name: st.cur[name] for name in _OUTCOME_STATE}
 
     def update(self, st: State) -> None:
         later = st.comm["opens"] > 0
@@ -306,22 +462,25 @@ class GroupTracker:
         c = st.cur["community"]
         self.moved |= (c >= 0) & later[np.maximum(c, 0)]
 
+    def cell_sums(self, st: State) -> np.ndarray:
+        """Today's record of the cells (rows): the day's sums, then from column ``START`` the
+        day-0 sums of the same people."""
+        sums, came = K.group_cell_sums(
+            self.block, CELLS, self.fixed, self.moved, st.cur["ever_online"], self.status,
+            st.cur["acute_visits"], self.start, **self._outcome_arrays(st),
+        )  # fmt: skip
+        self.start_sums += came
+        return np.concatenate([sums, self.start_sums], axis=1)
+
+    def record(self, st: State, step: int) -> None:
+        """Keep day ``step`` (after the day's swap, or on day 0)."""
+        self.steps.append(int(step))
+        self.sums.append(self.cell_sums(st))
+
     def table(self, st: State, step: int) -> pd.DataFrame:
-        online = st.cur["ever_online"] == 1
-        members = {
-            "movers": self.moved,
-            "stayers": online & ~self.moved,
-            "offline": ~online & ~self.moved,
-        }
-        n = self.moved.shape[0]
-        rows = []
-        for group, sel in members.items():
-            k = int(sel.sum())
-            row: dict[str, object] = {"step": int(step), "group": group, "people": k,
-                                      "share": k / n if n else 0.0}  # fmt: skip
-            for name in GROUP_OUTCOMES:
-                now = _outcome(st, name)[sel]
-                row[f"{name}_mean"] = float(now.mean()) if k else np.nan
-                row[f"{name}_change"] = float((now - self.day0[name][sel]).mean()) if k else np.nan
-            rows.append(row)
-        return pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
+        """Today's rows, one per group, from the state as it is now (``group_rows``)."""
+        return group_rows([step], [self.cell_sums(st)], self.people)
+
+    def trajectories(self) -> pd.DataFrame:
+        """The rows of every recorded day (``group_rows``): the table of groups.parquet."""
+        return group_rows(self.steps, self.sums, self.people)

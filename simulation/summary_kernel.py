@@ -1,5 +1,5 @@
-"""One pass over the people for all of a day's aggregates (the recorder's hot path), and one
-for each community's (``community_sums``).
+"""One pass over the people for all of a day's aggregates (the recorder's hot path), one for
+each community's (``community_sums``) and one for each group's (``group_cell_sums``).
 
 Sums are taken per fixed-size chunk of people in parallel, then the chunk sums are added in
 chunk order: the result does not depend on the number of threads (a plain parallel reduction
@@ -179,3 +179,135 @@ def community_sums(
             for k in range(M_FIELDS):
                 total[c, k] += acc[b, c * M_FIELDS + k]
     return total
+
+
+# groups.parquet (``recorder.GroupTracker``): people are summed by *cell*, one cell for each
+# combination of the groups' partitions. A cell is ``fixed * STATUSES + status``: ``fixed`` the
+# part fixed at day 0 (diagnosis, vulnerable, online at day 0; ``recorder.fixed_cells``), the
+# status whether the person is a mover, a stayer or has never been online, read on the day.
+STATUS_MOVER, STATUS_STAYER, STATUS_OFFLINE = range(3)
+STATUSES = 3
+NO_CELL = -1  # the status of a person not yet summed into any cell
+# The outcomes summed per cell, in their slots: scores as they are, shares as 0 or 1, so none is
+# negative (``recorder.GROUP_OUTCOMES`` names them and relies on that for the changes' rounding).
+(
+    G_ACTIVATION, G_STIGMA, G_BELONGING, G_EMPOWERMENT, G_WELLBEING_MENTAL, G_CARE_SEEKING,
+    G_MISLED, G_UNCERTAINTY, G_TRUST, G_DISCLOSED, G_HARMED, G_ONLINE, G_EMPLOYED, G_RECOVERY,
+) = range(14)  # fmt: skip
+G_OUTCOMES = 14
+# A cell's sums of the day: its people, their acute care episodes so far, and each outcome's sum
+# (G_SUM + slot).
+G_PEOPLE, G_ACUTE = 0, 1
+G_SUM = 2
+G_FIELDS = G_SUM + G_OUTCOMES
+
+
+@njit(cache=True)
+def person_outcomes(
+    i, out, activation, stigma, belonging, empowerment, wellbeing_mental, care, misinfo,
+    uncertainty, trust, disclosed, privacy_harm, community, employed, recovery,
+):  # fmt: skip
+    """Person ``i``'s group outcomes into ``out`` (slots ``G_*``): the one definition of each,
+    for the day-0 values and for every recorded day."""
+    out[G_ACTIVATION] = activation[i]
+    out[G_STIGMA] = stigma[i]
+    out[G_BELONGING] = belonging[i]
+    out[G_EMPOWERMENT] = empowerment[i]
+    out[G_WELLBEING_MENTAL] = wellbeing_mental[i]
+    out[G_CARE_SEEKING] = 1.0 if care[i] == 1 or care[i] == 2 else 0.0  # seeking or in care
+    out[G_MISLED] = 1.0 if misinfo[i] == 1 else 0.0
+    out[G_UNCERTAINTY] = uncertainty[i]
+    out[G_TRUST] = trust[i]
+    out[G_DISCLOSED] = disclosed[i]
+    out[G_HARMED] = privacy_harm[i]
+    out[G_ONLINE] = 1.0 if community[i] >= 0 else 0.0
+    out[G_EMPLOYED] = employed[i]
+    out[G_RECOVERY] = recovery[i]
+
+
+@njit(parallel=True, cache=True)
+def group_outcome_values(
+    activation, stigma, belonging, empowerment, wellbeing_mental, care, misinfo, uncertainty,
+    trust, disclosed, privacy_harm, community, employed, recovery,
+):  # fmt: skip
+    """Every person's group outcomes (rows: people; columns: slots ``G_*``): the day-0 values
+    the changes are taken from."""
+    n = activation.shape[0]
+    out = np.empty((n, G_OUTCOMES))
+    for i in prange(n):
+        person_outcomes(
+            i, out[i], activation, stigma, belonging, empowerment, wellbeing_mental, care,
+            misinfo, uncertainty, trust, disclosed, privacy_harm, community, employed, recovery,
+        )  # fmt: skip
+    return out
+
+
+@njit(parallel=True, cache=True)
+def group_cell_sums(
+    block, n_cells, fixed_cell, moved, ever_online, status, acute_visits, start,
+    activation, stigma, belonging, empowerment, wellbeing_mental, care, misinfo, uncertainty,
+    trust, disclosed, privacy_harm, community, employed, recovery,
+):  # fmt: skip
+    """Each cell's sums of the day, and how its day-0 sums changed, in one pass over the people.
+
+    ``fixed_cell`` is each person's part of the cell fixed at day 0; ``moved`` and
+    ``ever_online`` give today's status (a mover has moved; a stayer has not and has been online;
+    anyone else has never been online). ``status`` is each person's status at the last call
+    (``NO_CELL`` before the first), brought up to date here: only a person whose status changed
+    is read in ``start`` (the day-0 outcomes, ``group_outcome_values``), so the cells' day-0
+    sums are kept without reading every person's day-0 values each day.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The day's sums (rows: cells; columns ``G_*``), and the day-0 outcomes of the people who
+        came into each cell since the last call less those of the people who left it (rows:
+        cells; columns: slots).
+
+    Blocks of ``block`` people are summed in parallel and added in block order: the same bits on
+    any number of threads.
+    """
+    n = activation.shape[0]
+    blocks = max(1, (n + block - 1) // block)
+    acc = np.zeros((blocks, n_cells * G_FIELDS))  # one flat row per block
+    came = np.zeros((blocks, n_cells * G_OUTCOMES))
+    for b in prange(blocks):
+        a_ = acc[b]
+        c_ = came[b]
+        now = np.empty(G_OUTCOMES)
+        for i in range(b * block, min(n, (b + 1) * block)):
+            if moved[i]:
+                s = STATUS_MOVER
+            elif ever_online[i] != 0:
+                s = STATUS_STAYER
+            else:
+                s = STATUS_OFFLINE
+            cell = fixed_cell[i] * STATUSES + s
+            if s != status[i]:
+                into = cell * G_OUTCOMES
+                if status[i] != NO_CELL:
+                    out_of = (fixed_cell[i] * STATUSES + status[i]) * G_OUTCOMES
+                    for k in range(G_OUTCOMES):
+                        c_[out_of + k] -= start[i, k]
+                for k in range(G_OUTCOMES):
+                    c_[into + k] += start[i, k]
+                status[i] = s  # person i is in one block: one thread writes it
+            j = cell * G_FIELDS
+            a_[j + G_PEOPLE] += 1.0
+            a_[j + G_ACUTE] += acute_visits[i]
+            person_outcomes(
+                i, now, activation, stigma, belonging, empowerment, wellbeing_mental, care,
+                misinfo, uncertainty, trust, disclosed, privacy_harm, community, employed,
+                recovery,
+            )  # fmt: skip
+            for k in range(G_OUTCOMES):
+                a_[j + G_SUM + k] += now[k]
+    total = np.zeros((n_cells, G_FIELDS))
+    moves = np.zeros((n_cells, G_OUTCOMES))
+    for b in range(blocks):  # in block order: independent of the thread count
+        for c in range(n_cells):
+            for k in range(G_FIELDS):
+                total[c, k] += acc[b, c * G_FIELDS + k]
+            for k in range(G_OUTCOMES):
+                moves[c, k] += came[b, c * G_OUTCOMES + k]
+    return total, moves

@@ -159,23 +159,28 @@ def test_misinformation_surge_is_the_baseline_until_it_starts(directional):
 def test_offline_only_has_no_online_benefits_and_no_online_risks(directional):
     t = directional.trajectories
     off = t[t["scenario"] == "offline_only"]
-    # nobody is online, so nothing flows: no support, no peer information, no risks
+    # nobody is online, so nothing flows: no support, no peer information, no online risks
     for col in (
         "online_share",
-        "belonging_mean",
         "enrolled_share",
+        "disclosed_share",
+        "privacy_harm_share",
         "flow_joins",
         "flow_posts",
         "flow_support",
         "flow_accurate_info",
         "flow_misinfo_exposure",
-        "flow_misinfo_adopted",
         "flow_hostile",
         "flow_enrolments",
+        "flow_disclosures",
     ):
         assert (off[col] == 0).all(), col
+    # ...but misleading and correcting items are met offline too (ODD §7.6): beliefs move
+    assert off["flow_misinfo_adopted"].sum() > 0 and off["flow_corrected"].sum() > 0
     # states only the online world moves stay at their day-0 values in every replicate
-    for col in ("self_stigma_mean", "empowerment_mean", "uncertainty_mean"):
+    # (belonging at one's offline connectedness, trust at its baseline)
+    for col in ("self_stigma_mean", "empowerment_mean", "uncertainty_mean", "belonging_mean",
+                "trust_mean"):  # fmt: skip
         by_run = off.groupby("seed")[col]
         assert np.allclose(by_run.max() - by_run.min(), 0.0, atol=1e-12), col
     # against the baseline, with CIs: the online benefits and the hostility risk are gone

@@ -2,8 +2,8 @@
 
 ``peerwell compare scenarios=[baseline,moderated_community,offline_only] replicates=30
 output_dir=/abs/path steps=120 population.size=1500``: the comparison's own keys are
-``scenarios, replicates, output_dir, seed`` (the root seed), ``n_jobs``, ``progress`` and
-``figures``; every other ``key=value`` is a model override applied to every scenario (checked by
+``scenarios, replicates, output_dir, seed`` (the root seed), ``n_jobs``, ``progress``,
+``figures`` and ``subgroups`` (groups whose effects report.md shows); every other ``key=value`` is a model override applied to every scenario (checked by
 Hydra against the typed schema, so an unknown key or a bad value is refused before anything runs).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import shutil
+import textwrap
 from dataclasses import dataclass, field
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -38,6 +39,7 @@ class CompareOptions:
     n_jobs: int = -1
     progress: bool = True
     figures: bool = True
+    subgroups: list[str] = field(default_factory=list)
 
 
 OPTION_KEYS = tuple(CompareOptions.__dataclass_fields__)
@@ -45,11 +47,13 @@ OPTION_KEYS = tuple(CompareOptions.__dataclass_fields__)
 
 def _usage() -> str:
     from peerwell.analysis.stats import ALPHA, MIN_PAIRS
+    from peerwell.simulation.recorder import GROUPS
 
     d = CompareOptions()
     return f"""usage: peerwell compare scenarios=[A,B,...] [replicates={d.replicates}] [output_dir=PATH] \
 [seed=N]
-                        [n_jobs={d.n_jobs}] [progress=true] [figures=true] [MODEL_OVERRIDE ...]
+                        [n_jobs={d.n_jobs}] [progress=true] [figures=true] [subgroups=[G,...]]
+                        [MODEL_OVERRIDE ...]
 
 Runs every scenario `replicates` times; replicate r of every scenario shares its seed (common
 random numbers, seeds from SeedSequence(seed), default seed={d.seed}). The first scenario is the
@@ -58,11 +62,16 @@ applies to every scenario. n_jobs runs are made at once: 1 one after another in 
 -1 (the default) one per core, -2 all cores but one. Finished runs in OUTPUT_DIR/runs/ are
 reused, so rerunning a killed comparison resumes, and more replicates add to the ones there.
 
-Writes into OUTPUT_DIR (default {d.output_dir}): runs/ (one file per run), summary.csv, figures/,
-report.md and comparison.json; prints the paired differences. A difference is marked * when its
+Writes into OUTPUT_DIR (default {d.output_dir}): runs/ (one file per run), summary.csv,
+groups.csv (every subgroup), figures/, report.md and comparison.json; prints the paired
+differences. A difference is marked * when its
 paired t-test, Holm-adjusted over every outcome and scenario of the table, gives p < {ALPHA:g};
 with fewer than {MIN_PAIRS} replicates nothing is marked (too few pairs to test), and the
-table and report.md say so. `peerwell scenarios` lists the scenarios."""
+table and report.md say so. `peerwell scenarios` lists the scenarios.
+
+subgroups=[vulnerable,not_vulnerable] adds a table to report.md for each group named: its
+outcomes in the first scenario and every scenario's paired difference. The groups:
+{textwrap.fill(", ".join(GROUPS), width=96)}."""
 
 
 def __getattr__(name: str) -> str:
@@ -100,8 +109,8 @@ def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
             if override.is_sweep_override():
                 raise ConfigError(_sweep_message(arg, key))
             value = override.value()
-            if key == "scenarios" and isinstance(value, str):
-                value = [value]  # scenarios=baseline means a list of one
+            if key in ("scenarios", "subgroups") and isinstance(value, str):
+                value = [value]  # scenarios=baseline (subgroups=vulnerable) is a list of one
             options[key] = value
         elif key == "scenario":
             raise ConfigError("compare takes scenarios=[a,b,...] (a list), not scenario=")
@@ -134,9 +143,9 @@ def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
 def _sweep_message(arg: str, key: str) -> str:
     """`scenarios=a,b` is Hydra's sweep syntax; compare takes a list in brackets."""
     value = arg.partition("=")[2]
-    if key == "scenarios":
+    if key in ("scenarios", "subgroups"):
         return (
-            f"{arg}: write the scenarios as a list in brackets, scenarios=[{value}] (without "
+            f"{arg}: write the {key} as a list in brackets, {key}=[{value}] (without "
             "brackets, a,b is a sweep over values, which compare does not take)"
         )
     return f"{arg}: {key} takes one value, not a sweep over several"
@@ -312,6 +321,7 @@ def compare_command(args: list[str]) -> int:
             root_seed=opts.seed,
             figures=opts.figures,
             command=" ".join(["peerwell", "compare", *map(shlex.quote, args)]),
+            subgroups=opts.subgroups,
         )
     except PeerwellError as exc:
         fail(str(exc))

@@ -479,6 +479,21 @@ def render_outputs_block() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_groups_block() -> str:
+    """The groups and columns of ``groups.parquet`` (``recorder.py``)."""
+    from peerwell.simulation.recorder import GROUP_COLUMNS, GROUPS
+
+    lines = [
+        "_Generated from `GROUPS` and `GROUP_COLUMNS` in `simulation/recorder.py`; do not edit by "
+        "hand._\n",
+        markdown_table(["group", "who is in it"], [[f"`{k}`", _md(v)] for k, v in GROUPS.items()]),
+        markdown_table(
+            ["column", "meaning"], [[f"`{k}`", _md(v)] for k, v in GROUP_COLUMNS.items()]
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_checks_block() -> str:
     """Anchors the parameters determine by themselves, recomputed from the current defaults."""
     # Imported here: the anchors need scipy, which `peerwell params` does not.
@@ -498,6 +513,7 @@ def render_checks_block() -> str:
 BLOCKS: dict[str, Callable[[], str]] = {
     "params": render_params_block,
     "outputs": render_outputs_block,
+    "groups": render_groups_block,
     "checks": render_checks_block,
 }
 

@@ -7,9 +7,13 @@ pair — replicate r of every scenario shares its seed — reusing finished runs
 - ``runs/<run_id>.parquet``: one file per run (the result store);
 - ``summary.csv``: per scenario and outcome at the horizon, mean, SD, 95% bootstrap CI, and the
   paired difference from the first-named scenario with its CI;
+- ``groups.csv``: the same for every group of ``recorder.GROUPS`` (everyone, online or offline at
+  day 0, each diagnosis, vulnerable or not, movers, stayers, offline), read from each run's
+  stored metadata;
 - ``figures/``: trajectories with CI bands, a forest plot of paired differences, and a
   benefits-vs-risks panel per scenario (PNG and SVG);
-- ``report.md``: the tables and figures with one paragraph per scenario;
+- ``report.md``: the tables and figures with one paragraph per scenario, where people went when
+  a community opened, and a table for each subgroup asked for (``subgroups=``);
 - ``comparison.json``: the settings, the seeds and every run_id with whether it was reused.
 
 The comparison holds ``output_dir``'s lock (``store.folder_lock``) from before its first write to
@@ -20,6 +24,7 @@ from one comparison. SIGTERM, like SIGINT, stops it at once and kills its worker
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import json
@@ -55,6 +60,7 @@ from peerwell.scenarios.experiments.store import (
 )
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import ModelParams
+from peerwell.simulation.recorder import GROUP_COLUMNS, GROUPS
 
 
 @dataclass
@@ -71,8 +77,11 @@ class ComparisonResult:
         One row per run: ``scenario, replicate, seed, run_id, file, status`` (``reused``,
         ``ran`` or ``rerun`` when a damaged file was run again).
     groups : DataFrame
-        The contents of ``groups.csv``: movers, stayers and people offline per scenario
+        The contents of ``groups.csv``: every group of ``recorder.GROUPS`` per scenario, its
+        measures over the replicates and their paired differences from the reference
         (``analysis.stats.groups_summary``), read from each run's stored metadata.
+    subgroups : list of str
+        The groups ``report.md`` has a table of (``subgroups=``).
     """
 
     output_dir: Path
@@ -87,6 +96,7 @@ class ComparisonResult:
     files: dict[str, Path] = field(default_factory=dict)
     wall_seconds: float = 0.0
     groups: pd.DataFrame | None = None
+    subgroups: list[str] = field(default_factory=list)
 
     @property
     def reused(self) -> int:
@@ -114,6 +124,29 @@ def _check_arguments(scenarios: Sequence[str], replicates: Any, root_seed: Any) 
         raise ConfigError(f"replicates={replicates!r}: need a whole number of at least 1 (e.g. 30)")
     if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
         raise ConfigError(f"seed={root_seed!r}: the root seed must be a non-negative integer")
+    return names
+
+
+def _check_subgroups(subgroups) -> list[str]:
+    """The subgroups to report, each a group of ``recorder.GROUPS``, named once."""
+    if subgroups is None:
+        return []
+    if isinstance(subgroups, str) or not isinstance(subgroups, Sequence):
+        raise ConfigError(
+            f"subgroups must be a list of group names, e.g. [vulnerable,not_vulnerable]; got "
+            f"{subgroups!r}"
+        )
+    names = [str(g) for g in subgroups]
+    for name in names:
+        if name not in GROUPS:
+            close = difflib.get_close_matches(name, list(GROUPS), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(
+                f"unknown subgroup {name!r}{hint}; the subgroups are {', '.join(GROUPS)}"
+            )
+    dupes = sorted({g for g in names if names.count(g) > 1})
+    if dupes:
+        raise ConfigError(f"subgroups lists {dupes} more than once; name each group once")
     return names
 
 
@@ -162,12 +195,15 @@ def _stack(planned: list[PlannedRun], frames: dict[str, pd.DataFrame]) -> pd.Dat
 
 
 def _groups(planned: list[PlannedRun]) -> pd.DataFrame:
-    """Every run's movers, stayers and people offline, from the metadata stored in its file."""
+    """Every run's groups on its last day, from the metadata stored in its file (its columns
+    in the order of ``recorder.GROUP_COLUMNS``: the metadata's keys are sorted)."""
     rows = []
     for pr in planned:
         for g in read_metadata(pr.path).get("groups", []):
             rows.append({"scenario": pr.scenario, "replicate": pr.replicate, **g})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    order = ["scenario", "replicate", *GROUP_COLUMNS]
+    return df[[c for c in order if c in df] + [c for c in df if c not in order]]
 
 
 def _save_figure(fig, stem: Path) -> list[Path]:
@@ -228,6 +264,7 @@ def _manifest(result: ComparisonResult, overrides, command: str | None) -> dict:
     return {
         "scenarios": result.scenarios,
         "reference": result.scenarios[0],
+        "subgroups": result.subgroups,
         "replicates": result.replicates,
         "root_seed": result.root_seed,
         "seeds": result.seeds,
@@ -279,6 +316,7 @@ def run_comparison(
     figures: bool = True,
     notify: Callable[[str], None] | None = None,
     command: str | None = None,
+    subgroups: Sequence[str] | None = None,
 ) -> ComparisonResult:
     """Compare scenarios over replicates with common random numbers.
 
@@ -306,6 +344,10 @@ def run_comparison(
         Receives one-line messages (default: stderr).
     command : str, optional
         The command line, recorded in the report and manifest.
+    subgroups : list of str, optional
+        Groups of ``recorder.GROUPS`` (``["vulnerable", "not_vulnerable"]``) that ``report.md``
+        shows, each in a table of its outcomes: the reference's level and every scenario's
+        paired difference. ``groups.csv`` holds every group either way.
 
     Returns
     -------
@@ -315,8 +357,8 @@ def run_comparison(
     Raises
     ------
     ConfigError
-        An unknown scenario (the message lists the known ones), a bad override or value, or
-        scenarios with different horizons. Nothing is run then.
+        An unknown scenario or subgroup (the message lists the known ones), a bad override or
+        value, or scenarios with different horizons. Nothing is run then.
     PeerwellError
         ``FolderBusy`` (from ``peerwell.scenarios.experiments.store``): another command is writing into
         ``output_dir`` (named with its pid and command line). Nothing is written then.
@@ -328,6 +370,7 @@ def run_comparison(
     t0 = time.perf_counter()
     notify = notify or _notify_stderr
     names = _check_arguments(scenarios, replicates, root_seed)
+    chosen = _check_subgroups(subgroups)
     overrides = _check_overrides(overrides)
     base = _load_all(names, overrides)
     seeds = replicate_seeds(root_seed, replicates)
@@ -337,7 +380,7 @@ def run_comparison(
     with signals_interrupt(), folder_lock(out, command, hint="give another output_dir=..."):
         result = _compare_locked(
             names, base, seeds, root_seed, out, overrides, n_jobs, progress, figures, notify,
-            command, t0,
+            command, t0, chosen,
         )  # fmt: skip
         # The run locks the workers took, and temp files of figures a killed comparison left.
         clean_store(out)
@@ -358,6 +401,7 @@ def _compare_locked(
     notify: Callable[[str], None],
     command: str | None,
     t0: float,
+    subgroups: list[str],
 ) -> ComparisonResult:
     """The comparison proper, run while holding ``out``'s lock (see :func:`run_comparison`)."""
     replicates = len(seeds)
@@ -379,11 +423,20 @@ def _compare_locked(
         ]
     )
     result = ComparisonResult(
-        out, names, replicates, root_seed, seeds, summary, trajectories, runs, base
+        out,
+        names,
+        replicates,
+        root_seed,
+        seeds,
+        summary,
+        trajectories,
+        runs,
+        base,
+        subgroups=subgroups,
     )
     atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
     result.files["summary"] = out / "summary.csv"
-    result.groups = stats.groups_summary(_groups(planned))
+    result.groups = stats.groups_summary(_groups(planned), reference=names[0])
     atomic_write_bytes(out / "groups.csv", result.groups.to_csv(index=False).encode())
     result.files["groups"] = out / "groups.csv"
     if figures:
@@ -419,6 +472,7 @@ def _compare_locked(
             if key in result.files
         },
         result.groups,
+        {g: GROUPS[g] for g in subgroups},
     )
     atomic_write_bytes(out / "report.md", text.encode())
     result.files["report"] = out / "report.md"

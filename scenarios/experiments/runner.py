@@ -59,17 +59,17 @@ from peerwell.simulation.params import ModelParams
 
 @dataclass
 class RunResult:
-    """One finished run: its trajectories, its communities' table and everything needed to
-    reproduce it. ``communities`` is one row per community per recorded day (``run_id``,
-    ``scenario``, ``seed``, then ``recorder.COMMUNITY_COLUMNS``), ``groups`` one row per group
-    of ``recorder.GROUPS`` on the last day (the same three, then ``recorder.GROUP_COLUMNS``);
-    None for a result made without them."""
+    """One finished run: its trajectories, its communities' and groups' tables and everything
+    needed to reproduce it. ``communities`` is one row per community per recorded day
+    (``run_id``, ``scenario``, ``seed``, then ``recorder.COMMUNITY_COLUMNS``), ``groups`` one row
+    per group of ``recorder.GROUPS`` per recorded day (the same three, then
+    ``recorder.GROUP_COLUMNS``); None for a result made without them."""
 
     run_id: str
     trajectories: pd.DataFrame
     meta: dict
     communities: pd.DataFrame | None = None
-    groups: pd.DataFrame | None = None  # movers, stayers, offline on the last day (groups.parquet)
+    groups: pd.DataFrame | None = None  # every group on every recorded day (groups.parquet)
 
 
 # The logger of the model's modules (network files read with repairs or gaps, ...): what they
@@ -133,9 +133,10 @@ def simulate(
     Returns
     -------
     RunResult
-        Trajectories and the communities' table, each with ``run_id``, ``scenario`` and ``seed``
-        columns, and metadata (with ``warnings``: what the model warned about, e.g. people in no
-        tie of a network file).
+        Trajectories and the communities' and groups' tables (every recorded day), each with
+        ``run_id``, ``scenario`` and ``seed`` columns, and metadata (``groups``: the groups' rows
+        of the last day; ``warnings``: what the model warned about, e.g. people in no tie of a
+        network file).
     """
     from peerwell.simulation.model import PeerwellModel
 
@@ -164,7 +165,7 @@ def simulate(
     comm.insert(0, "run_id", rid)
     comm.insert(1, "scenario", params.scenario.name)
     comm.insert(2, "seed", params.seed)
-    groups = model.group_table()
+    groups = model.group_trajectories()
     groups.insert(0, "run_id", rid)
     groups.insert(1, "scenario", params.scenario.name)
     groups.insert(2, "seed", params.seed)
@@ -181,9 +182,14 @@ def simulate(
         "people": params.population.size,
         "ties": model.graph.edges,
         "warnings": list(warnings),
-        # Kept with every stored run (a comparison reads them back from its run files): who went
-        # where, and each community's members on the last day.
-        "groups": _records(groups.drop(columns=["run_id", "scenario", "seed"])),
+        # Kept with every stored run (a comparison reads them back from its run files): each
+        # group's outcomes and each community's members, on the last day only (the metadata
+        # travels in every file's footer: it stays small).
+        "groups": _records(
+            groups.loc[groups["step"] == groups["step"].max()].drop(
+                columns=["run_id", "scenario", "seed"]
+            )
+        ),
         "communities_end": _records(
             last[["community", "platform", "members"]].astype({"community": str, "platform": str})
         ),
