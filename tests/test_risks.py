@@ -863,14 +863,8 @@ def test_displacement_sets_the_belonging_target_of_heavy_users_online(switch):
 # Parameters of this round's groups
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="params.GROUPS lists neither information, trust, privacy nor acute: their parameters "
-    "cannot change mid-run (changes_mid_run False; a scenario event on them is refused, so "
-    "set_params and the dashboard cannot change them either)",
-)
 @pytest.mark.parametrize("name", ["information.offline_misinfo", "trust.learning_gain",
-                                  "privacy.harm_rate", "acute.rate"])  # fmt: skip
+                                  "privacy.harm_rate", "acute.rate", "roles.burnout"])  # fmt: skip
 def test_this_rounds_rate_groups_change_mid_run_like_the_others(name):
     """The rate groups may change during a run (only network, population, submodels are fixed:
     params.FIXED_GROUPS); stigma.belonging_gain does. This round's groups should too."""
