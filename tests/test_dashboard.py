@@ -593,6 +593,43 @@ def test_layout_is_computed_once_and_samples_large_populations():
     assert len(colors) == len(online) == DRAW_MAX
 
 
+def test_people_are_coloured_by_trust_and_by_disclosure():
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    from peerwell.scenarios.dashboard.live import (
+        COLOR_BY,
+        DISCLOSURE_COLORS,
+        LiveModel,
+        describe_person,
+    )
+    from peerwell.scenarios.dashboard.views import legend_html
+    from peerwell.simulation.params import ModelParams, with_overrides
+
+    live = LiveModel(with_overrides(ModelParams(), {"population.size": 200}))
+    live.step(2)
+    cur, first = live.model.state.cur, live.layout.nodes[:4]
+    # not disclosed; disclosed; disclosed and harmed; harmed (a harm outranks the disclosure)
+    cur["disclosed"][first] = [0, 1, 1, 0]
+    cur["privacy_harm"][first] = [0, 0, 1, 1]
+    cur["trust"][first[:2]] = [0.0, 1.0]
+    colors, online = live.node_colors("disclosure")
+    grey, violet, red = DISCLOSURE_COLORS
+    assert colors[:4] == [grey, violet, red, red]
+    assert len(colors) == len(online) == len(live.layout.nodes)
+    trust, _ = live.node_colors("trust")
+    scale = COLOR_BY["trust"]
+    assert trust[:2] == [to_hex(colormaps[scale.cmap](0.0)), to_hex(colormaps[scale.cmap](1.0))]
+    # the legend says what the colours stand for
+    legend = legend_html("disclosure")
+    for color, label in zip(DISCLOSURE_COLORS, ("not disclosed", "disclosed", "harmed")):
+        assert f"background:{color}'></span>{label}" in legend
+    assert "trust in online health information" in legend_html("trust")
+    # and hovering tells the same
+    assert "harmed by a disclosure" in describe_person(live.person(2))[-2]
+    assert "trust in online information 1.00 · disclosed" in describe_person(live.person(1))[-2]
+
+
 def test_the_address_is_parsed_and_bad_parts_are_reported():
     from peerwell.scenarios.dashboard.controls import parse_query
     from peerwell.scenarios.dashboard.live import build_live
