@@ -272,7 +272,8 @@ POSITIONS: dict[str, tuple[float, float]] = {
     "wellbeing": (15.0, 6.9),
     "offline": (15.0, 2.9),
 }
-# Curvature of particular arrows (matplotlib's arc3 rad), where a straight line would cross boxes.
+# Curvature of particular arrows (matplotlib's arc3 rad: > 0 bows to the right of the arrow's
+# direction, < 0 to its left), where a straight line would cross boxes.
 BEND: dict[tuple[str, str], float] = {
     ("hostility", "uncertainty"): -0.28,
     ("activation", "offline"): -0.2,
@@ -295,8 +296,9 @@ def _inside_a_box(x: float, y: float, pad: float = 0.2) -> bool:
 def _label_point(e: Arrow, rad: float) -> tuple[float, float]:
     """A point on the arrow (approximately: arc3 is a quadratic Bezier) clear of every box."""
     (xa, ya), (xb, yb) = POSITIONS[e.a], POSITIONS[e.b]
-    # arc3's control point: the midpoint moved by rad * length, to the left of a -> b.
-    cx, cy = (xa + xb) / 2 - rad * (yb - ya), (ya + yb) / 2 + rad * (xb - xa)
+    # arc3's control point (matplotlib's ConnectionStyle.Arc3): the midpoint moved by
+    # rad * length to the right of a -> b (to its left for rad < 0).
+    cx, cy = (xa + xb) / 2 + rad * (yb - ya), (ya + yb) / 2 - rad * (xb - xa)
     for t in (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74):
         x = (1 - t) ** 2 * xa + 2 * (1 - t) * t * cx + t**2 * xb
         y = (1 - t) ** 2 * ya + 2 * (1 - t) * t * cy + t**2 * yb
