@@ -658,7 +658,8 @@ def test_diagram_shows_every_box_and_switched_off_mechanisms():
     live.step(8)
     svg = diagram_svg(flows_now(live))
     for box in ("people", "entry", "support", "stigma", "activation", "intervention",
-                "misinformation", "hostility", "uncertainty", "care", "outcomes"):  # fmt: skip
+                "misinformation", "hostility", "uncertainty", "trust", "privacy", "care",
+                "outcomes"):  # fmt: skip
         assert f"pw-box-{box}" in svg
     assert "switched off" not in svg
     off = next(p for p in PRESETS if p.key == "no_activation")
@@ -667,6 +668,14 @@ def test_diagram_shows_every_box_and_switched_off_mechanisms():
     back = next(p for p in PRESETS if p.key == "baseline")
     assert preset_changes(back, base)["mechanisms.activation_pathway"] is True
     assert all(len(p.text.split(". ")) >= 2 for p in PRESETS)  # two sentences each
+
+
+def test_the_flows_table_has_every_recorded_flow():
+    from peerwell.scenarios.dashboard.classroom import FLOW_ROWS
+    from peerwell.simulation.recorder import FLOWS
+
+    keys = [key for key, _, _ in FLOW_ROWS]
+    assert sorted(keys) == sorted(FLOWS)  # each once
 
 
 def test_compare_folders_stay_inside_the_root_when_exposed(monkeypatch, tmp_path):
