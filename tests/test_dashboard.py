@@ -318,6 +318,51 @@ def test_hovering_a_person_shows_their_state(app):
     tip.wait_for(state="hidden")
 
 
+# The centre pixel of person ``i`` on the people's canvas, as #rrggbb.
+PIXEL = """([x, y, viewW]) => {
+  const canvas = document.querySelector('canvas.pw-nodes');
+  const k = canvas.width / viewW;
+  const d = canvas.getContext('2d').getImageData(Math.floor(x * k), Math.floor(y * k), 1, 1).data;
+  return '#' + [d[0], d[1], d[2]].map(v => v.toString(16).padStart(2, '0')).join('');
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("dashboard")
+@needs_chromium
+def test_people_can_be_coloured_by_trust(app):
+    import numpy as np
+
+    from peerwell.scenarios.dashboard.live import VIEW_W, LiveModel, scenario_params
+
+    app.open(f"/?{SMALL}")
+    # The same model as the page's on day 0 (the layout and the states follow from the seed):
+    # pick an online person drawn clear of everyone drawn after them, whose colour by trust is
+    # not their colour by activation.
+    live = LiveModel(scenario_params("baseline", {"population.size": 300}))
+    by_activation, online = live.node_colors("activation")
+    by_trust, _ = live.node_colors("trust")
+    x, y = np.asarray(live.layout.x), np.asarray(live.layout.y)
+    person = next(
+        i
+        for i in range(len(x))
+        if online[i]
+        and by_trust[i] != by_activation[i]
+        and not (np.hypot(x[i + 1 :] - x[i], y[i + 1 :] - y[i]) < 10).any()
+    )
+    at = [x[person], y[person], VIEW_W]
+    app.page.locator("canvas.pw-nodes").wait_for()
+    app.page.wait_for_function(f"a => ({PIXEL})(a) === '{by_activation[person]}'", arg=at)
+    app.page.locator(".pw-colorby").get_by_text("trust", exact=True).click()
+    _expect_text(app, "trust in online health information")  # the legend says what it shows
+    app.page.wait_for_function(f"a => ({PIXEL})(a) === '{by_trust[person]}'", arg=at)
+    # and by disclosure: three categories, each with its swatch
+    app.page.locator(".pw-colorby").get_by_text("disclosure", exact=True).click()
+    _expect_text(app, "harmed by a disclosure")
+    assert "not disclosed" in app.text(".pw-legend")
+    app.shot("explore-colour-by-disclosure")
+
+
 @pytest.mark.browser
 @pytest.mark.xdist_group("dashboard")
 @needs_chromium
@@ -404,6 +449,33 @@ def test_classroom_diagram_flows_change_as_the_model_steps(app):
     assert svg.inner_html() != before_svg
     assert sum(float(v.replace(",", "")) for v in after.values()) > 0
     app.shot("classroom")
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("dashboard")
+@needs_chromium
+def test_classroom_draws_trust_and_privacy_with_this_weeks_flows(app):
+    app.open(f"/classroom?{SMALL}")
+    diagram = app.page.locator("svg.pw-diagram")
+    diagram.wait_for()
+    trust = diagram.locator(".pw-box-trust").text_content()
+    privacy = diagram.locator(".pw-box-privacy").text_content()
+    assert "Trust in online" in trust and "information" in trust
+    for words in ("Privacy and", "disclosure", "% disclosed", "% harmed"):
+        assert words in privacy, words
+    for day in range(1, 9):
+        app.button("Step").click()
+        app.wait_day(lambda d, day=day: d == day)
+    app.page.get_by_role("button", name="▸ The flows as numbers").click()
+    app.page.locator(".pw-flows").wait_for()
+    flows = _flows(app)
+    # each new arrow's label carries its flow of the last seven days, as the table does
+    for arrow, flow in (("privacy", "flow_disclosures"), ("harms", "flow_privacy_harms"),
+                        ("trust", "flow_corrected"), ("acute", "flow_acute_care")):  # fmt: skip
+        label = diagram.locator(f".pw-flow-label[data-arrow='{arrow}'] text").first
+        assert label.text_content() == flows[flow], arrow
+    assert flows["flow_corrected"] != "0"  # corrections happen every week at 300 people
+    app.shot("classroom-trust-privacy")
 
 
 @pytest.mark.browser
