@@ -74,8 +74,8 @@ BOXES: tuple[Box, ...] = (
     Box("activation", "A", "Increasing consumer\nactivation (PAM)", "benefit", "sm-activation",
         "Pathway: increasing consumer activation", "activation_pathway",
         live="activation", title=("Activation",)),
-    Box("care", "CARE", "Mental-health\ncare-seeking and care", "outcome", "sm-care",
-        "Care-seeking and care status", live="care", title=("Care",)),
+    Box("care", "CARE", "Mental-health care:\nseeking, in care,\nacute episodes", "outcome",
+        "sm-care", "Care-seeking, care status and acute care", live="care", title=("Care",)),
     Box("intervention", "I", "Access to online\ninterventions", "benefit", "sm-intervention",
         "Pathway: access to online interventions", "intervention_pathway",
         live="intervention", title=("Online interventions",)),
@@ -90,6 +90,13 @@ BOXES: tuple[Box, ...] = (
     Box("uncertainty", "R3", "Risk: more uncertainty\nabout one's condition", "risk",
         "sm-activation", "Risk: more uncertainty about one's own condition", "uncertainty",
         live="uncertainty", title=("Uncertainty",)),
+    # The paper's uncertainty about the reliability of information: how much people trust what
+    # they read online, which weighs what posts teach and what they mislead (ODD §7.7).
+    Box("trust", "TR", "Risk: uncertain\nreliability of online\ninformation (trust)", "risk",
+        "sm-activation", switch="trust", live="trust", title=("Trust in online",)),
+    Box("privacy", "PV", "Risk: disclosing one's\ndiagnosis, privacy harm", "risk",
+        "sm-privacy", "Risk: disclosing one's diagnosis online, and privacy harm", "privacy",
+        live="privacy", title=("Privacy and", "disclosure")),
     Box("wellbeing", "W", "Mental and physical\nwellbeing", "outcome", "sm-wellbeing",
         "Outcome: mental and physical wellbeing", live="outcomes", title=("Offline", "outcomes")),
     Box("offline", "O", "Offline world:\nrecovery, employment", "outcome", "sm-offline",
@@ -117,6 +124,15 @@ ARROWS: tuple[Arrow, ...] = (
     Arrow("hostility", "stigma", risk=True),
     Arrow("hostility", "entry", risk=True),
     Arrow("uncertainty", "activation", risk=True),
+    Arrow("exchange", "trust", "trust", risk=True),
+    Arrow("misinformation", "trust", risk=True),  # found out: a correction lowers trust
+    Arrow("trust", "misinformation", risk=True),  # trust weighs what misleading posts do
+    Arrow("trust", "activation"),  # and what accurate posts teach
+    Arrow("exchange", "privacy", "privacy", risk=True),
+    Arrow("privacy", "stigma", risk=True),
+    Arrow("privacy", "entry", risk=True),  # having been harmed, people leave more
+    # A harm can also cost work (ODD §7.11); that arrow is left out of the figure: from privacy,
+    # top left, to the offline outcomes, bottom right, it would cross the whole figure.
     Arrow("peer_support", "wellbeing"),
     Arrow("stigma", "wellbeing"),
     Arrow("uncertainty", "wellbeing", risk=True),
@@ -126,6 +142,7 @@ ARROWS: tuple[Arrow, ...] = (
     Arrow("wellbeing", "offline", "offline_translation"),
     Arrow("activation", "offline", "offline_translation"),
     Arrow("care", "offline"),
+    Arrow("wellbeing", "care", risk=True),  # acute care episodes, more as wellbeing falls
 )
 
 
@@ -255,29 +272,36 @@ def check_mermaid(odd_text: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # The docs' figure (matplotlib, static, each box a link to its ODD section)
 
-# Where each box sits (x, y in inches on a 16 x 9.6 canvas; y up).
+# Where each box sits (x, y in inches on a FIG_W x FIG_H canvas; y up).
+FIG_W, FIG_H = 16.3, 10.2
 POSITIONS: dict[str, tuple[float, float]] = {
     "people": (1.3, 5.0),
     "entry": (3.85, 5.0),
+    "privacy": (3.85, 8.5),
     "exchange": (6.4, 5.0),
     "hostility": (6.4, 8.5),
-    "correction": (6.4, 1.1),
+    "correction": (3.85, 1.1),
+    "misinformation": (6.4, 1.1),
     "peer_support": (9.2, 8.5),
     "activation": (9.2, 6.2),
     "intervention": (9.2, 3.8),
-    "misinformation": (9.2, 1.1),
+    "trust": (9.2, 1.1),
     "stigma": (12.1, 8.5),
     "care": (12.1, 4.6),
     "uncertainty": (12.1, 1.1),
     "wellbeing": (15.0, 6.9),
     "offline": (15.0, 2.9),
 }
-# Curvature of particular arrows (matplotlib's arc3 rad), where a straight line would cross boxes.
+# Curvature of particular arrows (matplotlib's arc3 rad: > 0 bows to the right of the arrow's
+# direction, < 0 to its left), where a straight line would cross boxes.
 BEND: dict[tuple[str, str], float] = {
     ("hostility", "uncertainty"): -0.28,
     ("activation", "offline"): -0.2,
-    ("misinformation", "wellbeing"): 0.22,
     ("hostility", "entry"): 0.1,
+    ("misinformation", "uncertainty"): -0.36,
+    ("misinformation", "activation"): -0.15,
+    ("trust", "activation"): -0.5,
+    ("privacy", "stigma"): -0.28,
 }
 BOX_W, BOX_H = 2.35, 1.3
 GREEN, RED, INK, GREY = "#1b7f5f", "#c0392b", "#1f2937", "#6b7280"
@@ -295,8 +319,9 @@ def _inside_a_box(x: float, y: float, pad: float = 0.2) -> bool:
 def _label_point(e: Arrow, rad: float) -> tuple[float, float]:
     """A point on the arrow (approximately: arc3 is a quadratic Bezier) clear of every box."""
     (xa, ya), (xb, yb) = POSITIONS[e.a], POSITIONS[e.b]
-    # arc3's control point: the midpoint moved by rad * length, to the left of a -> b.
-    cx, cy = (xa + xb) / 2 - rad * (yb - ya), (ya + yb) / 2 + rad * (xb - xa)
+    # arc3's control point (matplotlib's ConnectionStyle.Arc3): the midpoint moved by
+    # rad * length to the right of a -> b (to its left for rad < 0).
+    cx, cy = (xa + xb) / 2 + rad * (yb - ya), (ya + yb) / 2 - rad * (xb - xa)
     for t in (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74):
         x = (1 - t) ** 2 * xa + 2 * (1 - t) * t * cx + t**2 * xb
         y = (1 - t) ** 2 * ya + 2 * (1 - t) * t * cy + t**2 * yb
@@ -320,10 +345,10 @@ def figure_svg(link_prefix: str = "ODD.html") -> str:
             f"box(es) {missing} of the conceptual model have no place in the figure: add them to "
             "POSITIONS in analysis/conceptual.py"
         )
-    fig = Figure(figsize=(16.3, 9.8))
+    fig = Figure(figsize=(FIG_W, FIG_H))
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, 16.3)
-    ax.set_ylim(0, 9.8)
+    ax.set_xlim(0, FIG_W)
+    ax.set_ylim(0, FIG_H)
     ax.axis("off")
     patches = {}
     for node in BOXES:
@@ -444,7 +469,7 @@ LIVE_COLOUR = {
     "benefit": LIVE_GREEN,
     "risk": LIVE_RED,
 }
-VIEW_W, VIEW_H = 1000, 640
+VIEW_W, VIEW_H = 1000, 670
 TITLE, TEXT = 20, 18  # font sizes in units: box titles, everything else
 LINE_T, LINE = 24, 22  # their line heights
 MAX_WIDTH = 12  # the widest arrow; labels keep CLEAR units away from an arrow's centre line
@@ -489,24 +514,29 @@ class Rect:
         return self.y + self.h / 2
 
 
-# Columns, left to right: people and entry | peer support | the three opportunities above the
-# three risks | care and the offline outcomes. Stigma is the last opportunity so that it sits
-# right above "Hostile comments": the dashed arrow from hostility to stigma is then a short hop
-# that crosses nothing. Keys: the table's ``Box.live``; drawn in this order.
+# Columns, left to right: people, entry and privacy | peer support | the three opportunities
+# above the four risks | care and the offline outcomes. Stigma is the last opportunity so that it
+# sits right above "Hostile comments": the dashed arrow from hostility to stigma is then a short
+# hop that crosses nothing. Trust sits under misinformation, whose corrections lower it. Privacy
+# hangs below entry: members disclose as they post, and a harm pushes people out (two vertical
+# arrows, as joining and leaving are above it). Keys: the table's ``Box.live``; drawn in this
+# order.
 COLUMN_X, COLUMN_W = 545, 240
 RISER_X = 805  # the vertical leg of the hostility -> stigma arrow
 LIVE_BOXES = {
-    "people": Rect(8, 96, 192, 110),
-    "entry": Rect(8, 330, 192, 110),
-    "support": Rect(280, 34, 130, 588),
+    "people": Rect(8, 90, 192, 110),
+    "entry": Rect(8, 296, 192, 110),
+    "privacy": Rect(8, 482, 192, 100),
+    "support": Rect(280, 34, 130, 616),
     "activation": Rect(COLUMN_X, 34, COLUMN_W, 66),
-    "intervention": Rect(COLUMN_X, 130, COLUMN_W, 90),
-    "stigma": Rect(COLUMN_X, 250, COLUMN_W, 66),
-    "hostility": Rect(COLUMN_X, 364, COLUMN_W, 66),
-    "misinformation": Rect(COLUMN_X, 460, COLUMN_W, 66),
-    "uncertainty": Rect(COLUMN_X, 556, COLUMN_W, 66),
+    "intervention": Rect(COLUMN_X, 120, COLUMN_W, 84),
+    "stigma": Rect(COLUMN_X, 224, COLUMN_W, 66),
+    "hostility": Rect(COLUMN_X, 338, COLUMN_W, 66),
+    "misinformation": Rect(COLUMN_X, 420, COLUMN_W, 66),
+    "trust": Rect(COLUMN_X, 502, COLUMN_W, 66),
+    "uncertainty": Rect(COLUMN_X, 584, COLUMN_W, 66),
     "care": Rect(828, 34, 167, 132),
-    "outcomes": Rect(828, 214, 167, 408),
+    "outcomes": Rect(828, 232, 167, 418),
 }
 
 
@@ -675,7 +705,10 @@ def _boxes(f: Flows, intervention_communities: int, communities: int) -> list[st
         "stigma": [f"self-stigma {s['self_stigma_mean']:.3f}"],
         "hostility": ["push self-stigma up"],
         "misinformation": [f"{100 * s['misinformation_belief_mean']:.1f}% misled now"],
+        "trust": [f"information {s['trust_mean']:.2f}"],
         "uncertainty": [f"about own health {s['uncertainty_mean']:.2f}"],
+        "privacy": [f"{100 * s['disclosed_share']:.1f}% disclosed",
+                    f"{100 * s['privacy_harm_share']:.1f}% harmed"],
         "care": [f"{_n(w['flow_new_seekers'])} began seeking", "care this week",
                  f"{100 * s['care_seeking_share']:.0f}% seeking", "or in care"],
         "outcomes": ["recovery", f"{s['recovery_mean']:.3f}", "employed",
@@ -687,7 +720,8 @@ def _boxes(f: Flows, intervention_communities: int, communities: int) -> list[st
 
 
 def _entry_arrows(f: Flows) -> list[str]:
-    """Joining and leaving (vertical, labels outside them) and posting into peer support."""
+    """Joining and leaving (vertical, labels outside them), posting into peer support, and below
+    entry disclosing and being harmed for it (vertical too, labels outside them)."""
     w, p, sw = f.week, f.peak, f.switches
     b = LIVE_BOXES
     people, entry, support = b["people"], b["entry"], b["support"]
@@ -709,12 +743,35 @@ def _entry_arrows(f: Flows) -> list[str]:
                w["flow_posts"], p["flow_posts"], posts, on=posts_on),
         _label("posts", [_n(w["flow_posts"]), "posts"], posts_mid, entry.cy, "above",
                posts if posts_on else LIVE_GREY),
+        *_privacy_arrows(f),
+    ]  # fmt: skip
+
+
+def _privacy_arrows(f: Flows) -> list[str]:
+    """Members disclosing (entry down to privacy) and the harm that pushes people out of their
+    community (privacy up to entry), each label on the outer side of its arrow."""
+    w, p, sw = f.week, f.peak, f.switches
+    entry, privacy = LIVE_BOXES["entry"], LIVE_BOXES["privacy"]
+    mid = (entry.bottom + privacy.y) / 2
+    x_down, x_up = entry.x + 112, entry.x + 152  # room on the left for "disclosed"
+    tell, tell_on = _via("exchange", "privacy", sw)
+    harm, harm_on = _via("privacy", "entry", sw, ("privacy",))
+    return [
+        _arrow("privacy", [(x_down, entry.bottom), (x_down, privacy.y - GAP_TO_BOX)],
+               w["flow_disclosures"], p["flow_disclosures"], tell, on=tell_on),
+        _label("privacy", [_n(w["flow_disclosures"]), "disclosed"], x_down, mid, "left",
+               tell if tell_on else LIVE_GREY),
+        _arrow("harms", [(x_up, privacy.y), (x_up, entry.bottom + GAP_TO_BOX)],
+               w["flow_privacy_harms"], p["flow_privacy_harms"], harm, on=harm_on, dashed=True),
+        _label("harms", [_n(w["flow_privacy_harms"]), "harmed"], x_up, mid, "right",
+               harm if harm_on else LIVE_GREY),
     ]  # fmt: skip
 
 
 def _fan_arrows(f: Flows) -> list[str]:
     """Peer support to each pathway and risk: parallel arrows, each label above its own (the
-    table's arrows out of the community and into uncertainty, keyed by their switch)."""
+    table's arrows out of the community and into uncertainty, keyed by their switch; the arrow
+    into trust carries the corrections that lower it)."""
     w, p, sw = f.week, f.peak, f.switches
     fan = [
         ("exchange", "activation", "flow_accurate_info",
@@ -723,7 +780,9 @@ def _fan_arrows(f: Flows) -> list[str]:
         ("peer_support", "stigma", "flow_support", [_n(w["flow_support"]), "support"]),
         ("exchange", "hostility", "flow_hostile", [_n(w["flow_hostile"]), "hostile"]),
         ("exchange", "misinformation", "flow_misinfo_exposure",
-         [f"{_n(w['flow_misinfo_adopted'])} misled", f"{_n(w['flow_corrected'])} corrected"]),
+         [_n(w["flow_misinfo_adopted"]), "misled"]),
+        # found out: being corrected online lowers trust in what one reads there
+        ("exchange", "trust", "flow_corrected", [_n(w["flow_corrected"]), "corrected"]),
         ("misinformation", "uncertainty", None, None),
     ]  # fmt: skip
     x0 = LIVE_BOXES["support"].right
@@ -742,7 +801,8 @@ def _fan_arrows(f: Flows) -> list[str]:
 
 
 def _outcome_arrows(f: Flows) -> list[str]:
-    """Hostility -> stigma, activation -> care -> outcomes, interventions and risks -> outcomes."""
+    """Hostility -> stigma, activation -> care -> outcomes, acute care episodes back up from the
+    outcomes (wellbeing) to care, interventions and risks -> outcomes."""
     w, p, sw = f.week, f.peak, f.switches
     b = LIVE_BOXES
     hostile, stigma, care, out_ = b["hostility"], b["stigma"], b["care"], b["outcomes"]
@@ -753,6 +813,11 @@ def _outcome_arrows(f: Flows) -> list[str]:
         "intervention", "wellbeing", sw, ("offline_translation", "intervention_pathway")
     )
     u_color, u_on = _via("uncertainty", "wellbeing", sw, ("offline_translation", "uncertainty"))
+    a_color, a_on = _via("wellbeing", "care", sw)
+    # care down to the outcomes and acute care back up, side by side at the left of the gap
+    # between them, so the acute label fits to the right of its arrow
+    x_care, x_acute = care.x + 20, care.x + 48
+    gap_mid = (care.bottom + out_.y) / 2
     return [
         _arrow("hostility-stigma",
                [(hostile.right, hostile.cy), (RISER_X, hostile.cy), (RISER_X, stigma.cy),
@@ -761,8 +826,12 @@ def _outcome_arrows(f: Flows) -> list[str]:
         _arrow("seekers", [(b["activation"].right, b["activation"].cy),
                            (care.x - GAP_TO_BOX, b["activation"].cy)],
                w["flow_new_seekers"], p["flow_new_seekers"], s_color, on=s_on),
-        _arrow("care", [(care.cx, care.bottom), (care.cx, out_.y - GAP_TO_BOX)], 0, 0, c_color,
+        _arrow("care", [(x_care, care.bottom), (x_care, out_.y - GAP_TO_BOX)], 0, 0, c_color,
                on=c_on),
+        _arrow("acute", [(x_acute, out_.y), (x_acute, care.bottom + GAP_TO_BOX)],
+               w["flow_acute_care"], p["flow_acute_care"], a_color, on=a_on, dashed=True),
+        _label("acute", [_n(w["flow_acute_care"]), "acute care"], x_acute, gap_mid, "right",
+               a_color if a_on else LIVE_GREY),
         _arrow("out-intervention", [(b["intervention"].right, b["intervention"].bottom - 24),
                                     (out_.x - GAP_TO_BOX, out_.y + 26)],
                0, 0, i_color, on=i_on),
@@ -783,8 +852,8 @@ def _captions(f: Flows) -> list[str]:
               anchor="start"),
         _text(col, 24, ["OPPORTUNITIES"], weight=700, fill=LIVE_GREEN, cls="pw-heading"),
         _text(col, risks_y, ["RISKS"], weight=700, fill=LIVE_RED, cls="pw-heading"),
-        _text(8, 560, ["Arrows: the last 7 days", f"to day {f.day}; thicker = more",
-                       "green helps, red harms"], fill="#475569", anchor="start",
+        _text(8, VIEW_H - 58, ["Arrows: the last 7 days", f"to day {f.day}; thicker = more",
+                               "green helps, red harms"], fill="#475569", anchor="start",
               cls="pw-footnote"),
     ]  # fmt: skip
 

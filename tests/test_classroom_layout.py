@@ -14,8 +14,8 @@ import pytest
 from test_dashboard import ARTIFACTS, SMALL, App, Server, needs_chromium
 
 SIZES = [(1280, 720), (1366, 768), (1920, 1080)]
-BOXES = ("people", "entry", "support", "activation", "intervention", "stigma", "hostility",
-         "misinformation", "uncertainty", "care", "outcomes")  # fmt: skip
+BOXES = ("people", "entry", "privacy", "support", "activation", "intervention", "stigma",
+         "hostility", "misinformation", "trust", "uncertainty", "care", "outcomes")  # fmt: skip
 PRESETS = ("What moderation does", "A moderated community opens", "A misinformation surge",
            "Turn off the activation pathway", "Back to the baseline")  # fmt: skip
 CONTROLS = ("Step", "Play", "Reset", *PRESETS)

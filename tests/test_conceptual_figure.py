@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -108,3 +109,51 @@ def test_classroom_draws_with_the_shared_renderer():
 
     assert classroom.diagram_svg is conceptual.live_svg
     assert classroom.Flows is conceptual.Flows
+
+
+def _label_text(svg: str, key: str) -> str:
+    """The text of the flow label on the live arrow ``key``."""
+    label = svg.split(f"<g class='pw-flow-label' data-arrow='{key}'>", 1)[1].split("</g>", 1)[0]
+    return " ".join(re.findall(r">([^<]+)</text>", label))
+
+
+def test_trust_and_privacy_are_risks_whose_live_arrows_carry_recorded_flows():
+    from peerwell.simulation.model import PeerwellModel
+    from peerwell.simulation.params import MECHANISMS, ModelParams, with_overrides
+    from peerwell.simulation.recorder import FLOWS
+
+    trust, privacy = conceptual.box("trust"), conceptual.box("privacy")
+    assert (trust.kind, trust.switch, trust.live) == ("risk", "trust", "trust")
+    assert (privacy.kind, privacy.switch, privacy.live) == ("risk", "privacy", "privacy")
+    assert "privacy" in conceptual.parameter_boxes()  # the privacy parameters' box
+    assert conceptual.arrow("exchange", "trust").switch == "trust"
+    assert conceptual.arrow("exchange", "privacy").switch == "privacy"
+    for a, b in [("misinformation", "trust"), ("trust", "misinformation"), ("privacy", "entry"),
+                 ("privacy", "stigma"), ("wellbeing", "care")]:  # fmt: skip
+        assert conceptual.arrow(a, b).risk, (a, b)
+    # Only what the recorder writes: a flow, state or switch it does not have is a KeyError.
+    week = {k: float(10 + i) for i, k in enumerate(FLOWS)}
+    model = PeerwellModel(with_overrides(ModelParams(), {"population.size": 60}))
+    shown = {"disclosed_share": 0.125, "privacy_harm_share": 0.02, "trust_mean": 0.47}
+    assert set(shown) <= set(model.summary)
+    state = dict(model.summary) | shown
+    flows = conceptual.Flows(week, dict(week), state, {m: True for m in MECHANISMS}, 7)
+    svg = html.unescape(conceptual.live_svg(flows, 0, 3))
+    assert _label_text(svg, "privacy") == f"{week['flow_disclosures']:.0f} disclosed"
+    assert _label_text(svg, "harms") == f"{week['flow_privacy_harms']:.0f} harmed"
+    assert _label_text(svg, "trust") == f"{week['flow_corrected']:.0f} corrected"
+    assert _label_text(svg, "acute") == f"{week['flow_acute_care']:.0f} acute care"
+    for title in ("Trust in online", "Privacy and", "disclosure"):
+        assert f">{title}</text>" in svg
+    assert ">information 0.47</text>" in svg
+    assert ">12.5% disclosed</text>" in svg and ">2.0% harmed</text>" in svg
+    # a switch off greys its box and the arrows it turns off
+    no_privacy = {m: m != "privacy" for m in MECHANISMS}
+    off = html.unescape(
+        conceptual.live_svg(conceptual.Flows(week, dict(week), state, no_privacy, 7))
+    )
+    box_ = off.split("pw-box-privacy'", 1)[1].split("</g>", 1)[0]
+    assert "switched off" in box_
+    for key in ("privacy", "harms"):
+        path = off.split(f"class='pw-arrow pw-arrow-{key}'", 1)[1].split("/>", 1)[0]
+        assert f"stroke='{conceptual.LIVE_GREY}'" in path, key

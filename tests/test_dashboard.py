@@ -318,6 +318,51 @@ def test_hovering_a_person_shows_their_state(app):
     tip.wait_for(state="hidden")
 
 
+# The centre pixel of person ``i`` on the people's canvas, as #rrggbb.
+PIXEL = """([x, y, viewW]) => {
+  const canvas = document.querySelector('canvas.pw-nodes');
+  const k = canvas.width / viewW;
+  const d = canvas.getContext('2d').getImageData(Math.floor(x * k), Math.floor(y * k), 1, 1).data;
+  return '#' + [d[0], d[1], d[2]].map(v => v.toString(16).padStart(2, '0')).join('');
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("dashboard")
+@needs_chromium
+def test_people_can_be_coloured_by_trust(app):
+    import numpy as np
+
+    from peerwell.scenarios.dashboard.live import VIEW_W, LiveModel, scenario_params
+
+    app.open(f"/?{SMALL}")
+    # The same model as the page's on day 0 (the layout and the states follow from the seed):
+    # pick an online person drawn clear of everyone drawn after them, whose colour by trust is
+    # not their colour by activation.
+    live = LiveModel(scenario_params("baseline", {"population.size": 300}))
+    by_activation, online = live.node_colors("activation")
+    by_trust, _ = live.node_colors("trust")
+    x, y = np.asarray(live.layout.x), np.asarray(live.layout.y)
+    person = next(
+        i
+        for i in range(len(x))
+        if online[i]
+        and by_trust[i] != by_activation[i]
+        and not (np.hypot(x[i + 1 :] - x[i], y[i + 1 :] - y[i]) < 10).any()
+    )
+    at = [x[person], y[person], VIEW_W]
+    app.page.locator("canvas.pw-nodes").wait_for()
+    app.page.wait_for_function(f"a => ({PIXEL})(a) === '{by_activation[person]}'", arg=at)
+    app.page.locator(".pw-colorby").get_by_text("trust", exact=True).click()
+    _expect_text(app, "trust in online health information")  # the legend says what it shows
+    app.page.wait_for_function(f"a => ({PIXEL})(a) === '{by_trust[person]}'", arg=at)
+    # and by disclosure: three categories, each with its swatch
+    app.page.locator(".pw-colorby").get_by_text("disclosure", exact=True).click()
+    _expect_text(app, "harmed by a disclosure")
+    assert "not disclosed" in app.text(".pw-legend")
+    app.shot("explore-colour-by-disclosure")
+
+
 @pytest.mark.browser
 @pytest.mark.xdist_group("dashboard")
 @needs_chromium
@@ -404,6 +449,33 @@ def test_classroom_diagram_flows_change_as_the_model_steps(app):
     assert svg.inner_html() != before_svg
     assert sum(float(v.replace(",", "")) for v in after.values()) > 0
     app.shot("classroom")
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("dashboard")
+@needs_chromium
+def test_classroom_draws_trust_and_privacy_with_this_weeks_flows(app):
+    app.open(f"/classroom?{SMALL}")
+    diagram = app.page.locator("svg.pw-diagram")
+    diagram.wait_for()
+    trust = diagram.locator(".pw-box-trust").text_content()
+    privacy = diagram.locator(".pw-box-privacy").text_content()
+    assert "Trust in online" in trust and "information" in trust
+    for words in ("Privacy and", "disclosure", "% disclosed", "% harmed"):
+        assert words in privacy, words
+    for day in range(1, 9):
+        app.button("Step").click()
+        app.wait_day(lambda d, day=day: d == day)
+    app.page.get_by_role("button", name="▸ The flows as numbers").click()
+    app.page.locator(".pw-flows").wait_for()
+    flows = _flows(app)
+    # each new arrow's label carries its flow of the last seven days, as the table does
+    for arrow, flow in (("privacy", "flow_disclosures"), ("harms", "flow_privacy_harms"),
+                        ("trust", "flow_corrected"), ("acute", "flow_acute_care")):  # fmt: skip
+        label = diagram.locator(f".pw-flow-label[data-arrow='{arrow}'] text").first
+        assert label.text_content() == flows[flow], arrow
+    assert flows["flow_corrected"] != "0"  # corrections happen every week at 300 people
+    app.shot("classroom-trust-privacy")
 
 
 @pytest.mark.browser
@@ -593,6 +665,43 @@ def test_layout_is_computed_once_and_samples_large_populations():
     assert len(colors) == len(online) == DRAW_MAX
 
 
+def test_people_are_coloured_by_trust_and_by_disclosure():
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    from peerwell.scenarios.dashboard.live import (
+        COLOR_BY,
+        DISCLOSURE_COLORS,
+        LiveModel,
+        describe_person,
+    )
+    from peerwell.scenarios.dashboard.views import legend_html
+    from peerwell.simulation.params import ModelParams, with_overrides
+
+    live = LiveModel(with_overrides(ModelParams(), {"population.size": 200}))
+    live.step(2)
+    cur, first = live.model.state.cur, live.layout.nodes[:4]
+    # not disclosed; disclosed; disclosed and harmed; harmed (a harm outranks the disclosure)
+    cur["disclosed"][first] = [0, 1, 1, 0]
+    cur["privacy_harm"][first] = [0, 0, 1, 1]
+    cur["trust"][first[:2]] = [0.0, 1.0]
+    colors, online = live.node_colors("disclosure")
+    grey, violet, red = DISCLOSURE_COLORS
+    assert colors[:4] == [grey, violet, red, red]
+    assert len(colors) == len(online) == len(live.layout.nodes)
+    trust, _ = live.node_colors("trust")
+    scale = COLOR_BY["trust"]
+    assert trust[:2] == [to_hex(colormaps[scale.cmap](0.0)), to_hex(colormaps[scale.cmap](1.0))]
+    # the legend says what the colours stand for
+    legend = legend_html("disclosure")
+    for color, label in zip(DISCLOSURE_COLORS, ("not disclosed", "disclosed", "harmed")):
+        assert f"background:{color}'></span>{label}" in legend
+    assert "trust in online health information" in legend_html("trust")
+    # and hovering tells the same
+    assert "harmed by a disclosure" in describe_person(live.person(2))[-2]
+    assert "trust in online information 1.00 · disclosed" in describe_person(live.person(1))[-2]
+
+
 def test_the_address_is_parsed_and_bad_parts_are_reported():
     from peerwell.scenarios.dashboard.controls import parse_query
     from peerwell.scenarios.dashboard.live import build_live
@@ -621,7 +730,8 @@ def test_diagram_shows_every_box_and_switched_off_mechanisms():
     live.step(8)
     svg = diagram_svg(flows_now(live))
     for box in ("people", "entry", "support", "stigma", "activation", "intervention",
-                "misinformation", "hostility", "uncertainty", "care", "outcomes"):  # fmt: skip
+                "misinformation", "hostility", "uncertainty", "trust", "privacy", "care",
+                "outcomes"):  # fmt: skip
         assert f"pw-box-{box}" in svg
     assert "switched off" not in svg
     off = next(p for p in PRESETS if p.key == "no_activation")
@@ -630,6 +740,14 @@ def test_diagram_shows_every_box_and_switched_off_mechanisms():
     back = next(p for p in PRESETS if p.key == "baseline")
     assert preset_changes(back, base)["mechanisms.activation_pathway"] is True
     assert all(len(p.text.split(". ")) >= 2 for p in PRESETS)  # two sentences each
+
+
+def test_the_flows_table_has_every_recorded_flow():
+    from peerwell.scenarios.dashboard.classroom import FLOW_ROWS
+    from peerwell.simulation.recorder import FLOWS
+
+    keys = [key for key, _, _ in FLOW_ROWS]
+    assert sorted(keys) == sorted(FLOWS)  # each once
 
 
 def test_compare_folders_stay_inside_the_root_when_exposed(monkeypatch, tmp_path):

@@ -24,6 +24,7 @@ from peerwell.scenarios.dashboard.controls import (
     describe_setting,
     groups,
     restart_sections,
+    section_title,
 )
 from peerwell.scenarios.dashboard.live import LiveModel, scenario_params
 from peerwell.simulation.errors import ConfigError
@@ -162,7 +163,8 @@ def test_all_parameters_shows_submodels_as_fixed_and_agrees_with_the_model(app):
         for t in titles
         if t.endswith(" (applies on restart)")
     }
-    assert fixed == set(FIXED_GROUPS), titles  # submodels among them, as for the model
+    # submodels among them, as for the model
+    assert fixed == {section_title(g).lower() for g in FIXED_GROUPS}, titles
     _open(app, "Submodels (applies on restart)")
     switch = _switch(app, "Wellbeing submodel")
     control = _control(app, "submodels.wellbeing")

@@ -1,7 +1,8 @@
 """The Classroom page: the conceptual model of Naslund et al. (2016) drawn as a live diagram.
 
-Boxes are the parts of the model (entry, peer support, the three opportunity pathways, the three
-risks, the offline outcomes); each arrow carries the flow the model moved along it over the last
+Boxes are the parts of the model (entry, peer support, the three opportunity pathways, the risks
+— hostility, misinformation, trust in online information, uncertainty, privacy and disclosure —
+care and the offline outcomes); each arrow carries the flow the model moved along it over the last
 seven days (``recorder.FLOWS``), drawn thicker when it carries more. A box whose mechanism is
 switched off is drawn grey and dashed. Presets change a few parameters from today on and say, in
 two sentences, what to watch.
@@ -178,8 +179,11 @@ FLOW_ROWS = (
     ("flow_enrolments", "Online interventions", "people who enrolled in an intervention"),
     ("flow_misinfo_exposure", "Misinformation risk", "misleading posts met"),
     ("flow_misinfo_adopted", "Misinformation risk", "people misled"),
-    ("flow_corrected", "Misinformation risk", "misleading beliefs corrected"),
+    ("flow_corrected", "Misinformation → trust", "misleading beliefs corrected (lowers trust)"),
     ("flow_hostile", "Hostility risk", "hostile or derogatory comments received"),
+    ("flow_disclosures", "Privacy risk", "people who disclosed their diagnosis online"),
+    ("flow_privacy_harms", "Privacy risk", "people harmed by a disclosure"),
+    ("flow_acute_care", "Wellbeing → care", "acute care episodes"),
 )
 
 

@@ -71,7 +71,26 @@ class ControlSpec:
 
 # Labels that would otherwise repeat another control's: the rate of hostile comments is not the
 # hostility mechanism's switch (the issue's "Hostility is now False" beside "Hostility: 0.04").
-_LABELS = {"communities.hostility": "Hostile comments per post"}
+# A bare "Rate" says nothing of what happens at that rate.
+_LABELS = {
+    "communities.hostility": "Hostile comments per post",
+    "acute.rate": "Acute care episodes",
+}
+
+
+def _shared_field_names() -> set[str]:
+    """Names that two groups give to different settings (``activation.learning_gain`` and
+    ``trust.learning_gain``): labelled alike, two controls read as one shown twice. Switches are
+    left out: mechanisms and submodels share names on purpose, and ``_label`` tells them apart."""
+    groups_of: dict[str, set[str]] = {}
+    for name, value, _meta in iter_fields(ModelParams()):
+        group, _, field_name = name.rpartition(".")
+        if group and not isinstance(value, bool):
+            groups_of.setdefault(field_name, set()).add(group)
+    return {f for f, owners in groups_of.items() if len(owners) > 1}
+
+
+_SHARED = _shared_field_names()
 
 
 def _label(name: str) -> str:
@@ -80,7 +99,7 @@ def _label(name: str) -> str:
     parts = name.split(".")
     field = parts[-1]
     text = field.replace("_", " ")
-    if field in _GENERIC and len(parts) > 1:
+    if (field in _GENERIC or field in _SHARED) and len(parts) > 1:
         text = f"{parts[0]} {text}"
     if parts[0] == "submodels":
         # A submodel and a mechanism can share a name (misinformation, hostility, ...): two
@@ -149,6 +168,18 @@ def groups() -> dict[str, list[ControlSpec]]:
         group = spec.name.split(".")[0] if "." in spec.name else "run"
         out.setdefault(group, []).append(spec)
     return out
+
+
+# Section titles of "All parameters" where the group's name alone says too little.
+_SECTION_TITLES = {
+    "acute": "Acute care",
+    "information": "Information outside communities",
+}
+
+
+def section_title(group: str) -> str:
+    """The title of a group's section in "All parameters"."""
+    return _SECTION_TITLES.get(group, group.capitalize())
 
 
 def all_parameter_sections() -> dict[str, list[str]]:

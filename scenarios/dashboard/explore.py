@@ -26,6 +26,7 @@ from peerwell.scenarios.dashboard.controls import (
     parse_query,
     pending_message,
     restart_sections,
+    section_title,
 )
 from peerwell.scenarios.dashboard.live import (
     COLOR_BY,
@@ -75,7 +76,7 @@ def AllParameters(
     fixed_sections = restart_sections()
     for group, names in all_parameter_sections().items():
         fixed = group in fixed_sections
-        title = group.capitalize() + (" (applies on restart)" if fixed else "")
+        title = section_title(group) + (" (applies on restart)" if fixed else "")
         Expander(
             title,
             lambda names=names, fixed=fixed: ParamPanel(

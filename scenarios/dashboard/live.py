@@ -17,6 +17,7 @@ import copy
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,18 +49,55 @@ VIEW_W, VIEW_H = 1000.0, 720.0
 # networkx build's peak would otherwise stay in the process, see limits.release_memory).
 RELEASE_AFTER = 64 * MB
 
-# What the nodes can be coloured by: label -> (state array, low, high, colormap or None).
-COLOR_BY: dict[str, tuple[str, float, float, str | None]] = {
-    "activation": ("activation", 0.0, 100.0, "viridis"),
-    "self-stigma": ("stigma", 0.0, 1.0, "magma_r"),
-    "mental wellbeing": ("wellbeing_mental", 0.0, 1.0, "RdYlGn"),
-    "care status": ("care", 0.0, 3.0, None),
-}
+# What the people can be coloured by. A scale runs one state array from ``lo`` to ``hi`` through a
+# colormap; categories give each person one of a few colours, from one or more state arrays.
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Colour by a continuous state: ``key`` from ``lo`` to ``hi`` through colormap ``cmap``."""
+
+    key: str
+    lo: float
+    hi: float
+    cmap: str
+    meaning: str  # what the legend says the colours stand for
+
+
+@dataclass(frozen=True)
+class Categories:
+    """Colour by a state with a few values: ``of(state arrays, people)`` is each person's index
+    into ``colors`` and ``labels`` (the legend)."""
+
+    of: Callable[[dict[str, np.ndarray], np.ndarray], np.ndarray]
+    colors: tuple[str, ...]
+    labels: tuple[str, ...]
+
+
 CARE_COLORS = ("#9e9e9e", "#f59e0b", "#16a34a", "#dc2626")
 CARE_LABELS = ("not seeking care", "seeking care", "in care", "disengaged")
+DISCLOSURE_COLORS = ("#9e9e9e", "#7c3aed", "#dc2626")
+DISCLOSURE_LABELS = ("not disclosed", "disclosed their diagnosis online", "harmed by a disclosure")
+
+
+def disclosure_category(cur: dict[str, np.ndarray], people: np.ndarray) -> np.ndarray:
+    """0 not disclosed, 1 disclosed, 2 harmed by a disclosure (harm outranks the disclosure it
+    follows from), for the ``people`` given."""
+    disclosed = cur["disclosed"][people].astype(np.int64)
+    return np.where(cur["privacy_harm"][people] == 1, 2, disclosed)
+
+
+COLOR_BY: dict[str, Scale | Categories] = {
+    "activation": Scale("activation", 0.0, 100.0, "viridis", "activation (PAM)"),
+    "self-stigma": Scale("stigma", 0.0, 1.0, "magma_r", "self-stigma"),
+    "mental wellbeing": Scale("wellbeing_mental", 0.0, 1.0, "RdYlGn", "mental wellbeing"),
+    "trust": Scale("trust", 0.0, 1.0, "cividis", "trust in online health information"),
+    "care status": Categories(lambda cur, people: cur["care"][people], CARE_COLORS, CARE_LABELS),
+    "disclosure": Categories(disclosure_category, DISCLOSURE_COLORS, DISCLOSURE_LABELS),
+}
 _LUTS = {
     name: [to_hex(colormaps[name](i / 255)) for i in range(256)]
-    for name in {c for *_, c in COLOR_BY.values() if c}
+    for name in {c.cmap for c in COLOR_BY.values() if isinstance(c, Scale)}
 }
 
 
@@ -422,23 +460,34 @@ class LiveModel:
     # -- reading -------------------------------------------------------------------------------
     def node_colors(self, color_by: str) -> tuple[list[str], list[int]]:
         """Colour of each drawn person by ``color_by``, and 1/0 for online/offline."""
-        key, lo, hi, cmap = COLOR_BY[color_by]
+        colouring = COLOR_BY[color_by]
+        nodes = self.layout.nodes
         with self.lock:
-            values = self.model.state.cur[key][self.layout.nodes]
-            online = (self.model.state.cur["community"][self.layout.nodes] >= 0).astype(int)
-        if cmap is None:
-            colors = [CARE_COLORS[int(v)] for v in values]
+            cur = self.model.state.cur
+            if isinstance(colouring, Categories):
+                values = colouring.of(cur, nodes)
+            else:
+                values = cur[colouring.key][nodes]
+            online = (cur["community"][nodes] >= 0).astype(int)
+        if isinstance(colouring, Categories):
+            colors = [colouring.colors[int(v)] for v in values]
         else:
-            lut = _LUTS[cmap]
-            idx = np.clip(((values - lo) / (hi - lo) * 255).astype(int), 0, 255)
+            lut = _LUTS[colouring.cmap]
+            span = colouring.hi - colouring.lo
+            idx = np.clip(((values - colouring.lo) / span * 255).astype(int), 0, 255)
             colors = [lut[i] for i in idx]
         return colors, online.tolist()
 
     def person(self, drawn_index: int) -> dict:
-        """Today's state of the ``drawn_index``-th person drawn, as labelled text values."""
+        """Today's state of the ``drawn_index``-th person drawn, as labelled text values: the
+        model's view of them, and their trust and disclosure (read here from the state arrays,
+        which the view does not show)."""
         with self.lock:
             idx = int(self.layout.nodes[drawn_index])
             d = self.model.person(idx).as_dict()
+            cur = self.model.state.cur
+            d["trust"] = float(cur["trust"][idx])
+            d["disclosure"] = DISCLOSURE_LABELS[int(disclosure_category(cur, np.array([idx]))[0])]
         return d
 
     def weekly(self, key: str, days: int = 7) -> float:
@@ -464,6 +513,7 @@ def describe_person(d: dict) -> list[str]:
         f"self-stigma {d['self_stigma']:.2f} · belonging {d['belonging']:.2f}",
         f"mental wellbeing {d['wellbeing_mental']:.2f} · physical {d['wellbeing_physical']:.2f}",
         f"misled: {'yes' if d['misinformed'] else 'no'} · uncertainty {d['uncertainty']:.2f}",
+        f"trust in online information {d['trust']:.2f} · {d['disclosure']}",
         f"recovery {d['recovery']:.2f} · employed: {'yes' if d['employed'] else 'no'}"
         + (" · in an online intervention" if d["enrolled"] else ""),
     ]

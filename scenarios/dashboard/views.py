@@ -17,11 +17,10 @@ import solara
 
 from peerwell.scenarios.dashboard.live import (
     _LUTS,
-    CARE_COLORS,
-    CARE_LABELS,
     COLOR_BY,
     VIEW_H,
     VIEW_W,
+    Categories,
     LiveModel,
     describe_person,
 )
@@ -239,23 +238,28 @@ def _NetworkDrawing(
 
 @solara.component
 def Legend(color_by: str):
-    if color_by == "care status":
+    solara.HTML(tag="div", unsafe_innerHTML=legend_html(color_by), classes=["pw-legend"])
+
+
+def legend_html(color_by: str) -> str:
+    """What the colours of the people stand for: a swatch per category, or the scale's gradient
+    between its ends; and how offline people are drawn."""
+    colouring = COLOR_BY[color_by]
+    if isinstance(colouring, Categories):
         items = "".join(
             f"<span class='pw-swatch' style='background:{c}'></span>{label}"
-            for c, label in zip(CARE_COLORS, CARE_LABELS)
+            for c, label in zip(colouring.colors, colouring.labels)
         )
     else:
-        _key, lo, hi, cmap = COLOR_BY[color_by]
-        stops = ",".join(_LUTS[cmap][i] for i in range(0, 256, 32))
+        stops = ",".join(_LUTS[colouring.cmap][i] for i in range(0, 256, 32))
         items = (
-            f"{lo:g}<span class='pw-gradient' style='background:linear-gradient(90deg,{stops})'>"
-            f"</span>{hi:g} {color_by}"
+            f"{colouring.lo:g}<span class='pw-gradient' style='background:linear-gradient(90deg,"
+            f"{stops})'></span>{colouring.hi:g} {colouring.meaning}"
         )
-    items += (
+    return items + (
         "<span class='pw-swatch pw-hollow'></span>offline (not in a community)"
         " · hover a person to see their state"
     )
-    solara.HTML(tag="div", unsafe_innerHTML=items, classes=["pw-legend"])
 
 
 @solara.component
