@@ -43,6 +43,8 @@ def _unit(outcome: str, difference: bool = False) -> str:
         return ""
     if o.unit == "share":
         return "percentage points" if difference else "%"
+    if o.unit == "rate":
+        return "episodes per person-year"
     return "PAM points" if o.unit == "pam" else "0-1 score"
 
 

@@ -79,6 +79,12 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("misinformation_belief_mean", "misinformation belief", "risk", "lower", "share"),
     Outcome("uncertainty_mean", "uncertainty about own health", "risk", "lower", "score"),
     Outcome("hostile_daily_share", "hostile comment received (per day)", "risk", "lower", "share"),
+    Outcome("privacy_harm_share", "harmed by a disclosure (ever)", "risk", "lower", "share"),
+    Outcome("acute_care_rate", "acute care episodes", "benefit", "lower", "rate"),
+    # More trust in online information is neither better nor worse: it weighs what misleads as
+    # much as what teaches (ODD §7.7); disclosure likewise opens support and exposes to harm.
+    Outcome("trust_mean", "trust in online health information", "context", None, "score"),
+    Outcome("disclosed_share", "disclosed their diagnosis online", "context", None, "share"),
     Outcome("online_share", "online", "context", None, "share"),
     Outcome("enrolled_share", "enrolled in an online intervention", "context", None, "share"),
 )
