@@ -98,7 +98,7 @@ class PopulationParams:
     post_rate_contributor: float = spec(0.03, 0, 1, unit="1/day", help="daily posting probability of a contributor", source=MIERLO, box="exchange")
     post_rate_superuser: float = spec(0.9, 0, 1, unit="1/day", help="daily posting probability of a superuser", source=MIERLO, box="exchange")
     initial_misinformed_share: float = spec(0.10, 0, 1, unit="share", help="share holding a misleading health belief at day 0", source="24.4% inappropriate advice in a peer forum (upper bound)", box="misinformation")
-    initial_corrected_share: float = spec(0.30, 0, 1, unit="share", help="share who have been corrected of a misleading claim at day 0 (and are not yet open to a new one)", source="derived from the per-item effects (Schmid & Bauer 2025, Walter 2021): the offline stationary share, so beliefs start at the balance of what people meet outside peer communities (ODD §7.6)", box="misinformation")
+    initial_corrected_share: float = spec(0.333, 0, 1, unit="share of the not misled", help="share of the people not misled at day 0 who have been corrected of a misleading claim (and are not yet open to a new one); the rest are unaware", source="derived from the per-item effects (Schmid & Bauer 2025, Walter 2021): the offline stationary share, so beliefs start at the balance of what people meet outside peer communities (ODD §7.6)", box="misinformation")
     uncertainty_mean: float = spec(0.35, 0.01, 0.99, unit="0-1", help="baseline uncertainty about one's own condition (Beta, concentration 6)", box="uncertainty")
     share_in_care: float = spec(0.50, 0, 1, unit="share", help="share in mental-health care at day 0 (near the care equilibrium of the defaults)", box="care")
     share_seeking: float = spec(0.04, 0, 1, unit="share", help="share seeking care at day 0", box="care")
@@ -600,12 +600,6 @@ def validate(params: ModelParams) -> ModelParams:
         raise ConfigError(
             "population.share_superuser + population.share_contributor must be at most 1, got "
             f"{p.share_superuser + p.share_contributor:.6g}"
-        )
-    beliefs0 = p.initial_misinformed_share + p.initial_corrected_share
-    if beliefs0 > 1 + 1e-9:
-        raise ConfigError(
-            "population.initial_misinformed_share + initial_corrected_share must be at most 1 "
-            f"(the rest start unaware), got {beliefs0:.6g}"
         )
     care0 = p.share_in_care + p.share_seeking + p.share_disengaged
     if care0 > 1 + 1e-12:

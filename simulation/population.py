@@ -197,9 +197,9 @@ def init_state(params: ModelParams) -> State:
     misinfo_on = params.mechanisms.misinformation
     um = u(D_MISINFO)
     misled = um < p.initial_misinformed_share * misinfo_on
-    corrected = ~misled & (
-        um < (p.initial_misinformed_share + p.initial_corrected_share) * misinfo_on
-    )
+    # the corrected are a share of those not misled, so any two shares in [0, 1] go together
+    m0 = p.initial_misinformed_share
+    corrected = ~misled & (um < (m0 + (1.0 - m0) * p.initial_corrected_share) * misinfo_on)
     x["misinfo"][:] = np.where(misled, 1, np.where(corrected, 2, 0)).astype(np.int8)
     u0 = _beta(u(D_UNCERTAINTY), p.uncertainty_mean, 6.0)
     s["uncertainty0"][:] = u0

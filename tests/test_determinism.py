@@ -110,8 +110,10 @@ def test_population_is_a_prefix_of_a_larger_one():
 
     small = init_state(params(population__size=500))
     large = init_state(params(population__size=2000))
-    for name in ("diagnosis", "activation0", "stigma0", "use", "role"):
+    for name in ("diagnosis", "activation0", "stigma0", "use", "vulnerable", "belonging_offline"):
         assert (small.static[name] == large.static[name][:500]).all(), name
+    for name in ("role", "misinfo", "trust"):
+        assert (small.cur[name] == large.cur[name][:500]).all(), name
 
 
 def test_run_json_records_seed_config_and_version(tmp_path):

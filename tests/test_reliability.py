@@ -41,10 +41,12 @@ def test_every_switch_off_and_everything_at_zero_gives_a_still_world():
     off = {f"mechanisms__{m}": False for m in MECHANISMS}
     m = run(params(population__size=200, steps=50, population__initial_online_share=0.0, **off))
     df = m.trajectories()
-    for col in ("online_share", "belonging_mean", "misinformation_belief_mean", "enrolled_share"):
+    for col in ("online_share", "misinformation_belief_mean", "enrolled_share", "disclosed_share"):
         assert (df[col] == 0).all(), col
-    # Nothing online and no pathway: self-stigma, empowerment and uncertainty stay at baseline.
-    for col in ("self_stigma_mean", "empowerment_mean", "uncertainty_mean"):
+    # Nothing online and no pathway: self-stigma, empowerment, uncertainty, trust and belonging
+    # (offline connectedness) stay at baseline.
+    for col in ("self_stigma_mean", "empowerment_mean", "uncertainty_mean", "trust_mean",
+                "belonging_mean"):  # fmt: skip
         assert np.allclose(df[col], df[col].iloc[0], atol=1e-12), col
 
 

@@ -183,7 +183,9 @@ def test_offline_misled_share_is_stationary_at_its_day0_value():
     rho = p.exchange.misinfo_renewal
     total = 1 / a + 1 / c_mean + 1 / rho
     assert (1 / c_mean) / total == pytest.approx(p.population.initial_misinformed_share, abs=0.002)
-    assert (1 / rho) / total == pytest.approx(p.population.initial_corrected_share, abs=0.005)
+    # the corrected are a share of the people not misled
+    corrected = (1 / rho) / (1 / a + 1 / rho)
+    assert corrected == pytest.approx(p.population.initial_corrected_share, abs=0.005)
     # the factor-2 errors the simulated check below must reject
     for a2, c2 in ((2 * a, c_mean), (a / 2, c_mean), (a, 2 * c_mean), (a, c_mean / 2)):
         wrong = (1 / c2) / (1 / a2 + 1 / c2 + 1 / rho)
