@@ -64,6 +64,8 @@ GIVEN: dict[str, tuple[tuple[type, ...], np.dtype | None, int | str | None]] = {
     "cut2": ((float,), None, None),
     "cut3": ((float,), None, None),
     "stigma_high": ((float,), None, None),
+    # the groups' cells summed in the same pass (recorder.GroupTracker.given), or None
+    "groups": ((tuple, type(None)), None, None),
 }
 
 

@@ -239,10 +239,10 @@ class PeerwellModel(mesa.Model):
         self.day += 1
         self.groups.update(self.state)
         if recorded:
-            self.summary = summarize(self.state, self.day)
+            # the population's aggregates and the groups' in one pass over the people
+            self.summary = summarize(self.state, self.day, groups=self.groups)
             self.datacollector.collect(self)
             self.community_log.record(self.state, self.day)
-            self.groups.record(self.state, self.day)
         if self.day >= self.params.steps:
             self.running = False
 

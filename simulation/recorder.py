@@ -29,19 +29,33 @@ STIGMA_MODERATE_HIGH = 0.5  # ISMI 2.5 on the 1-4 scale, rescaled to 0-1
 TOP_SUPERUSERS, TOP_CONTRIBUTORS = 0.01, 0.10
 
 
-def content_shares(posts: np.ndarray) -> tuple[float, float, float]:
+def content_shares(
+    posts: np.ndarray, among: np.ndarray | None = None
+) -> tuple[float, float, float]:
     """The shares of all posts written by the lurkers, contributors and superusers of ``posts``
-    (each person's posts so far), classed by activity as van Mierlo 2014 did (``TOP_*``): roles
-    change (ODD §7.2), so a person's role today does not say who wrote the posts so far."""
-    total = float(posts.sum())
-    n = posts.shape[0]
+    (each person's posts so far; with ``among``, only the people where it is 1), classed by
+    activity as van Mierlo 2014 did (``TOP_*``): roles change (ODD §7.2), so a person's role today
+    does not say who wrote the posts so far.
+
+    From the count of people at each number of posts (one ``bincount``, no sort): the top k
+    posters' posts are the highest counts taken down to k people, the last count in part (its
+    people all wrote the same number)."""
+    people = np.bincount(posts, weights=among)
+    n = round(float(people.sum()))
+    written = np.arange(people.shape[0], dtype=np.float64)
+    total = float(people @ written)
     if total == 0.0 or n == 0:
         return 0.0, 0.0, 0.0
-    k_super = int(np.ceil(TOP_SUPERUSERS * n))
-    k_top = int(np.ceil(TOP_CONTRIBUTORS * n))
-    ranked = -np.partition(-posts.astype(np.int64), (k_super - 1, k_top - 1))
-    superusers = float(ranked[:k_super].sum())
-    contributors = float(ranked[k_super:k_top].sum())
+
+    def top(k: int) -> float:
+        ranked, value = people[::-1], written[::-1]
+        upto = np.cumsum(ranked)
+        full = int(np.searchsorted(upto, k))  # bins wholly among the top k
+        before = upto[full - 1] if full > 0 else 0.0
+        return float(ranked[:full] @ value[:full] + (k - before) * value[full])
+
+    superusers = top(int(np.ceil(TOP_SUPERUSERS * n)))
+    contributors = top(int(np.ceil(TOP_CONTRIBUTORS * n))) - superusers
     return (total - superusers - contributors) / total, contributors / total, superusers / total
 
 
@@ -93,11 +107,18 @@ def _sd(sum_: float, sumsq: float, n: float) -> float:
     return float(np.sqrt(max(sumsq / n - m * m, 0.0)))
 
 
-def summarize(st: State, day: int = 0) -> dict[str, float]:
+def summarize(st: State, day: int = 0, groups: GroupTracker | None = None) -> dict[str, float]:
     """All aggregates of the current day as a flat dict of floats (one fused pass over people).
-    ``day`` is the days run so far (the person-time of ``acute_care_rate``)."""
+    ``day`` is the days run so far (the person-time of ``acute_care_rate``). With ``groups``, the
+    same pass also sums the groups' cells and ``groups`` keeps them as day ``day``'s record
+    (``summary_kernel.day_sums``: one read of each person for both)."""
     cut1, cut2, cut3 = PAM_CUTS
-    t = calls.summary_sums(st, cut1=cut1, cut2=cut2, cut3=cut3, stigma_high=STIGMA_MODERATE_HIGH)
+    t, cells, came = calls.summary_sums(
+        st, cut1=cut1, cut2=cut2, cut3=cut3, stigma_high=STIGMA_MODERATE_HIGH,
+        groups=None if groups is None else groups.given(),
+    )  # fmt: skip
+    if groups is not None:
+        groups.keep(day, cells, came)
     n = float(st.n)
     out: dict[str, float] = {}
     out["activation_mean"] = t[K.A_ACT] / n
@@ -131,7 +152,7 @@ def summarize(st: State, day: int = 0) -> dict[str, float]:
     out["ever_online_share"] = t[K.A_EVER_ONLINE] / n
     ever = t[K.A_EVER_ONLINE]
     out["ever_posted_share"] = t[K.A_EVER_POSTED] / ever if ever else 0.0
-    shares = content_shares(st.cur["posts"][st.cur["ever_online"] == 1])
+    shares = content_shares(st.cur["posts"], st.cur["ever_online"])
     for role, share in zip(("lurker", "contributor", "superuser"), shares):
         out[f"content_share_{role}"] = share
     out["enrolled_share"] = t[K.A_ENROLLED] / n
@@ -282,7 +303,7 @@ GROUPS: dict[str, str] = {
 
 
 class GroupOutcome(NamedTuple):
-    """One outcome of groups.parquet: its slot in ``summary_kernel.group_cell_sums`` (where its
+    """One outcome of groups.parquet: its slot in ``summary_kernel.summary_sums``' cells (where its
     definition is, ``person_outcomes``) and the column of trajectories.parquet that is its
     population value (``OUTCOMES`` says what it is)."""
 
@@ -426,7 +447,7 @@ class GroupTracker:
     keeps after each day: it marks the people in a community that opened after day 0 (its
     ``opens`` day is later than 0, read each day, so a community opened mid-run by a teacher
     counts), at no cost while no community opens later. ``record`` sums a day's outcomes by cell
-    in one pass over the people (``summary_kernel.group_cell_sums``), which also keeps each
+    in the population's pass over the people (``summary_kernel.summary_sums``), which also keeps each
     cell's day-0 sums as people change status; the groups are then sums of a few dozen cells
     (``group_rows``).
 
@@ -462,15 +483,28 @@ class GroupTracker:
         c = st.cur["community"]
         self.moved |= (c >= 0) & later[np.maximum(c, 0)]
 
+    def given(self) -> tuple:
+        """What ``summary_kernel.summary_sums`` takes as ``groups``."""
+        return (self.block, CELLS, self.fixed, self.moved, self.status, self.start)
+
     def cell_sums(self, st: State) -> np.ndarray:
         """Today's record of the cells (rows): the day's sums, then from column ``START`` the
-        day-0 sums of the same people."""
-        sums, came = K.group_cell_sums(
-            self.block, CELLS, self.fixed, self.moved, st.cur["ever_online"], self.status,
-            st.cur["acute_visits"], self.start, **self._outcome_arrays(st),
+        day-0 sums of the same people (the population's pass, its totals unused)."""
+        cut1, cut2, cut3 = PAM_CUTS
+        _, sums, came = calls.summary_sums(
+            st, cut1=cut1, cut2=cut2, cut3=cut3, stigma_high=STIGMA_MODERATE_HIGH,
+            groups=self.given(),
         )  # fmt: skip
+        return self._record_of(sums, came)
+
+    def _record_of(self, sums: np.ndarray, came: np.ndarray) -> np.ndarray:
         self.start_sums += came
         return np.concatenate([sums, self.start_sums], axis=1)
+
+    def keep(self, step: int, sums: np.ndarray, came: np.ndarray) -> None:
+        """Keep day ``step`` from sums taken in the population's pass (``summarize``)."""
+        self.steps.append(int(step))
+        self.sums.append(self._record_of(sums, came))
 
     def record(self, st: State, step: int) -> None:
         """Keep day ``step`` (after the day's swap, or on day 0)."""

@@ -31,19 +31,55 @@ SLOTS = A_DX + 3 * DX_FIELDS
 
 @njit(parallel=True, cache=True)
 def summary_sums(
-    cut1, cut2, cut3, stigma_high,
+    cut1, cut2, cut3, stigma_high, groups,
     activation, care, wellbeing_mental, wellbeing_physical, stigma, belonging, empowerment,
     uncertainty, recovery, community, misinfo, ever_online, ever_posted, enrolled,
     employed, diagnosis, joined, left, posted, support, lam_accurate, lam_misinfo, hostile, adopted,
     corrected, sought, entered_care, enrolled_new, trust, disclosed, privacy_harm, acute_visits,
     disclosed_new, harmed, acute_new,
 ):  # fmt: skip
+    """The day's aggregates (slots ``A_*``) and, with ``groups``, the groups' cell sums, in one
+    pass over the people: a recorded day reads each person's state once for both (at a million
+    people a pass of the groups' own cost as much as the population's).
+
+    ``groups`` is None, or ``(block, n_cells, fixed_cell, moved, status, start)``
+    (``recorder.GroupTracker``): people are then summed in blocks of ``block`` (else ``CHUNK``),
+    and each person's cell is ``fixed_cell * STATUSES + status`` with today's status (a mover has
+    moved; a stayer has not and has been online; anyone else has never been online). ``status``
+    is each person's status at the last call (``NO_CELL`` before the first), brought up to date
+    here: only a person whose status changed is read in ``start`` (the day-0 outcomes,
+    ``group_outcome_values``), so the cells' day-0 sums are kept without reading every person's
+    day-0 values each day. (Numba compiles the two cases apart: without groups their code is not
+    there.)
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        The totals (``SLOTS``); each cell's sums of the day (rows: cells; columns ``G_*``); and
+        the day-0 outcomes of the people who came into each cell since the last call less those
+        of the people who left it (rows: cells; columns: slots). Without groups the last two
+        have no rows.
+
+    Blocks are summed in parallel and added in block order: the same bits on any number of
+    threads.
+    """
     n = activation.shape[0]
-    chunks = (n + CHUNK - 1) // CHUNK
+    if groups is not None:
+        block, n_cells, fixed_cell, moved, status, start = groups
+    else:  # never read (the group code is compiled out): the types of the other case
+        block, n_cells = CHUNK, 0
+        fixed_cell = np.empty(0, dtype=np.int8)
+        moved = np.empty(0, dtype=np.bool_)
+        status = np.empty(0, dtype=np.int8)
+        start = np.empty((0, G_OUTCOMES))
+    chunks = max(1, (n + block - 1) // block)
     acc = np.zeros((chunks, SLOTS))
+    cells = np.zeros((chunks, n_cells * G_FIELDS))
+    came = np.zeros((chunks, n_cells * G_OUTCOMES))
     for c in prange(chunks):
         a_ = acc[c]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+        now = np.empty(G_OUTCOMES)
+        for i in range(c * block, min(n, (c + 1) * block)):
             a = activation[i]
             a_[A_ACT] += a
             a_[A_ACT2] += a * a
@@ -110,11 +146,45 @@ def summary_sums(
             if care[i] == 2:
                 a_[d + 3] += 1.0
             a_[d + 4] += wellbeing_mental[i]
+            if groups is not None:
+                if moved[i]:
+                    s = STATUS_MOVER
+                elif ever_online[i] != 0:
+                    s = STATUS_STAYER
+                else:
+                    s = STATUS_OFFLINE
+                cell = fixed_cell[i] * STATUSES + s
+                if s != status[i]:
+                    into = cell * G_OUTCOMES
+                    if status[i] != NO_CELL:
+                        out_of = (fixed_cell[i] * STATUSES + status[i]) * G_OUTCOMES
+                        for k in range(G_OUTCOMES):
+                            came[c, out_of + k] -= start[i, k]
+                    for k in range(G_OUTCOMES):
+                        came[c, into + k] += start[i, k]
+                    status[i] = s  # person i is in one block: one thread writes it
+                j = cell * G_FIELDS
+                cells[c, j + G_PEOPLE] += 1.0
+                cells[c, j + G_ACUTE] += acute_visits[i]
+                person_outcomes(
+                    i, now, activation, stigma, belonging, empowerment, wellbeing_mental, care,
+                    misinfo, uncertainty, trust, disclosed, privacy_harm, community, employed,
+                    recovery,
+                )  # fmt: skip
+                for k in range(G_OUTCOMES):
+                    cells[c, j + G_SUM + k] += now[k]
     total = np.zeros(SLOTS)
-    for c in range(chunks):  # in chunk order: independent of the thread count
+    cell_total = np.zeros((n_cells, G_FIELDS))
+    moves = np.zeros((n_cells, G_OUTCOMES))
+    for c in range(chunks):  # in block order: independent of the thread count
         for k in range(SLOTS):
             total[k] += acc[c, k]
-    return total
+        for m in range(n_cells):
+            for k in range(G_FIELDS):
+                cell_total[m, k] += cells[c, m * G_FIELDS + k]
+            for k in range(G_OUTCOMES):
+                moves[m, k] += came[c, m * G_OUTCOMES + k]
+    return total, cell_total, moves
 
 
 # Per-community columns of ``community_sums`` (the recorder's ``communities.parquet``).
@@ -202,7 +272,7 @@ G_SUM = 2
 G_FIELDS = G_SUM + G_OUTCOMES
 
 
-@njit(cache=True)
+@njit(inline="always")
 def person_outcomes(
     i, out, activation, stigma, belonging, empowerment, wellbeing_mental, care, misinfo,
     uncertainty, trust, disclosed, privacy_harm, community, employed, recovery,
@@ -240,74 +310,3 @@ def group_outcome_values(
             misinfo, uncertainty, trust, disclosed, privacy_harm, community, employed, recovery,
         )  # fmt: skip
     return out
-
-
-@njit(parallel=True, cache=True)
-def group_cell_sums(
-    block, n_cells, fixed_cell, moved, ever_online, status, acute_visits, start,
-    activation, stigma, belonging, empowerment, wellbeing_mental, care, misinfo, uncertainty,
-    trust, disclosed, privacy_harm, community, employed, recovery,
-):  # fmt: skip
-    """Each cell's sums of the day, and how its day-0 sums changed, in one pass over the people.
-
-    ``fixed_cell`` is each person's part of the cell fixed at day 0; ``moved`` and
-    ``ever_online`` give today's status (a mover has moved; a stayer has not and has been online;
-    anyone else has never been online). ``status`` is each person's status at the last call
-    (``NO_CELL`` before the first), brought up to date here: only a person whose status changed
-    is read in ``start`` (the day-0 outcomes, ``group_outcome_values``), so the cells' day-0
-    sums are kept without reading every person's day-0 values each day.
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        The day's sums (rows: cells; columns ``G_*``), and the day-0 outcomes of the people who
-        came into each cell since the last call less those of the people who left it (rows:
-        cells; columns: slots).
-
-    Blocks of ``block`` people are summed in parallel and added in block order: the same bits on
-    any number of threads.
-    """
-    n = activation.shape[0]
-    blocks = max(1, (n + block - 1) // block)
-    acc = np.zeros((blocks, n_cells * G_FIELDS))  # one flat row per block
-    came = np.zeros((blocks, n_cells * G_OUTCOMES))
-    for b in prange(blocks):
-        a_ = acc[b]
-        c_ = came[b]
-        now = np.empty(G_OUTCOMES)
-        for i in range(b * block, min(n, (b + 1) * block)):
-            if moved[i]:
-                s = STATUS_MOVER
-            elif ever_online[i] != 0:
-                s = STATUS_STAYER
-            else:
-                s = STATUS_OFFLINE
-            cell = fixed_cell[i] * STATUSES + s
-            if s != status[i]:
-                into = cell * G_OUTCOMES
-                if status[i] != NO_CELL:
-                    out_of = (fixed_cell[i] * STATUSES + status[i]) * G_OUTCOMES
-                    for k in range(G_OUTCOMES):
-                        c_[out_of + k] -= start[i, k]
-                for k in range(G_OUTCOMES):
-                    c_[into + k] += start[i, k]
-                status[i] = s  # person i is in one block: one thread writes it
-            j = cell * G_FIELDS
-            a_[j + G_PEOPLE] += 1.0
-            a_[j + G_ACUTE] += acute_visits[i]
-            person_outcomes(
-                i, now, activation, stigma, belonging, empowerment, wellbeing_mental, care,
-                misinfo, uncertainty, trust, disclosed, privacy_harm, community, employed,
-                recovery,
-            )  # fmt: skip
-            for k in range(G_OUTCOMES):
-                a_[j + G_SUM + k] += now[k]
-    total = np.zeros((n_cells, G_FIELDS))
-    moves = np.zeros((n_cells, G_OUTCOMES))
-    for b in range(blocks):  # in block order: independent of the thread count
-        for c in range(n_cells):
-            for k in range(G_FIELDS):
-                total[c, k] += acc[b, c * G_FIELDS + k]
-            for k in range(G_OUTCOMES):
-                moves[c, k] += came[b, c * G_OUTCOMES + k]
-    return total, moves

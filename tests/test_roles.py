@@ -90,4 +90,26 @@ def test_content_shares_class_people_by_what_they_posted():
     assert superusers == 100 / 209  # the one top poster
     assert contributors == (9 * 10) / 209  # the next nine: 10 posts each
     assert lurkers == (10 + 9) / 209  # the tenth 10-post writer and the nine 1-post writers
-    assert content_shares(np.zeros(5, dtype=np.int32)) == (0.0, 0.0, 0.0)
+    assert content_shares(np.zeros(5, dtype=np.int64)) == (0.0, 0.0, 0.0)
+
+
+def test_content_shares_agree_with_ranking_the_posters():
+    """The counting shortcut (no sort) gives the shares a full ranking gives, ties included."""
+    from peerwell.simulation.recorder import content_shares
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(1, 500))
+        posts = rng.integers(0, int(rng.integers(1, 50)), n).astype(np.int32)
+        online = (rng.random(n) < 0.7).astype(np.int8)
+        mine = np.sort(posts[online == 1])[::-1]
+        if mine.sum() == 0:
+            continue
+        k1, k2 = int(np.ceil(0.01 * mine.size)), int(np.ceil(0.10 * mine.size))
+        total = mine.sum()
+        want = (
+            (total - mine[:k2].sum()) / total,
+            mine[k1:k2].sum() / total,
+            mine[:k1].sum() / total,
+        )
+        np.testing.assert_allclose(content_shares(posts, online), want, rtol=1e-12)
