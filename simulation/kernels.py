@@ -381,14 +381,16 @@ def exchange_kernel(
                 norm_stigma[i] = ns / nk / STIGMA_LEVELS if nk > 0 else stigma[i]
                 reads[i] = r
                 # Support by content (ODD §7.4): misleading tie posts and the misleading and
-                # hostile share of what is read support nobody.
+                # hostile share of what is read support nobody (without the switch every post
+                # read supports, whatever it says: the rule before issue 19).
+                by_content = th[T.SW_CONTENT]
                 hostile_share = (
                     th[T.SW_HOSTILITY] * c_hostility[c] * keep * th[T.HOSTILE_PER_READ]
                     * c_member_share[c]
                 )  # fmt: skip
                 supportive = (
-                    (tp - tm)
-                    + r * max(0.0, 1.0 - c_feed_misinfo[c] - hostile_share)
+                    (tp - by_content * tm)
+                    + r * max(0.0, 1.0 - by_content * (c_feed_misinfo[c] + hostile_share))
                     + 2.0 * posted[i]
                 )
                 sw_support = th[T.SW_SUPPORT]

@@ -41,6 +41,7 @@ MECHANISMS = (
     "vulnerability",
     "displacement",
     "role_change",
+    "support_by_content",
 )
 
 
@@ -205,6 +206,7 @@ class MechanismSwitches:
     uncertainty: bool = spec(True, help="risk: feeling more uncertain about one's own health condition", box="uncertainty")
     offline_translation: bool = spec(True, help="gains made online carry into offline recovery and employment", box="offline")
     offline_information: bool = spec(True, help="everyone meets health information and misinformation outside peer communities too (search, television, family; care corrects on its own route)", box="misinformation")
+    support_by_content: bool = spec(True, help="only supportive content counts as support: misleading and hostile posts read support nobody (off: every post read supports, whatever it says)", box="peer_support")
     role_change: bool = spec(True, help="lurkers become contributors as belonging grows; contributors and superusers can burn out", box="exchange")
     trust: bool = spec(True, help="trust in online health information moves with what people meet and weighs how much they take from posts (uncertainty about the reliability of information)", box="uncertainty")
     privacy: bool = spec(True, help="risk: people disclose their diagnosis online, and a disclosure can harm them (identified, judged, contacted; self-stigma, work, leaving)", box="privacy")

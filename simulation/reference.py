@@ -180,9 +180,10 @@ class Person(mesa.Agent):
             th["hostility"] * feed["hostility"] * keep * th["hostile_per_read"]
             * feed["member_share"]
         )  # fmt: skip
+        by_content = th["support_by_content"]  # off: every post read supports
         supportive = (
-            tie_posts - tie_misinfo
-            + reads * max(0.0, 1.0 - feed["misinfo"] - hostile_read)
+            tie_posts - by_content * tie_misinfo
+            + reads * max(0.0, 1.0 - by_content * (feed["misinfo"] + hostile_read))
             + 2.0 * posted
         )  # fmt: skip
         support = th["peer_support"] * (1.0 - math.exp(-th["support_per_post"] * supportive))

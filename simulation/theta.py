@@ -125,6 +125,7 @@ _LAYOUT = [
     ("BECOME_SUPERUSER", "roles.become_superuser"),
     ("BURNOUT", "roles.burnout"),
     ("BURNOUT_HOSTILITY", "roles.burnout_hostility"),
+    ("SW_CONTENT", "mechanisms.support_by_content"),
 ]
 
 NAMES = [dotted for _, dotted in _LAYOUT]
@@ -242,6 +243,7 @@ BECOME_CONTRIBUTOR = 109
 BECOME_SUPERUSER = 110
 BURNOUT = 111
 BURNOUT_HOSTILITY = 112
+SW_CONTENT = 113
 
 
 def pack_theta(params: ModelParams) -> np.ndarray:

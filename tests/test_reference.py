@@ -23,11 +23,23 @@ CASES = {
         "communities__hostility": 0.3,
         "communities__misinformation_prevalence": 0.2,
         "communities__platforms": ["twitter", "moderated_platform", "youtube"],
+        # this round's mechanisms busy within 30 days: disclosures and harms, roles changing,
+        # acute care
+        "privacy__disclose_per_post": 0.5,
+        "privacy__harm_rate": 0.05,
+        "roles__burnout": 0.05,
+        "roles__become_contributor": 0.05,
+        "acute__rate": 0.01,
     },
     "switches_off": {
         "mechanisms__hostility": False,
         "mechanisms__correction": False,
         "mechanisms__activation_pathway": False,
+        "mechanisms__trust": False,
+        "mechanisms__support_by_content": False,
+        "mechanisms__offline_information": False,
+        "mechanisms__vulnerability": False,
+        "mechanisms__displacement": False,
         "network__kind": "barabasi_albert",
     },
 }

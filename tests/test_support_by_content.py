@@ -49,3 +49,16 @@ def test_more_misleading_or_hostile_content_means_less_support(param, value, at_
         s.append(float(m.state.scratch["support"][on].mean()))
     # before issue 19 support counted posts whatever they said: the two were equal
     assert s[1] < at_most * s[0], s
+
+
+def test_without_the_switch_every_post_read_supports():
+    """mechanisms.support_by_content=false (the no_support_by_content ablation) restores the rule
+    before issue 19: S = 1 - exp(-γ·(tie posts + posts read + 2·[posted])), whatever they say."""
+    p = with_overrides(ModelParams(), {**NO_TIES, "mechanisms.support_by_content": False})
+    m = PeerwellModel(p, agent_views=False, daily_flows=True)
+    m.step()
+    st, e = m.state, p.exchange
+    on = st.cur["community"] >= 0
+    r, x = st.scratch["reads"][on], st.scratch["posted"][on]
+    expected = 1 - np.exp(-e.support_per_post * (r + 2.0 * x))
+    np.testing.assert_allclose(st.scratch["support"][on], expected, rtol=1e-12, atol=1e-15)
