@@ -118,10 +118,11 @@ def submodel_times(m, days: int = TIMED_DAYS) -> dict[str, float]:
 
 
 def recording_times(m, repeats: int = 9) -> dict:
-    """What a recorded day's aggregates cost on a finished run ``m``: the population's
-    (``summarize``, the columns of trajectories.parquet) and the groups' (``m.group_table()``:
-    the pass over the people by cell and the groups' rows), timed in turn, with the median of
-    the pairs' own ratios and their spread."""
+    """What a recorded day's aggregates cost on a finished run ``m``: the population's alone
+    (``summarize`` without groups, the columns of trajectories.parquet) and with the groups'
+    cells summed in the same pass and their rows made (``m.group_table()``, what a recorded day
+    of the model does), timed in turn, with the median of the pairs' own ratios and their
+    spread."""
     from peerwell.simulation.recorder import summarize
 
     population, groups, ratios = [], [], []
