@@ -27,7 +27,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     from peerwell.simulation import calls as C
-    from peerwell.simulation.loop import HOSTILITY, MISINFO, step_keys
+    from peerwell.simulation.loop import HOSTILITY, MISINFO, PRIVACY, step_keys
     from peerwell.simulation.model import PeerwellModel
 
     a = parse(argv)
@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> dict:
     # One untimed day's calls, keyword arguments as run_day gives them (the keys need not differ).
     day = [
         (C.membership, {"th": th, "key": k}),
-        (C.posting, {"th": th, "key": k, "pack": True}),
+        (C.posting, {
+            "th": th, "key": k, "pack": True, "privacy": True, "privacy_key": key[PRIVACY],
+        }),
         (C.feed, {"th": th}),
         (C.exchange, {
             "th": th, "key": k, "peer_norms": True, "indptr": g.indptr, "indices": g.indices,

@@ -137,9 +137,10 @@ def _role_rate(th, role):
 
 @njit(parallel=True, cache=True)
 def posting_kernel(
-    th, key, pack, community_next, post_rate, role, misinfo, ever_posted, posts, belonging,
-    hostile_recent, posted, post_misinfo, post_accurate, post_aware, ever_posted_next, posts_next,
-    role_next, post_rate_next, stigma, tag,
+    th, key, pack, privacy, privacy_key, community_next, role, misinfo, ever_posted, posts,
+    belonging, hostile_recent, disclosed, privacy_harm, c_disclosure, c_exposure, posted,
+    post_misinfo, post_accurate, post_aware, ever_posted_next, posts_next, role_next, stigma, tag,
+    disclosed_next, privacy_harm_next, disclosed_new, harmed,
 ):  # fmt: skip
     """Lurk or post, and roles that change (ODD §7.2). A member posts with their role's daily rate;
     a share ``health_post_share`` of posts carries health information, misleading if the poster
@@ -154,14 +155,17 @@ def posting_kernel(
 
     With ``pack`` (the exchange runs today), also writes each person's ``tag`` for the exchange
     (``pack_kernel``'s work, in the same pass: at 10,000 people a pass costs as much to start as
-    to run)."""
+    to run). With ``privacy`` (the privacy submodel runs today, untimed), also applies
+    ``privacy_kernel``'s rule with its key ``privacy_key``: it reads only today's posts and
+    communities, so the results are the same."""
     n = community_next.shape[0]
+    privacy_on = th[T.SW_PRIVACY] > 0.0
     for i in prange(n):
         c = community_next[i]
         p = 0
         pm = 0
         pa = 0
-        if c >= 0 and chance(key, i, 0, post_rate[i]):
+        if c >= 0 and chance(key, i, 0, _role_rate(th, role[i])):
             p = 1
             if chance(key, i, 1, th[T.HEALTH_POST_SHARE]):
                 if misinfo[i] == 1 and th[T.SW_MISINFO] > 0.0:
@@ -190,21 +194,25 @@ def posting_kernel(
             elif chance(key, i, 2, down):
                 r = 1
         role_next[i] = r
-        post_rate_next[i] = _role_rate(th, r) if r != role[i] else post_rate[i]
         if pack:
             tag[i] = _tag(c, stigma[i], p, pm, pa, aw)
+        if privacy:
+            disclosed_next[i], privacy_harm_next[i], disclosed_new[i], harmed[i] = _privacy(
+                th, privacy_key, i, privacy_on, c, p, disclosed[i], privacy_harm[i], c_disclosure,
+                c_exposure,
+            )  # fmt: skip
 
 
 @njit(cache=True)
 def feed_kernel(
-    th, community_next, post_rate, misinfo, c_size, c_moderation, c_misinfo_prevalence,
+    th, community_next, role, misinfo, c_size, c_moderation, c_misinfo_prevalence,
     c_supporters, c_members, c_volume, c_feed_misinfo, c_feed_accurate, c_feed_aware,
     c_member_share,
 ):  # fmt: skip
     """Each community's feed today, as its real members write it (ODD §7.3).
 
     The simulated members are a sample of the community's ``size`` real members, so the feed is
-    the sample's expected posts scaled up: member posts ``P = size / m · Σ post_rate`` over the
+    the sample's expected posts scaled up: member posts ``P = size / m · Σ π_role`` over the
     ``m`` simulated members, of which a share ``health_post_share`` carries health information,
     misleading from members who hold a misleading belief. The volume is ``P`` plus the peer
     supporters' posts; the shares of it that are misleading (outside sources plus members, less
@@ -225,7 +233,7 @@ def feed_kernel(
         c = community_next[i]
         if c >= 0:
             c_members[c] += 1
-            r = post_rate[i]
+            r = _role_rate(th, role[i])
             rate[c] += r
             # What posting_kernel draws, in expectation: a misled member's health posts mislead
             # (while the misinformation mechanism is on); everyone else's are accurate.
@@ -764,6 +772,10 @@ def offline_kernel(
     acute_rate·(vulnerable_ratio if vulnerable)·e^(wellbeing_effect·(w_m0 - w_m)).
     """
     n = care.shape[0]
+    # The largest p_acute can be: mental wellbeing and its baseline lie in [0, 1].
+    acute_bound = (
+        th[T.ACUTE_RATE] * max(th[T.ACUTE_VULNERABLE], 1.0) * math.exp(abs(th[T.ACUTE_WELLBEING]))
+    )
     for i in prange(n):
         ic = 1.0 if care[i] == 2 else 0.0
         r = recovery[i]
@@ -786,14 +798,37 @@ def offline_kernel(
         elif chance(key, i, 0, th[T.EMPLOYMENT_LOSS] * (1.0 - r)):
             e = 0
         employed_next[i] = e
-        p_acute = (
-            th[T.ACUTE_RATE]
-            * (th[T.ACUTE_VULNERABLE] if vulnerable[i] == 1 else 1.0)
-            * math.exp(th[T.ACUTE_WELLBEING] * (wellbeing_mental0[i] - wellbeing_mental[i]))
-        )
-        ev = 1 if chance(key, i, 2, p_acute) else 0
+        # chance(key, i, 2, p_acute) without the exponential for the draws above the bound
+        # (nearly all: an episode is rare), which cannot be below p_acute; the same answer.
+        ev = 0
+        if acute_bound > 0.0:
+            u = uniform(key, i, 2)
+            if u < acute_bound:
+                p_acute = (
+                    th[T.ACUTE_RATE]
+                    * (th[T.ACUTE_VULNERABLE] if vulnerable[i] == 1 else 1.0)
+                    * math.exp(th[T.ACUTE_WELLBEING] * (wellbeing_mental0[i] - wellbeing_mental[i]))
+                )
+                ev = 1 if p_acute >= 1.0 or (p_acute > 0.0 and u < p_acute) else 0
         acute_visits_next[i] = acute_visits[i] + ev
         acute_new[i] = ev
+
+
+@njit(inline="always")
+def _privacy(th, key, i, on, c, posted, d, harm, c_disclosure, c_exposure):
+    """Person i's disclosure and harm today (the rule of ``privacy_kernel``, which the posting
+    pass also applies when it runs it): (disclosed tomorrow, ever harmed tomorrow, disclosed
+    today, harmed today)."""
+    new = 0
+    hm = 0
+    if on and c >= 0:
+        if d == 0 and posted == 1:
+            if chance(key, i, 0, th[T.DISCLOSE_PER_POST] * c_disclosure[c]):
+                d = 1
+                new = 1
+        if d == 1 and chance(key, i, 1, th[T.HARM_RATE] * c_exposure[c]):
+            hm = 1
+    return d, 1 if (harm == 1 or hm == 1) else 0, new, hm
 
 
 @njit(parallel=True, cache=True)
@@ -813,18 +848,7 @@ def privacy_kernel(
     """
     on = th[T.SW_PRIVACY] > 0.0
     for i in prange(community_next.shape[0]):
-        c = community_next[i]
-        d = disclosed[i]
-        new = 0
-        hm = 0
-        if on and c >= 0:
-            if d == 0 and posted[i] == 1:
-                if chance(key, i, 0, th[T.DISCLOSE_PER_POST] * c_disclosure[c]):
-                    d = 1
-                    new = 1
-            if d == 1 and chance(key, i, 1, th[T.HARM_RATE] * c_exposure[c]):
-                hm = 1
-        disclosed_next[i] = d
-        privacy_harm_next[i] = 1 if (privacy_harm[i] == 1 or hm == 1) else 0
-        disclosed_new[i] = new
-        harmed[i] = hm
+        disclosed_next[i], privacy_harm_next[i], disclosed_new[i], harmed[i] = _privacy(
+            th, key, i, on, community_next[i], posted[i], disclosed[i], privacy_harm[i],
+            c_disclosure, c_exposure,
+        )  # fmt: skip

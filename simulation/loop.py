@@ -91,6 +91,8 @@ def run_day(
     fuse = not timer.enabled
     tags_in_posting = fuse and on.posting and on.exchange
     beliefs_in_exchange = fuse and on.exchange and on.misinformation
+    # Privacy reads only today's posts and communities: the posting pass can apply it too.
+    privacy_in_posting = fuse and on.posting and on.privacy
     # (The exchange skips flows only when it also updates beliefs: it checks that itself.)
     all_flows = flows_read or any(getattr(on, name) for name in EXPOSURE_READERS)
     # Which communities are open today (opens <= t < closes): membership takes members only into
@@ -103,7 +105,10 @@ def run_day(
         timer.lap("membership")
     # 2. Who posts what: needs today's membership, and yesterday's beliefs (what people post).
     if on.posting:
-        C.posting(st, th=th, key=key[POSTING], pack=tags_in_posting)
+        C.posting(
+            st, th=th, key=key[POSTING], pack=tags_in_posting, privacy=privacy_in_posting,
+            privacy_key=key[PRIVACY],
+        )  # fmt: skip
         timer.lap("posting")
     # 3. Each community's feed, as its real members write it (the simulated ones are a sample):
     #    read by everyone in the exchange below.
@@ -125,8 +130,8 @@ def run_day(
         np.copyto(st.scratch["norm_stigma"], st.cur["stigma"])
     # 5. Who discloses their diagnosis in today's posts, and whom a disclosure harms today: after
     #    posting (a disclosure is in a post), before the updates that feel the harm (self-stigma,
-    #    work).
-    if on.privacy:
+    #    work). (In the posting pass when both run untimed.)
+    if on.privacy and not privacy_in_posting:
         C.privacy(st, th=th, key=key[PRIVACY])
         timer.lap("privacy")
     # 6. Support, empowerment, hostility and privacy harms move belonging and self-stigma.

@@ -190,9 +190,7 @@ def init_state(params: ModelParams) -> State:
     role = np.where(
         ur < p.share_superuser, 2, np.where(ur < p.share_superuser + p.share_contributor, 1, 0)
     )
-    x["role"][:] = role
-    rates = np.array([p.post_rate_lurker, p.post_rate_contributor, p.post_rate_superuser])
-    x["post_rate"][:] = rates[role]
+    x["role"][:] = role  # a role's posting rate is the role's (kernels._role_rate)
 
     misinfo_on = params.mechanisms.misinformation
     um = u(D_MISINFO)

@@ -114,7 +114,7 @@ class Person(mesa.Agent):
     def decide_post(self) -> None:
         th = self.model.th
         posted = post_misinfo = post_accurate = post_aware = 0
-        if self.next["community"] >= 0 and self.u("posting", 0) < self.post_rate:
+        if self.next["community"] >= 0 and self.u("posting", 0) < th["role_rates"][self.role]:
             posted = 1
             post_aware = 1 if self.misinfo >= 1 else 0  # knows the current misleading claim
             if self.u("posting", 1) < th["health_post_share"]:
@@ -147,7 +147,6 @@ class Person(mesa.Agent):
             elif self.u("posting", 2) < down:
                 role = 1
         self.next["role"] = role
-        self.next["post_rate"] = th["role_rates"][role] if role != self.role else self.post_rate
 
     # 3 is the community feed (``ReferenceModel.compute_feeds``); 4: what this person meets today.
     def exchange(self) -> None:
@@ -543,7 +542,7 @@ class ReferenceModel(mesa.Model):
         for p in self.people if on else ():
             c = p.next["community"]
             if c >= 0:
-                rates[c].append(p.post_rate)
+                rates[c].append(th["role_rates"][p.role])
                 misled[c].append(p.misinfo == 1 and th["misinformation"] > 0.0)
                 knows[c].append(p.misinfo >= 1)
         self.feeds = []

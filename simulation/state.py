@@ -36,14 +36,13 @@ DYNAMIC: dict[str, type] = {
     "privacy_harm": np.int8,  # has been harmed by a disclosure (identified, discriminated, contacted)
     "acute_visits": np.int32,  # acute care episodes so far (emergency visits or admissions)
     "role": np.int8,  # 0 lurker, 1 contributor, 2 superuser (roles change: ODD §7.2)
-    "post_rate": np.float64,  # daily chance of posting, the role's rate
 }
 
 # The day-to-day variables each submodel writes (each has exactly one writer). A submodel that
 # does not run (``submodels.<name>=false``) leaves them at their day-0 values: ``State.freeze``.
 WRITES: dict[str, tuple[str, ...]] = {
     "membership": ("community", "ever_online"),
-    "posting": ("ever_posted", "posts", "role", "post_rate"),
+    "posting": ("ever_posted", "posts", "role"),
     "feed": (),
     "exchange": (),
     "social": ("belonging", "empowerment", "stigma", "hostile_recent"),

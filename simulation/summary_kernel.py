@@ -39,8 +39,12 @@ def summary_sums(
     disclosed_new, harmed, acute_new,
 ):  # fmt: skip
     """The day's aggregates (slots ``A_*``) and, with ``groups``, the groups' cell sums, in one
-    pass over the people: a recorded day reads each person's state once for both (at a million
-    people a pass of the groups' own cost as much as the population's).
+    pass over the people.
+
+    Each person is summed into their cell's slots only (one cell without groups): a group's
+    outcomes are slots of the population's aggregates (``cell_fields``), so a recorded day adds
+    each person's values once, and the population's totals are the cells' sums (at a million
+    people, summing the groups' outcomes apart cost as much as the population's own sums).
 
     ``groups`` is None, or ``(block, n_cells, fixed_cell, moved, status, start)``
     (``recorder.GroupTracker``): people are then summed in blocks of ``block`` (else ``CHUNK``),
@@ -60,8 +64,8 @@ def summary_sums(
         of the people who left it (rows: cells; columns: slots). Without groups the last two
         have no rows.
 
-    Blocks are summed in parallel and added in block order: the same bits on any number of
-    threads.
+    Blocks are summed in parallel and added in block order (and cells in cell order): the same
+    bits on any number of threads.
     """
     n = activation.shape[0]
     if groups is not None:
@@ -73,13 +77,31 @@ def summary_sums(
         status = np.empty(0, dtype=np.int8)
         start = np.empty((0, G_OUTCOMES))
     chunks = max(1, (n + block - 1) // block)
-    acc = np.zeros((chunks, SLOTS))
-    cells = np.zeros((chunks, n_cells * G_FIELDS))
+    slots_cells = max(1, n_cells)
+    acc = np.zeros((chunks, slots_cells * SLOTS))
     came = np.zeros((chunks, n_cells * G_OUTCOMES))
     for c in prange(chunks):
-        a_ = acc[c]
-        now = np.empty(G_OUTCOMES)
         for i in range(c * block, min(n, (c + 1) * block)):
+            j = 0
+            if groups is not None:
+                if moved[i]:
+                    s = STATUS_MOVER
+                elif ever_online[i] != 0:
+                    s = STATUS_STAYER
+                else:
+                    s = STATUS_OFFLINE
+                cell = fixed_cell[i] * STATUSES + s
+                if s != status[i]:
+                    into = cell * G_OUTCOMES
+                    if status[i] != NO_CELL:
+                        out_of = (fixed_cell[i] * STATUSES + status[i]) * G_OUTCOMES
+                        for k in range(G_OUTCOMES):
+                            came[c, out_of + k] -= start[i, k]
+                    for k in range(G_OUTCOMES):
+                        came[c, into + k] += start[i, k]
+                    status[i] = s  # person i is in one block: one thread writes it
+                j = cell * SLOTS
+            a_ = acc[c, j : j + SLOTS]
             a = activation[i]
             a_[A_ACT] += a
             a_[A_ACT2] += a * a
@@ -146,44 +168,22 @@ def summary_sums(
             if care[i] == 2:
                 a_[d + 3] += 1.0
             a_[d + 4] += wellbeing_mental[i]
-            if groups is not None:
-                if moved[i]:
-                    s = STATUS_MOVER
-                elif ever_online[i] != 0:
-                    s = STATUS_STAYER
-                else:
-                    s = STATUS_OFFLINE
-                cell = fixed_cell[i] * STATUSES + s
-                if s != status[i]:
-                    into = cell * G_OUTCOMES
-                    if status[i] != NO_CELL:
-                        out_of = (fixed_cell[i] * STATUSES + status[i]) * G_OUTCOMES
-                        for k in range(G_OUTCOMES):
-                            came[c, out_of + k] -= start[i, k]
-                    for k in range(G_OUTCOMES):
-                        came[c, into + k] += start[i, k]
-                    status[i] = s  # person i is in one block: one thread writes it
-                j = cell * G_FIELDS
-                cells[c, j + G_PEOPLE] += 1.0
-                cells[c, j + G_ACUTE] += acute_visits[i]
-                person_outcomes(
-                    i, now, activation, stigma, belonging, empowerment, wellbeing_mental, care,
-                    misinfo, uncertainty, trust, disclosed, privacy_harm, community, employed,
-                    recovery,
-                )  # fmt: skip
-                for k in range(G_OUTCOMES):
-                    cells[c, j + G_SUM + k] += now[k]
-    total = np.zeros(SLOTS)
-    cell_total = np.zeros((n_cells, G_FIELDS))
+    cell_slots = np.zeros((slots_cells, SLOTS))
     moves = np.zeros((n_cells, G_OUTCOMES))
     for c in range(chunks):  # in block order: independent of the thread count
-        for k in range(SLOTS):
-            total[k] += acc[c, k]
+        for m in range(slots_cells):
+            for k in range(SLOTS):
+                cell_slots[m, k] += acc[c, m * SLOTS + k]
         for m in range(n_cells):
-            for k in range(G_FIELDS):
-                cell_total[m, k] += cells[c, m * G_FIELDS + k]
             for k in range(G_OUTCOMES):
                 moves[m, k] += came[c, m * G_OUTCOMES + k]
+    total = np.zeros(SLOTS)
+    for m in range(slots_cells):  # in cell order
+        for k in range(SLOTS):
+            total[k] += cell_slots[m, k]
+    cell_total = np.zeros((n_cells, G_FIELDS))
+    for m in range(n_cells):
+        cell_fields(cell_slots[m], cell_total[m])
     return total, cell_total, moves
 
 
@@ -293,6 +293,31 @@ def person_outcomes(
     out[G_ONLINE] = 1.0 if community[i] >= 0 else 0.0
     out[G_EMPLOYED] = employed[i]
     out[G_RECOVERY] = recovery[i]
+
+
+@njit(inline="always")
+def cell_fields(slots, out):
+    """A cell's group fields (``G_*``) from its population slots (``A_*``): the one mapping of
+    each group outcome to the aggregate it is a sum of (as ``person_outcomes`` defines it for a
+    person)."""
+    out[G_PEOPLE] = (
+        slots[A_C0] + slots[A_C1] + slots[A_C2] + slots[A_C3]
+    )  # everyone has a care state
+    out[G_ACUTE] = slots[A_ACUTE]
+    out[G_SUM + G_ACTIVATION] = slots[A_ACT]
+    out[G_SUM + G_STIGMA] = slots[A_ST]
+    out[G_SUM + G_BELONGING] = slots[A_BE]
+    out[G_SUM + G_EMPOWERMENT] = slots[A_EM]
+    out[G_SUM + G_WELLBEING_MENTAL] = slots[A_WM]
+    out[G_SUM + G_CARE_SEEKING] = slots[A_C1] + slots[A_C2]  # seeking or in care
+    out[G_SUM + G_MISLED] = slots[A_MISLED]
+    out[G_SUM + G_UNCERTAINTY] = slots[A_UN]
+    out[G_SUM + G_TRUST] = slots[A_TR]
+    out[G_SUM + G_DISCLOSED] = slots[A_DISCLOSED]
+    out[G_SUM + G_HARMED] = slots[A_HARMED]
+    out[G_SUM + G_ONLINE] = slots[A_ONLINE]
+    out[G_SUM + G_EMPLOYED] = slots[A_EMPLOYED]
+    out[G_SUM + G_RECOVERY] = slots[A_RE]
 
 
 @njit(parallel=True, cache=True)

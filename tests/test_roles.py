@@ -51,10 +51,6 @@ def test_one_day_of_role_changes_is_the_odd_s_closed_form():
     # Superusers: down to contributing, never straight to lurking.
     _within(role1[sup] == 1, down[sup])
     assert not (role1[sup] == 0).any()
-    # The posting chance is the new role's.
-    rates = np.array([p.population.post_rate_lurker, p.population.post_rate_contributor,
-                      p.population.post_rate_superuser])  # fmt: skip
-    np.testing.assert_array_equal(st.cur["post_rate"], rates[role1])
 
 
 def test_without_role_change_roles_stay_as_drawn():

@@ -24,12 +24,17 @@ from peerwell.simulation.theta import pack_theta
 
 
 def _feed(th, community, post_rate, misinfo, size, supporters, moderation=0.0, prevalence=0.0):
-    """One call of the feed kernel on hand-made arrays; the community outputs as a dict."""
+    """One call of the feed kernel on hand-made arrays; the community outputs as a dict. A
+    person's posting rate is their role's: the (at most three) rates given become the roles'."""
     nc = len(size)
     out = {k: np.zeros(nc) for k in ("volume", "mis", "acc", "aware", "member_share")}
     members = np.zeros(nc, dtype=np.int64)
+    rates, role = np.unique(np.asarray(post_rate, dtype=np.float64), return_inverse=True)
+    assert len(rates) <= 3, "one rate per role"
+    th = th.copy()
+    th[T.POST_RATE_LURKER : T.POST_RATE_LURKER + len(rates)] = rates
     K.feed_kernel(
-        th, np.asarray(community, dtype=np.int32), np.asarray(post_rate, dtype=np.float64),
+        th, np.asarray(community, dtype=np.int32), role.astype(np.int8),
         np.asarray(misinfo, dtype=np.int8), np.asarray(size, dtype=np.float64),
         np.full(nc, moderation), np.full(nc, prevalence), np.asarray(supporters, dtype=np.float64),
         members, out["volume"], out["mis"], out["acc"], out["aware"], out["member_share"],
