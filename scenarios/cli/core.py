@@ -242,6 +242,7 @@ COMMAND_HOMES: dict[str, str] = {
     "validate": "peerwell.scenarios.cli.validate",
     "calibrate": "peerwell.scenarios.cli.validate",
     "bench": "peerwell.scenarios.cli.bench",
+    "trial": "peerwell.scenarios.cli.trial",
 }
 
 # The modules in the order `peerwell --help` lists their commands.
@@ -282,7 +283,9 @@ def usage(commands: dict) -> str:
 # Options written as flags (`--steps 100`): peerwell takes key=value
 
 # The commands whose arguments are key=value pairs; run and sweep also take Hydra's flags.
-KEY_VALUE_COMMANDS = ("run", "sweep", "compare", "sensitivity", "validate", "calibrate")
+KEY_VALUE_COMMANDS = (
+    "run", "sweep", "compare", "sensitivity", "validate", "calibrate", "trial",
+)  # fmt: skip
 HYDRA_APPS = ("run", "sweep")
 HELP_ARGS = ("-h", "--help", "help")
 _NUMBER = re.compile(r"-\d*\.?\d+(?:[eE][-+]?\d+)?")
