@@ -28,6 +28,9 @@ from peerwell.simulation.errors import PeerwellError
 VALIDATE_USAGE = """usage: peerwell validate model=MODEL [key=value ...] [output_dir=DIR]
        peerwell validate all [seed=N] [scale=X] [output_dir=DIR]
                              [docs=docs/validation.md]
+       peerwell validate evidence [population.size=3000] [replicates=6] [seed=1]
+                                  [n_jobs=-1] [output_dir=DIR] [docs=docs/evidence.md]
+                                  [group.name=value ...]
 
 Runs the production kernels configured to a classic model's limit and compares
 them with its known answer. Prints simulated and analytic values side by side
@@ -38,6 +41,13 @@ tolerance, within_tolerance, ...) and DIR/validation.png.
 DIR/validation.json, DIR/validation.md and a figure per model in DIR/figures/;
 docs=PATH also runs `peerwell calibrate` and rewrites PATH (docs/validation.md)
 with its figures beside it. scale=X multiplies every population (quick looks).
+
+`evidence` runs every target of conf/evidence/targets.yaml (calibration and
+held-out, virtual trials when peerwell.scenarios.evidence.trials is present) on
+the calibrated defaults and writes DIR/evidence.json (rows: target, role, source,
+published, published_ci, simulated, simulated_ci, within) and DIR/evidence.md
+(default DIR: outputs/evidence); docs=PATH also writes the docs page. Within is
+interval compatibility: the 95% interval of simulated - published contains 0.
 
 models and their parameters with defaults (what each parameter means:
 `peerwell validate model=MODEL --help`):
@@ -153,8 +163,15 @@ def validate_command(args: list[str]) -> int:
     pairs = _pairs([a for a in args if "=" in a], usage)
     model = pairs.pop("model", None)
     if positional:
-        if positional != ["all"] or model is not None:
-            fail(f"unexpected argument(s) {positional}; give model=MODEL or `all`\n\n{usage}")
+        if positional not in (["all"], ["evidence"]) or model is not None:
+            fail(
+                f"unexpected argument(s) {positional}; give model=MODEL, `all` or `evidence`"
+                f"\n\n{usage}"
+            )
+        if positional == ["evidence"]:
+            return _validate_evidence(
+                pairs, "peerwell validate " + " ".join(shlex.quote(a) for a in args)
+            )
         model = "all"
     if model is None:
         fail(f"give model=MODEL (one of {', '.join(V.MODELS)}) or `all`\n\n{usage}")
@@ -223,6 +240,85 @@ def _validate_all(pairs: dict[str, str], command: str) -> int:
         print(f"outside tolerance: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+EVIDENCE_KEYS = {
+    "replicates": (int, "an integer (at least 1)"),
+    "seed": (int, "an integer"),
+    "n_jobs": (int, "an integer (-1: all cores)"),
+    "output_dir": (str, "a folder"),
+    "docs": (str, "a Markdown file (docs/evidence.md)"),
+}
+
+
+def _validate_evidence(pairs: dict[str, str], command: str) -> int:
+    """`peerwell validate evidence`: every target of conf/evidence/targets.yaml, with its role."""
+    from peerwell.scenarios.evidence import evidence as E
+
+    opts: dict = {}
+    overrides: list[str] = []
+    for key, value in pairs.items():
+        if key in EVIDENCE_KEYS:
+            cast, what = EVIDENCE_KEYS[key]
+            try:
+                opts[key] = cast(value)
+            except ValueError:
+                fail(f"{key}={value!r}: expected {what}")
+        elif "." in key or key in ("steps", "network"):
+            overrides.append(f"{key}={value}")
+        else:
+            fail(
+                f"`peerwell validate evidence` takes no {key!r}; it takes "
+                f"{', '.join(EVIDENCE_KEYS)} and model parameters as group.name=value"
+            )
+    if opts.get("replicates", 1) < 1:
+        fail(f"replicates={opts['replicates']}: give at least 1")
+    out = Path(opts.get("output_dir", "outputs/evidence"))
+    try:
+        result = E.run_evidence(
+            overrides,
+            replicates=opts.get("replicates", 6),
+            seed=opts.get("seed", 1),
+            n_jobs=opts.get("n_jobs", -1),
+        )
+        E.write(result, out, command)
+        if "docs" in opts:
+            Path(opts["docs"]).write_text(E.docs_markdown(result, command))
+    except PeerwellError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write results: {exc.strerror or exc}")
+    _print_evidence(result)
+    print(
+        f"wrote {out}/evidence.json, evidence.md"
+        + (f" and {opts['docs']}" if "docs" in opts else "")
+    )
+    return 0  # a held-out target outside is a finding about the model, not a failed command
+
+
+def _print_evidence(result: dict) -> None:
+    from peerwell.scenarios.evidence import evidence as E
+
+    cfg = result["config"]
+    table = Table(
+        title=f"peerwell validate evidence: N = {cfg['population.size']}, "
+        f"{cfg['replicates']} replicates (seed {result['seed']})"
+    )
+    for col in ("target", "role", "published (95% CI)", "simulated (95% CI)", "within"):
+        table.add_column(col, justify="left" if col in ("target", "role") else "right")
+    for r in result["rows"]:
+        status = {True: "yes", False: "[bold red]no[/]", None: "not run"}[r["within"]]
+        table.add_row(
+            r["target"], r["role"], f"{E._fmt(r['published'])} {E._ci(r['published_ci'])}",
+            f"{E._fmt(r['simulated'])} {E._ci(r['simulated_ci'])}", status,
+        )  # fmt: skip
+    Console().print(table)
+    held = [r for r in result["rows"] if r["role"] == "held_out"]
+    print(
+        f"held out: {sum(bool(r['within']) for r in held)} within, "
+        f"{sum(r['within'] is False for r in held)} outside, "
+        f"{sum(r['within'] is None for r in held)} not run (of {len(held)})"
+    )
 
 
 def _print_calibration(rows: list[dict], title: str) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import DIAGNOSES, ModelParams
 from peerwell.simulation.recorder import PAM_CUTS
 
@@ -380,7 +381,24 @@ def anchors(params: ModelParams | None = None) -> list[Anchor]:
             None, 0.0, None, "direction: a year online raises it (paired, same seeds)",
             unit="difference", strict=True, fit=False, label="higher online",
         ))  # fmt: skip
-    return out
+    return calibration_only(out)
+
+
+def calibration_only(built: list[Anchor]) -> list[Anchor]:
+    """The anchors that ``conf/evidence/targets.yaml`` lists with role ``calibration``.
+
+    Calibration reads only calibration targets: an anchor the file lists as held-out is dropped
+    here, and one it does not list at all is refused (every target is registered in the file).
+    """
+    from peerwell.scenarios.evidence.targets import load_targets
+
+    roles = {t.name: t.role for t in load_targets()}
+    missing = [a.id for a in built if a.id not in roles]
+    if missing:
+        raise ConfigError(
+            f"anchors {missing} are not in conf/evidence/targets.yaml: list each with its role"
+        )
+    return [a for a in built if roles[a.id] == "calibration"]
 
 
 def not_checked() -> list[tuple[str, str, str]]:

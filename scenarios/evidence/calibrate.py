@@ -35,6 +35,7 @@ from scipy import optimize, stats
 from peerwell.analysis.tables import markdown_table
 from peerwell.scenarios.catalogue import load_scenario
 from peerwell.scenarios.evidence.anchors import Anchor, anchors, not_checked
+from peerwell.scenarios.evidence.targets import assert_calibration_only
 from peerwell.scenarios.experiments.replicates import replicate_seeds, run_parallel
 from peerwell.scenarios.experiments.store import atomic_write_bytes
 from peerwell.simulation.errors import ConfigError
@@ -110,6 +111,13 @@ def probe(params: ModelParams) -> dict[str, float]:
     }  # fmt: skip
     for d in DIAGNOSES:
         out[f"activation_mean_{d}"] = s[f"activation_mean_{d}"]
+    # People's spread on the last day, for the held-out effect sizes (standardised differences
+    # between scenarios, evidence.py); and the outcomes they contrast that the anchors do not read.
+    out["wellbeing_mental_mean"] = s["wellbeing_mental_mean"]
+    out["employed_share"] = s["employed_share"]
+    for state in ("empowerment", "recovery", "wellbeing_mental", "belonging"):
+        out[f"{state}_sd"] = float(st.cur[state].std())
+    out["people"] = float(n)
     for k in range(4):
         out[f"pam_L{k + 1}_share"] = s[f"pam_level{k + 1}_share"]
     stigma = st.cur["stigma"]
@@ -397,6 +405,7 @@ def fit_residuals(
         else:
             res.append((mean - a.target) / se)
         names.append(a.id)
+    assert_calibration_only(names)  # a held-out target never reaches the fit
     return np.array(res), names
 
 
