@@ -270,6 +270,9 @@ class Person(mesa.Agent):
         th, d = self.model.th, self.today
         m, adopted, corrected = self.misinfo, 0, 0
         w, off = self.trust_weight(), th["offline_information"]
+        same_day = th["renewal_same_day"] > 0.0  # renewed this morning: can be misled today
+        if m == 2 and same_day and self.u("misinfo", 2) < th["misinfo_renewal"]:
+            m = 0
         if m == 0:
             if th["misinformation"] > 0.0:
                 hazard = (
@@ -296,7 +299,7 @@ class Person(mesa.Agent):
             )  # stifling: others know it
             if self.u("misinfo", 1) < 1.0 - math.exp(-hazard):
                 m, corrected = 2, 1
-        elif self.u("misinfo", 2) < th["misinfo_renewal"]:
+        elif not same_day and self.u("misinfo", 2) < th["misinfo_renewal"]:
             m = 0
         self.next["misinfo"] = m
         self.today.update(adopted=adopted, corrected=corrected)

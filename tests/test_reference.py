@@ -42,6 +42,12 @@ CASES = {
         "mechanisms__displacement": False,
         "network__kind": "barabasi_albert",
     },
+    # a corrected person who renews can be misled again the same day (pure SIS, issue 20)
+    "renewal_same_day": {
+        "exchange__renewal_same_day": True,
+        "exchange__misinfo_renewal": 0.5,
+        "communities__misinformation_prevalence": 0.3,
+    },
 }
 
 
