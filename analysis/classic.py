@@ -222,6 +222,94 @@ def contagion_lna(a: float, b: float, p: float, nu: float, n: int) -> dict[str, 
 
 
 # ---------------------------------------------------------------------------------------------
+# Pure SIS and SISa: a corrected person open again the same day (exchange.renewal_same_day)
+#
+# With ``misinfo_renewal = 1`` and ``renewal_same_day`` the corrected state lasts no time, so the
+# daily map is the textbook discrete SIS(a): ``i' = (1-i)·(1 - exp(-(a + b·i))) + (1-p)·i``.
+# Its step-h version (every rate times h, the recovery chance γ·h with γ = p the daily one) is
+# ``i' = (1-i)·(1 - exp(-(a + b·i)·h)) + (1 - γh)·i``; as h -> 0 it is Hill et al.'s ODE
+# ``di/dt = (a + b·i)(1-i) - γ·i`` (R0 = b/γ, the kernel's β·k·E[D]), whose steady state is the
+# root of a quadratic, ``1 - 1/R0`` when a = 0. The only discrete-time effect is that a day's
+# chance of being misled is ``1 - e^-H`` rather than its hazard H = a + b·i: the Euler map
+# ``i' = i + H·(1-i) - γ·i`` has exactly the textbook fixed point.
+
+
+def sis_textbook(a: float, b: float, gamma: float) -> float:
+    """Steady state of ``di/dt = (a + b·i)(1 - i) - γ·i`` (Hill et al. 2010, SISa; SIS when a = 0).
+
+    The root in [0, 1] of ``-b·i² + (b - a - γ)·i + a = 0``:
+    ``i* = (b - a - γ + sqrt((b - a - γ)² + 4·a·b)) / (2b)``; with ``a = 0``, ``1 - 1/R0``,
+    ``R0 = b/γ`` (0 when R0 <= 1).
+    """
+    if b == 0.0:
+        return a / (a + gamma) if a + gamma > 0 else 0.0
+    B = b - a - gamma
+    return max(0.0, (B + math.sqrt(B * B + 4.0 * a * b)) / (2.0 * b))
+
+
+def sis_discrete(a: float, b: float, p: float, h: float = 1.0) -> float:
+    """Fixed point of the pure SIS(a) map with step h: the root in (0, 1] of
+    ``γh·i = (1 - i)·(1 - exp(-(a + b·i)·h))`` with ``γ = p`` (0 when a = 0 and b <= p).
+
+    No elementary closed form (it is a generalised Lambert-W equation); the inverse is closed:
+    :func:`sis_r0_for_share`. Solved by Brent's method to 1e-15.
+    """
+    from scipy import optimize
+
+    g = p * h
+    f = lambda i: (1.0 - i) * -math.expm1(-(a + b * i) * h) - g * i  # noqa: E731
+    lo = 0.0 if a > 0 else 1e-12
+    if a <= 0 and f(lo) <= 0.0:
+        return 0.0
+    return optimize.brentq(f, lo, 1.0, xtol=1e-15)
+
+
+def sis_r0_for_share(i: float, p: float) -> float:
+    """The closed-form inverse of the daily SIS fixed point: the R0 = b/p whose endemic share is i,
+    ``R0 = -ln(1 - p·i/(1 - i)) / (p·i)`` (-> 1/(1 - i) as p -> 0: the textbook's inverse)."""
+    return -math.log1p(-p * i / (1.0 - i)) / (p * i)
+
+
+def sis_first_order(a: float, b: float, p: float, h: float = 1.0) -> float:
+    """The step-h fixed point to first order in h: ``i0 + h·i1`` with i0 the textbook share and
+    ``i1 = -γ·i0·H0 / (2·(γ + H0 - (1 - i0)·b))``, ``H0 = a + b·i0`` (expanding
+    ``1 - e^-Hh = Hh - (Hh)²/2 + ...``); for SIS ``i1 = -γ·i0/2``: ``i* ≈ (1 - 1/R0)(1 - γh/2)``."""
+    i0 = sis_textbook(a, b, p)
+    if i0 <= 0.0:
+        return 0.0
+    h0 = a + b * i0
+    return i0 - h * p * i0 * h0 / (2.0 * (p + h0 - (1.0 - i0) * b))
+
+
+def sis_step_limit(a: float, b: float, p: float, steps=(1.0, 0.5, 0.25, 0.1, 0.01)) -> list[dict]:
+    """The step-h fixed point against the textbook share as the step shrinks (h in days)."""
+    top = sis_textbook(a, b, p)
+    rows = []
+    for h in steps:
+        d = sis_discrete(a, b, p, h)
+        rows.append({"step": h, "discrete": d, "first_order": sis_first_order(a, b, p, h),
+                     "gap": d - top})  # fmt: skip
+    return rows
+
+
+def sis_lna(a: float, b: float, p: float, n: int) -> dict[str, float]:
+    """Linear-noise approximation of the pure SIS(a) kernel about its fixed point (one variable).
+
+    ``i' = i* + J·(i - i*) + ξ``, ``J = 1 - p - π + (1 - i)·b·e^-H``, ``Var ξ = ((1-i)·π(1-π) +
+    i·p(1-p))/n`` (new cases ~ Bin(n(1-i), π), recoveries ~ Bin(n·i, p)). Stationary variance
+    ``Q/(1 - J²)``, long-run variance ``Q/(1 - J)²`` (a T-day average has variance lrv/T),
+    relaxation time ``-1/ln|J|`` days.
+    """
+    i = sis_discrete(a, b, p)
+    e = math.exp(-(a + b * i))
+    pi = 1.0 - e
+    J = 1.0 - p - pi + (1.0 - i) * b * e
+    q = ((1.0 - i) * pi * (1.0 - pi) + i * p * (1.0 - p)) / n
+    tau = -1.0 / math.log(abs(J)) if 0.0 < abs(J) < 1.0 else float("inf")
+    return {"sd": math.sqrt(q / (1.0 - J * J)), "lrv": q / (1.0 - J) ** 2, "tau": tau}
+
+
+# ---------------------------------------------------------------------------------------------
 # Maki-Thompson rumour
 
 

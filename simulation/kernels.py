@@ -492,12 +492,13 @@ def _belief_reads_exposures(th, m):
     """Whether ``_belief`` reads the exposures (λ) of a person with belief ``m`` today: the
     unaware meet misleading posts (adoption); the misled are corrected by accurate posts met
     (``correction_peer``) and stifled by posts of people who know the claim (``stifling``); the
-    corrected read none. Mirrors ``_belief``: where this says no, every λ meets a zero factor."""
+    corrected read none, unless they can renew and be misled the same day (``renewal_same_day``).
+    Mirrors ``_belief``: where this says no, every λ meets a zero factor."""
     if m == 0:
         return th[T.SW_MISINFO] > 0.0
     if m == 1:
         return th[T.SW_CORRECTION] * th[T.CORRECTION_PEER] != 0.0 or th[T.STIFLING] != 0.0
-    return False
+    return th[T.RENEWAL_SAME_DAY] * th[T.MISINFO_RENEWAL] > 0.0 and th[T.SW_MISINFO] > 0.0
 
 
 @njit(inline="always")
@@ -516,10 +517,14 @@ def _belief(
     belief ``m`` and community ``c`` today, their care state, today's exposures and the weight
     their trust gives online posts (the rule is ``misinformation_kernel``'s; the exchange applies
     it in its own pass). Outside peer communities everyone meets misleading and correcting items
-    too, online or not (ODD §7.6)."""
+    too, online or not (ODD §7.6). With ``renewal_same_day`` a corrected person who renews is
+    unaware at once and can be misled the same day (pure SIS when ``misinfo_renewal`` is 1)."""
     ad = 0
     co = 0
     off = th[T.SW_OFFLINE_INFO]
+    same_day = th[T.RENEWAL_SAME_DAY] > 0.0
+    if m == 2 and same_day and chance(key, i, 2, th[T.MISINFO_RENEWAL]):
+        m = 0
     if m == 0:
         if th[T.SW_MISINFO] > 0.0:
             hazard = (
@@ -543,7 +548,7 @@ def _belief(
         if hazard_chance(key, i, 1, hazard):
             m = 2
             co = 1
-    elif chance(key, i, 2, th[T.MISINFO_RENEWAL]):
+    elif not same_day and chance(key, i, 2, th[T.MISINFO_RENEWAL]):
         m = 0
     return m, ad, co
 
@@ -565,7 +570,7 @@ def misinformation_kernel(
         (replies: a misleading post draws correcting replies from the community's accurate
         posters the same day; stifling: meeting posts of people who already know the claim, as
         in Maki-Thompson);
-    2→0 with probability misinfo_renewal.
+    2→0 with probability misinfo_renewal (with renewal_same_day, before today's 0→1 draw).
 
     The exchange applies the same rule in its own pass when it runs (``beliefs=True``); this pass
     is for days without the exchange, and for timing each submodel on its own.

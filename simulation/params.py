@@ -273,6 +273,7 @@ class ExchangeParams:
     correction_clinician: float = spec(0.01, 0, 1, unit="1/day", help="daily chance that care corrects a misleading belief", box="misinformation")
     stifling: float = spec(0.01, 0, 10, unit="1/post", help="chance per post met from someone who already knows the claim (misled or corrected) that a misled person stops spreading it (Daley-Kendall/Maki-Thompson stifling)", box="misinformation")
     misinfo_renewal: float = spec(0.01, 0, 1, unit="1/day", help="daily chance a corrected person becomes open to a new misleading claim", box="misinformation")
+    renewal_same_day: bool = spec(False, help="a corrected person who renews can be misled again the same day (with misinfo_renewal=1 the corrected state then lasts no time: pure SIS, for the classic limit); off, they sit out the renewal day", box="misinformation")
     hostile_per_read: float = spec(0.05, 0, 10, unit="1/post", help="exposure to hostile content per post read, relative to a post of one's own", box="hostility")
     psychosis_hostility: float = spec(3.2, 1, 10, unit="multiplier", help="hostility aimed at people with psychosis relative to other diagnoses", source="Alvarez-Mon 2019: 36.2% vs 11.3% pejorative (ratio 3.2)", box="hostility")
     vulnerable_hostility: float = spec(2.0, 1, 20, unit="multiplier", help="how much more a vulnerable person loses to a hostile comment (belonging, empowerment, self-stigma, mental wellbeing)", box="hostility")

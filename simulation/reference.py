@@ -7,6 +7,12 @@ kernels. It is the oracle the Numba kernels are tested against (same seed, same 
 
 The day is synchronous, as in the kernels: every method reads today's values and writes
 ``self.next[...]``; ``commit`` makes tomorrow today once everyone has been updated.
+
+What it shares with the production code: the day-0 population (``population.init_state``,
+``set_community_properties``), the base network (``network.build_network``), the parameters, the
+random-number streams and the state layout. The daily rules and the recorded outcomes and flows
+(``summarize_people``, written from ODD §4.11, not from ``recorder.py``) are its own, so a bug in
+a kernel or in the summary shows as a mismatch; a bug in the day-0 population or network does not.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from .kernels import STIGMA_LEVELS
 from .network import build_network
 from .params import ModelParams, community_names, set_param, validate
 from .population import init_state, set_community_properties
-from .recorder import summarize
 from .rng import DAY_STREAMS, step_key
 from .state import DYNAMIC, STATIC, State
 
@@ -269,6 +274,9 @@ class Person(mesa.Agent):
         th, d = self.model.th, self.today
         m, adopted, corrected = self.misinfo, 0, 0
         w, off = self.trust_weight(), th["offline_information"]
+        same_day = th["renewal_same_day"] > 0.0  # renewed this morning: can be misled today
+        if m == 2 and same_day and self.u("misinfo", 2) < th["misinfo_renewal"]:
+            m = 0
         if m == 0:
             if th["misinformation"] > 0.0:
                 hazard = (
@@ -295,7 +303,7 @@ class Person(mesa.Agent):
             )  # stifling: others know it
             if self.u("misinfo", 1) < 1.0 - math.exp(-hazard):
                 m, corrected = 2, 1
-        elif self.u("misinfo", 2) < th["misinfo_renewal"]:
+        elif not same_day and self.u("misinfo", 2) < th["misinfo_renewal"]:
             m = 0
         self.next["misinfo"] = m
         self.today.update(adopted=adopted, corrected=corrected)
@@ -646,4 +654,99 @@ class ReferenceModel(mesa.Model):
         return st
 
     def summary(self) -> dict[str, float]:
-        return summarize(self.to_state(), self.day)
+        """The recorded outcomes and today's flows, person by person, as ODD §4.11 defines them
+        (an independent twin of ``recorder.summarize``, which sums them in a Numba pass)."""
+        return summarize_people(self.people, self.day)
+
+
+# ---------------------------------------------------------------------------------------------
+# The outcomes, as ODD §4.11 defines them (written from the ODD, not from recorder.py)
+
+# PAM levels: Hibbard's L1 <= 47.0, L2 47.1-55.1, L3 55.2-67.0, L4 >= 67.1, cut at 47.05, 55.15,
+# 67.05 (the level is the number of cut-points below the score).
+ODD_PAM_CUTS = (47.05, 55.15, 67.05)
+ODD_STIGMA_HIGH = 0.5  # moderate/high self-stigma: above ISMI 2.5 on its 1-4 scale
+ODD_DIAGNOSES = ("schizophrenia", "bipolar", "depression")
+ODD_FLOWS = {
+    "flow_joins": "joined", "flow_leaves": "left", "flow_posts": "posted",
+    "flow_support": "support", "flow_accurate_info": "lam_accurate",
+    "flow_misinfo_exposure": "lam_misinfo", "flow_hostile": "hostile",
+    "flow_misinfo_adopted": "adopted", "flow_corrected": "corrected",
+    "flow_new_seekers": "sought", "flow_care_entries": "entered_care",
+    "flow_enrolments": "enrolled_new", "flow_disclosures": "disclosed_new",
+    "flow_privacy_harms": "harmed", "flow_acute_care": "acute_new",
+}  # fmt: skip
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _population_sd(values: list[float]) -> float:
+    m = _mean(values)
+    return math.sqrt(max(_mean([v * v for v in values]) - m * m, 0.0))
+
+
+def _content_shares(posts: list[int]) -> tuple[float, float, float]:
+    """Shares of all posts so far written by the bottom 90%, the next 9% and the top 1% of the
+    people ever online, ranked by their posts so far (van Mierlo 2014's classes, ODD §4.11)."""
+    ranked = sorted(posts, reverse=True)
+    total = sum(ranked)
+    if total == 0:
+        return 0.0, 0.0, 0.0
+    top1 = sum(ranked[: math.ceil(0.01 * len(ranked))])
+    top10 = sum(ranked[: math.ceil(0.10 * len(ranked))])
+    return (total - top10) / total, (top10 - top1) / total, top1 / total
+
+
+def summarize_people(people: list[Person], day: int) -> dict[str, float]:
+    """Every outcome column and daily flow of ODD §4.11, from the people themselves."""
+    n = len(people)
+    out: dict[str, float] = {}
+
+    def share(test) -> float:
+        return sum(1 for p in people if test(p)) / n
+
+    act = [p.activation for p in people]
+    out["activation_mean"], out["activation_sd"] = _mean(act), _population_sd(act)
+    for k in range(4):
+        out[f"pam_level{k + 1}_share"] = share(
+            lambda p, k=k: sum(1 for cut in ODD_PAM_CUTS if p.activation >= cut) == k
+        )
+    for name, state in (("not_seeking", 0), ("seeking", 1), ("in_care", 2), ("disengaged", 3)):
+        out[f"{name}_share"] = share(lambda p, state=state: p.care == state)
+    out["care_seeking_share"] = share(lambda p: p.care in (1, 2))
+    for name, attr in (
+        ("wellbeing_mental", "wellbeing_mental"), ("wellbeing_physical", "wellbeing_physical"),
+        ("self_stigma", "stigma"), ("belonging", "belonging"), ("empowerment", "empowerment"),
+        ("uncertainty", "uncertainty"), ("recovery", "recovery"), ("trust", "trust"),
+    ):  # fmt: skip
+        values = [getattr(p, attr) for p in people]
+        out[f"{name}_mean"], out[f"{name}_sd"] = _mean(values), _population_sd(values)
+    out["stigma_moderate_high_share"] = share(lambda p: p.stigma > ODD_STIGMA_HIGH)
+    out["belonging_online_mean"] = _mean([p.belonging for p in people if p.community >= 0])
+    out["misinformation_belief_mean"] = share(lambda p: p.misinfo == 1)
+    out["belief_accuracy_mean"] = 1.0 - out["misinformation_belief_mean"]
+    out["misinformation_corrected_share"] = share(lambda p: p.misinfo == 2)
+    out["online_share"] = share(lambda p: p.community >= 0)
+    out["ever_online_share"] = share(lambda p: p.ever_online == 1)
+    ever = [p for p in people if p.ever_online == 1]
+    out["ever_posted_share"] = _mean([float(p.ever_posted) for p in ever])
+    shares = _content_shares([p.posts for p in ever])
+    for role, value in zip(("lurker", "contributor", "superuser"), shares):
+        out[f"content_share_{role}"] = value
+    out["enrolled_share"] = share(lambda p: p.enrolled == 1)
+    out["employed_share"] = share(lambda p: p.employed == 1)
+    out["disclosed_share"] = share(lambda p: p.disclosed == 1)
+    out["privacy_harm_share"] = share(lambda p: p.privacy_harm == 1)
+    visits = sum(p.acute_visits for p in people)
+    out["acute_care_rate"] = visits / (n * day / 365.0) if day > 0 else 0.0
+    for column, flow in ODD_FLOWS.items():
+        out[column] = float(sum(p.today.get(flow, 0) for p in people))
+    for k, name in enumerate(ODD_DIAGNOSES):
+        group = [p for p in people if p.diagnosis == k]
+        out[f"activation_mean_{name}"] = _mean([p.activation for p in group])
+        out[f"self_stigma_mean_{name}"] = _mean([p.stigma for p in group])
+        out[f"in_care_share_{name}"] = _mean([float(p.care == 2) for p in group])
+        out[f"wellbeing_mental_mean_{name}"] = _mean([p.wellbeing_mental for p in group])
+    return {k: float(v) for k, v in out.items()}

@@ -126,6 +126,7 @@ _LAYOUT = [
     ("BURNOUT", "roles.burnout"),
     ("BURNOUT_HOSTILITY", "roles.burnout_hostility"),
     ("SW_CONTENT", "mechanisms.support_by_content"),
+    ("RENEWAL_SAME_DAY", "exchange.renewal_same_day"),
 ]
 
 NAMES = [dotted for _, dotted in _LAYOUT]
@@ -244,6 +245,7 @@ BECOME_SUPERUSER = 110
 BURNOUT = 111
 BURNOUT_HOSTILITY = 112
 SW_CONTENT = 113
+RENEWAL_SAME_DAY = 114
 
 
 def pack_theta(params: ModelParams) -> np.ndarray:

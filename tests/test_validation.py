@@ -159,6 +159,56 @@ def test_sis_endemic_share(r0):
         res["tolerance"],
     )
     assert res["analytic"]["classic"] == pytest.approx(1 - 1 / r0)
+    assert res["expected_textbook"] == pytest.approx(1 - 1 / r0)
+
+
+def test_discrete_sis_fixed_point_and_its_step_limit():
+    """The daily map's fixed point solves p·i = (1-i)(1-e^(-R0·p·i)); its closed-form inverse
+    gives R0 back; it tends to 1 - 1/R0 as the step shrinks, at the first-order rate -γ·i0/2."""
+    for r0, g in ((1.5, 0.5), (2.0, 0.05), (3.0, 0.2)):
+        p = A.recovery_probability(g)
+        star = A.sis_discrete(0.0, r0 * p, p)
+        assert p * star == pytest.approx((1 - star) * -math.expm1(-r0 * p * star), abs=1e-14)
+        assert A.sis_r0_for_share(star, p) == pytest.approx(r0, rel=1e-9)
+        rows = A.sis_step_limit(0.0, r0 * p, p, steps=(1.0, 0.1, 0.01, 0.001))
+        gaps = [abs(r["gap"]) for r in rows]
+        assert gaps == sorted(gaps, reverse=True) and gaps[-1] < 1e-3 * p
+        # first order: the gap is -γh·i0/2 + O(h²)
+        i0 = 1 - 1 / r0
+        assert rows[-1]["gap"] / (0.001 * p) == pytest.approx(-i0 / 2, rel=0.01)
+    # SISa: the textbook is Hill et al.'s quadratic, the daily map tends to it
+    a, b, p = 0.01, 0.1, A.recovery_probability(0.05)
+    top = A.sis_textbook(a, b, p)
+    assert (a + b * top) * (1 - top) == pytest.approx(p * top, abs=1e-14)
+    assert abs(A.sis_step_limit(a, b, p, steps=(1e-4,))[0]["gap"]) < 1e-5
+    assert A.sis_textbook(0.0, 0.2, 0.1) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("model", "given", "textbook_in"),
+    [
+        # a small step (daily rates ~0.005): the textbook 1 - 1/R0 lies within the interval
+        ("sis", {"r0": 2.0, "g": 0.005, "days": 2000}, True),
+        ("sisa", {"a": 0.001, "beta": 0.001, "g": 0.005, "k": 10, "days": 2000}, True),
+        # a large step: the interval is tight enough that only the discrete correction fits
+        ("sis", {"r0": 2.0, "g": 0.5, "days": 1000}, False),
+        ("sisa", {"a": 0.1, "beta": 0.05, "g": 0.5, "k": 10, "days": 1000}, False),
+    ],
+)
+def test_pure_sis_against_the_textbook_and_the_daily_map(model, given, textbook_in):
+    """Pure SIS(a) (``exchange.renewal_same_day``): the simulated endemic share against the
+    textbook steady state and the exact daily map, at N = 20,000."""
+    res = V.validate_model(model, {**given, "population.size": 20_000, "seed": 21})
+    assert res["mapping"]["exchange.renewal_same_day"] is True
+    assert res["within"], (
+        res["simulated"]["endemic_share"],
+        res["simulated_ci"],
+        res["expected_discrete"],
+    )
+    assert res["textbook_within"] is textbook_in, (res["simulated_ci"], res["expected_textbook"])
+    lo, hi = res["simulated_ci"]
+    if not textbook_in:  # the gap is many intervals wide, not a near miss
+        assert res["expected_textbook"] - res["expected_discrete"] > 10 * (hi - lo)
 
 
 @pytest.mark.parametrize(
@@ -174,7 +224,10 @@ def test_sisa_steady_state(a, beta, g, k):
         res["analytic"],
         res["tolerance"],
     )
-    assert res["analytic"]["classic"] == pytest.approx(A.sisa_steady_state(a, beta, g, k))
+    # Hill et al.'s steady state with the recovery rate 1/E[D] = 1 - e^-g (R0 = βk·E[D])
+    p = A.recovery_probability(g)
+    assert res["analytic"]["classic"] == pytest.approx(A.sis_textbook(a, beta * k, p))
+    assert res["analytic"]["classic"] == pytest.approx(A.sisa_steady_state(a, beta, p, k))
 
 
 @pytest.mark.parametrize(

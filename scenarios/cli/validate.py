@@ -137,6 +137,19 @@ def _print_result(res: dict) -> None:
         "yes" if res["within_tolerance"] else "[bold red]NO[/]",
     )
     Console().print(table)
+    if "expected_textbook" in res:  # SIS, SISa: the textbook, the daily map and the step limit
+        lo, hi = res["simulated_ci"]
+        print(
+            f"expected_textbook {res['expected_textbook']:.6f}  expected_discrete "
+            f"{res['expected_discrete']:.6f}  simulated {res['simulated'][key]:.6f} "
+            f"[{lo:.6f}, {hi:.6f}]  within (discrete): {'yes' if res['within'] else 'NO'}  "
+            f"textbook within: {'yes' if res['textbook_within'] else 'no'}"
+        )
+        steps = ", ".join(
+            f"h={r['step']:g}: {r['discrete']:.5f} ({r['gap']:+.1e})"
+            for r in res["analytic"]["step_limit"]
+        )
+        print(f"daily map with the step shrunk (every rate × h) → textbook: {steps}")
     print(f"tolerance: {res['tolerance_basis']}")
     for note in res["notes"]:
         print(f"note: {note}")

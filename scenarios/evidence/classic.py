@@ -16,7 +16,9 @@ with probability ``1 - exp(-β·k·I/N)``, β = ``exchange.misinfo_adoption``.
 = g``, no peer or moderator correction, no stifling: daily probability ``1 - exp(-g)``.
 
 - SIR: ``misinfo_renewal=0``; β from R0 = β·k·E[D] (D geometric on {1, 2, ...}).
-- SIS: ``misinfo_renewal=1`` (the corrected state lasts one day, then susceptible again).
+- SIS: ``misinfo_renewal=1`` and ``renewal_same_day=true``: a corrected person is open again, and
+  can be misled, the same day (pure SIS). Compared with the textbook ``1 - 1/R0`` and with the
+  exact daily map (ODD §7.6 derives the discrete-time correction and its step limit).
 - SISa: as SIS plus external misleading content, ``communities.misinformation_prevalence=α``:
   hazard ``β_adopt·k·(α + (1-α)·I/N) = a + β·k·I/N`` with ``β_adopt = β + a/k``, ``α = a/(a+βk)``.
 - Maki–Thompson rumour: no correction, ``exchange.stifling = β``: a spreader stops with hazard
@@ -79,6 +81,7 @@ def well_mixed_overrides(
     adoption: float,
     g: float = 0.0,
     renewal: float = 0.0,
+    same_day: bool = False,
     prevalence: float = 0.0,
     stifling: float = 0.0,
     correction: bool = True,
@@ -98,6 +101,8 @@ def well_mixed_overrides(
         Daily recovery hazard (``exchange.correction_clinician``; everyone is in care).
     renewal : float
         Daily chance a corrected person turns susceptible (``exchange.misinfo_renewal``).
+    same_day : bool
+        ``exchange.renewal_same_day``: a renewed person can be misled the same day (pure SIS).
     prevalence : float
         External misleading share of the feed (``communities.misinformation_prevalence``).
     stifling : float
@@ -153,6 +158,7 @@ def well_mixed_overrides(
         "exchange.correction_moderator": 0.0,
         "exchange.stifling": float(stifling),
         "exchange.misinfo_renewal": float(renewal),
+        "exchange.renewal_same_day": bool(same_day),
         # Only what the contagion reads runs. Membership and care would not change anyway (no
         # entry or leaving; everyone stays in care); the others never reach the beliefs. So the
         # belief trajectories are those of the whole model, bit for bit (tests/test_submodels.py).
@@ -380,8 +386,10 @@ def run_sir(p: dict) -> dict:
 
 
 def _endemic(p: dict, *, model: str, a: float, beta_k: float, k: float, g: float, label: str,
-             continuous: float, continuous_label: str, curve: dict) -> dict:  # fmt: skip
-    """Shared SIS/SISa run: start at the fixed point, burn in, average I/N over a window."""
+             curve: dict) -> dict:  # fmt: skip
+    """Shared SIS/SISa run: pure SIS(a) (a corrected person open again the same day), started at
+    the fixed point, burnt in, the misled share averaged over a window; compared with the exact
+    daily map and with the textbook (continuous-time) steady state."""
     n = int(p["population.size"])
     p_rec = A.recovery_probability(g)
     hazard = a + beta_k  # B = β_adopt·k
@@ -390,14 +398,15 @@ def _endemic(p: dict, *, model: str, a: float, beta_k: float, k: float, g: float
         "adoption per post (a/k + beta)", adoption, 0.0, 1.0, "exchange.misinfo_adoption; raise k"
     )
     prevalence = a / hazard if hazard > 0 else 0.0
-    star = A.endemic_share_discrete(a, beta_k, p_rec, 1.0)
-    lna = A.contagion_lna(a, beta_k, p_rec, 1.0, n)
+    star = A.sis_discrete(a, beta_k, p_rec)
+    textbook = A.sis_textbook(a, beta_k, p_rec)
+    lna = A.sis_lna(a, beta_k, p_rec, n)
     burn = math.ceil(10 * lna["tau"]) if math.isfinite(lna["tau"]) else 1000
     window = int(p["days"])
     if burn + window > p["steps"]:
         raise ConfigError(f"{model}: burn-in {burn} + days={window} exceed steps={p['steps']}")
     mapping = well_mixed_overrides(n, p["seed"], k=k, adoption=adoption, g=g, renewal=1.0,
-                                   prevalence=prevalence, steps=p["steps"])  # fmt: skip
+                                   same_day=True, prevalence=prevalence, steps=p["steps"])  # fmt: skip
     means, traj = [], None
     for s in replicate_seeds(int(p["seed"]), int(p["replicates"])):
         mdl = make_model({**mapping, "seed": s})
@@ -411,8 +420,9 @@ def _endemic(p: dict, *, model: str, a: float, beta_k: float, k: float, g: float
     reps = len(means)
     se = math.sqrt(lna["lrv"] / (window * reps))
     tol = 4.0 * se + 1.0 / n
+    mean = float(np.mean(means))
     sim = {
-        "endemic_share": float(np.mean(means)),
+        "endemic_share": mean,
         "endemic_share_replicates": means,
         "burn_in_days": burn,
         "window_days": window,
@@ -420,9 +430,12 @@ def _endemic(p: dict, *, model: str, a: float, beta_k: float, k: float, g: float
     }
     ana = {
         "endemic_share": star,
-        "classic": continuous,
-        "continuous": continuous,
-        "continuous_label": continuous_label,
+        "classic": textbook,
+        "continuous": textbook,
+        "continuous_label": "textbook (continuous-time) steady state",
+        "first_order": A.sis_first_order(a, beta_k, p_rec),
+        "step_limit": A.sis_step_limit(a, beta_k, p_rec),
+        "recovery_probability": p_rec,
         "adoption_per_post": adoption,
         "external_share": prevalence,
         "stationary_sd": lna["sd"],
@@ -435,15 +448,25 @@ def _endemic(p: dict, *, model: str, a: float, beta_k: float, k: float, g: float
         f"relaxation {lna['tau']:.1f} days)"
     )
     notes = [
-        f"exact discrete-time fixed point {star:.4f}; {continuous_label} {continuous:.4f} "
-        "(the gap is the one-day corrected state and the daily steps, not noise)",
+        f"textbook {textbook:.4f}; exact daily map {star:.4f} (first order in the step "
+        f"{ana['first_order']:.4f}): the gap {star - textbook:+.4f} is the daily chance "
+        "1 − e^−H < H of being misled, not noise; it shrinks with the step (ODD §7.6)",
     ]
-    return _result(model, label, p, mapping, "misled share at equilibrium (time average)",
-                   "endemic_share", sim, ana, tol, basis, notes)  # fmt: skip
+    out = _result(model, label, p, mapping, "misled share at equilibrium (time average)",
+                  "endemic_share", sim, ana, tol, basis, notes)  # fmt: skip
+    ci = [mean - tol, mean + tol]
+    out.update(
+        expected_textbook=textbook,
+        expected_discrete=star,
+        simulated_ci=ci,
+        within=bool(ci[0] <= star <= ci[1]),
+        textbook_within=bool(ci[0] <= textbook <= ci[1]),
+    )
+    return out
 
 
 def run_sis(p: dict) -> dict:
-    """SIS endemic share against the exact discrete-time fixed point (and 1 - 1/R0 beside it)."""
+    """Pure SIS endemic share against 1 - 1/R0 and the exact discrete-time fixed point."""
     r0, k, g = float(p["r0"]), float(p["k"]), float(p["g"])
     if not r0 > 1.0:
         raise ConfigError(
@@ -457,41 +480,41 @@ def run_sis(p: dict) -> dict:
     grid = np.linspace(1.05, max(4.0, r0 * 1.2), 60)
     curve = {
         "x": grid.tolist(),
-        "discrete": [A.endemic_share_discrete(0.0, x * p_rec, p_rec) for x in grid],
+        "discrete": [A.sis_discrete(0.0, x * p_rec, p_rec) for x in grid],
         "continuous": (1.0 - 1.0 / grid).tolist(),
-        "continuous_label": "continuous time 1 − 1/R0",
+        "continuous_label": "textbook 1 − 1/R0",
     }
-    out = _endemic(p, model="sis", a=0.0, beta_k=beta * k, k=k, g=g, label=f"R0={r0:g}",
-                   continuous=1.0 - 1.0 / r0, continuous_label="continuous-time 1 - 1/R0",
+    out = _endemic(p, model="sis", a=0.0, beta_k=beta * k, k=k, g=g, label=f"R0={r0:g}, g={g:g}",
                    curve=curve)  # fmt: skip
     out["analytic"]["beta"] = beta
     out["analytic"]["r0"] = r0
+    out["analytic"]["r0_for_simulated_share"] = A.sis_r0_for_share(
+        out["simulated"]["endemic_share"], p_rec
+    )
     return out
 
 
 def run_sisa(p: dict) -> dict:
-    """SISa steady state against the exact discrete map and Hill et al.'s ODE."""
+    """Pure SISa steady state against Hill et al.'s quadratic and the exact discrete map."""
     a, beta, g, k = float(p["a"]), float(p["beta"]), float(p["g"]), float(p["k"])
     _check_range("a", a, 0.0, 5.0, "spontaneous adoption per day")
     _check_range("beta", beta, 0.0, 1.0, "transmission per contact")
     _check_range("g", g, 1e-6, 1.0, "exchange.correction_clinician")
     _check_range("k", k, 0.1, 500.0, "contacts (posts read) per day")
-    if a == 0 and beta * k <= A.recovery_probability(g):
+    p_rec = A.recovery_probability(g)
+    if a == 0 and beta * k <= p_rec:
         raise ConfigError(
             "sisa: with a=0 and beta·k·E[D] <= 1 there is no endemic state; give a > 0"
         )
-    p_rec = A.recovery_probability(g)
     grid = np.linspace(0.0, max(0.05, a * 1.5), 60)
     curve = {
         "x": grid.tolist(),
-        "discrete": [A.endemic_share_discrete(x, beta * k, p_rec) for x in grid],
-        "continuous": [A.sisa_steady_state(x, beta, g, k) for x in grid],
-        "continuous_label": "Hill et al. ODE (a + βkI)(1 − I) − gI = 0",
+        "discrete": [A.sis_discrete(x, beta * k, p_rec) for x in grid],
+        "continuous": [A.sis_textbook(x, beta * k, p_rec) for x in grid],
+        "continuous_label": "Hill et al. (a + βkI)(1 − I) − γI = 0, γ = 1 − e^−g",
     }
     return _endemic(p, model="sisa", a=a, beta_k=beta * k, k=k, g=g,
-                    label=f"a={a:g}, beta={beta:g}, g={g:g}, k={k:g}",
-                    continuous=A.sisa_steady_state(a, beta, g, k),
-                    continuous_label="steady state of dI/dt = (a + βkI)(1-I) - gI", curve=curve)  # fmt: skip
+                    label=f"a={a:g}, beta={beta:g}, g={g:g}, k={k:g}", curve=curve)  # fmt: skip
 
 
 def run_rumor(p: dict) -> dict:
@@ -805,7 +828,8 @@ def figures(results: list[dict], folder: Path) -> dict[str, Path]:
 MAPPING_TEXT = {
     "sir": "well-mixed feed (k posts read a day, drawn afresh), correction by care at hazard g, "
     "`exchange.misinfo_renewal=0`; β = R0·(1−e^−g)/k",
-    "sis": "as SIR with `exchange.misinfo_renewal=1` (the corrected state lasts one day)",
+    "sis": "as SIR with `exchange.misinfo_renewal=1` and `exchange.renewal_same_day=true` (a "
+    "corrected person can be misled again the same day: pure SIS)",
     "sisa": "as SIS plus `communities.misinformation_prevalence = a/(a+βk)` and "
     "`exchange.misinfo_adoption = β + a/k`: hazard a + βk·I/N",
     "rumor": "well-mixed feed, no correction, `exchange.stifling = exchange.misinfo_adoption = β`, "
@@ -820,7 +844,9 @@ MODEL_NOTES = {
     "all their chains die out early with probability below 1e-6; the exact answer solves "
     "s = s0·exp(−R0(1−s)) with s0 = 1 − m/N, the classic z = 1 − exp(−R0·z) is its m/N → 0 limit.",
     "sis": "Each run starts at the fixed point, burns in for 10 relaxation times, then averages the "
-    "misled share over `days` days.",
+    "misled share over `days` days. The exact answer is the fixed point of the daily map "
+    "p·i = (1−i)(1−e^(−R0·p·i)), p = 1−e^−g; the textbook 1 − 1/R0 is its limit as the step "
+    "shrinks, i* ≈ (1 − 1/R0)(1 − p/2) (ODD §7.6).",
     "sisa": "Each run starts at the fixed point, burns in for 10 relaxation times, then averages the "
     "misled share over `days` days; a is the hazard from external misleading content.",
     "degroot": "The exchange kernel reads neighbours' self-stigma in steps of 1/16383 "
