@@ -180,7 +180,6 @@ def test_posting_one_day():
     pop = m.params.population
     rates = np.array([pop.post_rate_lurker, pop.post_rate_contributor, pop.post_rate_superuser])
     st["role"][:] = rng.integers(0, 3, N)
-    st["post_rate"][:] = rates[st["role"]]
     st["misinfo"][:] = rng.integers(0, 3, N)
     eta = m.params.exchange.health_post_share
     x, _, f = _step(m)

@@ -11,8 +11,8 @@ random numbers). Each target gives one row:
   last-day values (``smd``: difference of means over the pooled SD; ``logit_d``: ln odds ratio ×
   √3/π, a share's contrast on the SMD scale), then mean and t-interval over replicates (one
   replicate: the statistic's own sampling interval over the N people);
-- ``trial``: ``peerwell.scenarios.evidence.trials.run_trial(design)`` when that module exists;
-  otherwise the row is listed unrun (``simulated`` null) with a printed note.
+- ``trial``: the virtual trial ``peerwell.scenarios.evidence.trials.run_trial(design)`` (its
+  arms, follow-up and statistic are the published trial's), at the run's population size.
 
 **Within** is interval compatibility, not a mean in a window: when the published figure has a
 value and a two-sided 95% interval, the difference simulated − published has standard error
@@ -127,14 +127,6 @@ def within(
 # The run
 
 
-def _trials_module():
-    try:
-        from peerwell.scenarios.evidence import trials  # written in parallel (issue 20 item 2)
-    except ImportError:
-        return None
-    return trials
-
-
 def run_evidence(
     overrides: Sequence[str] = (),
     *,
@@ -175,13 +167,12 @@ def run_evidence(
            f"N = {base['baseline'].population.size}")  # fmt: skip
     reps = C.run_probes(base, seeds, n_jobs=n_jobs)
     by_id = {a.id: a for a in anchors(base["baseline"])}
-    trials = _trials_module() if any(t.kind == "trial" for t in targets) else None
     rows, details = [], {}
     for t in targets:
         note = t.note
         sim, sim_ci = math.nan, None
         if t.kind == "trial":
-            sim, sim_ci, extra = _trial(t, trials, base["baseline"], replicates, seed, overrides)
+            sim, sim_ci, extra = _trial(t, base["baseline"], replicates, seed, overrides)
             note = "; ".join(x for x in (note, extra) if x)
             if extra:
                 notify(f"note: {t.name}: {extra}")
@@ -233,23 +224,21 @@ def run_evidence(
     }
 
 
-def _trial(t, trials, params, replicates, seed, overrides):
-    """A trial target's simulated effect and CI via trials.run_trial, or why it was not run."""
-    if trials is None:
-        return math.nan, None, "not run: peerwell.scenarios.evidence.trials is not installed"
-    if t.design not in getattr(trials, "DESIGNS", {}):
-        known = ", ".join(getattr(trials, "DESIGNS", {})) or "none"
-        return math.nan, None, f"not run: no trial design {t.design!r} (designs: {known})"
+def _trial(t, params, replicates, seed, overrides):
+    """A trial target's simulated effect and CI (``trials.run_trial``), or why it was not run: a
+    design the given overrides make impossible is reported in its row, the rest still run."""
+    from peerwell.scenarios.evidence import trials
+
     try:
         res = trials.run_trial(
             t.design, params, population_size=params.population.size,
             replicates=max(2, replicates), seed=seed, overrides=list(overrides),
         )  # fmt: skip
-        s = res["simulated"]
-        lo, hi = s["ci"]
-        return float(s["effect"]), (float(lo), float(hi)), ""
-    except Exception as exc:  # a parallel module: report, do not abort the whole table
-        return math.nan, None, f"not run: run_trial({t.design!r}) failed: {exc}"
+    except PeerwellError as exc:
+        return math.nan, None, f"not run: {exc}"
+    s = res["simulated"]
+    lo, hi = s["ci"]
+    return float(s["effect"]), (float(lo), float(hi)), ""
 
 
 def _num(x) -> float | None:
@@ -377,8 +366,8 @@ scenario of every held-out contrast with replicates on common random numbers and
 `simulated`, `simulated_ci`, `within`; `seed`, `config`, `version`) and `DIR/evidence.md`.
 Effects are contrasts between scenarios measured on the people's values on the last day: a
 standardised mean difference (pooled SD) for continuous states, and ln(odds ratio)·√3/π for
-shares. The virtual trials (`kind: trial`) run through `peerwell.scenarios.evidence.trials` when
-it is present and are listed as *not run* otherwise.
+shares. The virtual trials (`kind: trial`) run the published trial's design in the model
+(`peerwell trial`, [Virtual trials](trials.md)).
 
 **Within** is interval compatibility, not a mean in a window: the target is within when the 95%
 interval of simulated − published contains 0, with the standard error of the difference

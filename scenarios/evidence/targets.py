@@ -160,8 +160,15 @@ def _parse(i: int, raw: object) -> Target:
     measure, contrast, design = raw.get("measure"), raw.get("contrast"), raw.get("design")
     statistic = raw.get("statistic")
     if kind == "trial":
-        if not isinstance(design, str) or not design:
-            raise _err(i, name, "design", "a trial target names its design in trials.DESIGNS")
+        from peerwell.scenarios.evidence.trials import DESIGNS
+
+        if design not in DESIGNS:
+            raise _err(i, name, "design", f"{design!r} is not a trial design; give one of "
+                       f"{', '.join(DESIGNS)} (peerwell trial --help)")  # fmt: skip
+        if statistic is not None and statistic != DESIGNS[design].statistic:
+            raise _err(i, name, "statistic", f"{statistic!r}: the design {design} reports "
+                       f"{DESIGNS[design].statistic!r}; give that or leave it out")  # fmt: skip
+        statistic = DESIGNS[design].statistic
     elif kind == "effect" and contrast is None and measure is None:
         raise _err(i, name, "contrast", "an effect target needs contrast: {outcome, statistic, "
                    "treated, control} (or a diff.* measure)")  # fmt: skip
