@@ -49,8 +49,9 @@ def test_contract_keys(fast_trial):
 
 def test_every_design_is_complete():
     assert len(T.DESIGNS) >= 3
+    # one design at least per family of evidence (peer support, HORYZONS, misinformation)
     families = {d.family for d in T.DESIGNS.values()}
-    assert len(families) == len(T.DESIGNS)
+    assert len(families) >= 3
     for name, d in T.DESIGNS.items():
         assert d.name == name and d.statistic in T.STATISTICS
         lo, hi = d.published.ci
