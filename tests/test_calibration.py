@@ -69,7 +69,9 @@ def test_fit_true_runs_end_to_end_and_writes_a_runnable_config(tmp_path, capsys)
     main(args)  # exit code 1 is allowed: a 120-day run of 300 people is not calibrated
     fitted = json.loads((out / "fit.json").read_text())
     assert fitted["evaluations"] <= 8 and fitted["starts"] == 2
-    assert fitted["cost_fitted"] <= fitted["cost_start"]
+    # (cost_fitted <= cost_start held by construction, the start being one of the points tried:
+    # a test that could not fail, dropped. Whether a fit is any good is judged on held-out
+    # targets, tests/test_evidence_targets.py.)
     for f in C.FIT_PARAMS:
         assert f.lo <= fitted["values"][f.name] <= f.hi
         assert f.name in fitted["sd"] and f.name in fitted["identified"]

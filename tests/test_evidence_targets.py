@@ -183,9 +183,14 @@ def test_within_is_interval_compatibility_not_a_window():
     # ratios compare on the log scale
     assert E.within(5.55, (1.09, 28.23), 1.2, (1.0, 1.4), ratio=True) is True
     assert E.within(0.31, (0.11, 0.86), 1.5, (1.4, 1.6), ratio=True) is False
-    # bounds and directions: overlap of the simulated interval
-    assert E.within(None, (0.0, None), 0.1, (-0.02, 0.22)) is True
+    # a direction holds only when the whole interval is on its side (a positive mean whose
+    # interval crosses 0, as gain_care_seeking's once did, says nothing)
+    assert E.within(None, (0.0, None), 0.1, (-0.02, 0.22)) is False
+    assert E.within(None, (0.0, None), 0.1, (0.02, 0.18)) is True
+    assert E.within(None, (None, 0.0), -0.1, (-0.18, -0.02)) is True
+    # bounds and spans: overlap of the simulated interval
     assert E.within(None, (None, 0.25), 0.3, (0.28, 0.32)) is False
+    assert E.within(None, (0.307, 0.445), 0.3, (0.28, 0.32)) is True
     assert E.within(0.2, (0.1, 0.3), math.nan, None) is None
 
 
@@ -215,3 +220,20 @@ def test_validate_evidence_writes_the_contract(tmp_path, capsys):
     assert "| lloyd_evans_recovery |" in (out / "evidence.md").read_text()
     assert "## The table" in (tmp_path / "evidence.md").read_text()
     assert "held out:" in capsys.readouterr().out
+
+
+def test_held_out_evidence_catches_what_the_calibration_let_through():
+    # The reviewer's case (issue 20): online gains in recovery set to an extreme left every
+    # calibration anchor within. The held-out effect of peer support on recovery (Lloyd-Evans
+    # 2014, SMD 0.23 [0.09, 0.37]) is within at the defaults and must fail at the extreme.
+    targets = [t for t in T.load_targets() if t.name == "lloyd_evans_recovery"]
+    small = ["population.size=800", "steps=365"]
+    args = dict(replicates=2, seed=1, n_jobs=1, targets=targets, notify=lambda _: None)
+    default = E.run_evidence(small, **args)["rows"][0]
+    extreme = E.run_evidence(
+        [*small, "offline.recovery_wellbeing=5", "offline.recovery_activation=5",
+         "offline.recovery_rate=0.05"], **args,
+    )["rows"][0]  # fmt: skip
+    assert default["within"] is True, default
+    assert extreme["within"] is False, extreme
+    assert extreme["simulated"] > 2 * default["simulated"]

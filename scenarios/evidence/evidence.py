@@ -17,8 +17,9 @@ random numbers). Each target gives one row:
 **Within** is interval compatibility, not a mean in a window: when the published figure has a
 value and a two-sided 95% interval, the difference simulated − published has standard error
 √(SE_pub² + SE_sim²) (each SE = 95% half-width / 1.96; ratios on the log scale) and the target is
-within when the difference's 95% interval contains 0. A published bound, span or direction (some
-calibration anchors) is within when the simulated 95% interval overlaps it.
+within when the difference's 95% interval contains 0. A published direction (some calibration
+anchors: an effect above 0) is within only when the simulated 95% interval lies wholly on its
+side, not when the mean does; a published bound or span when the simulated interval overlaps it.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ Z95 = 1.959964
 WITHIN_RULE = (
     "difference test: within when the 95% interval of (simulated - published), SE = "
     "sqrt(SE_published^2 + SE_simulated^2) with each SE the 95% half-width / 1.96 (ratios on the "
-    "log scale), contains 0; a published bound, span or direction: within when the simulated 95% "
-    "interval overlaps it"
+    "log scale), contains 0; a published direction (an effect above or below 0): within when the "
+    "simulated 95% interval lies wholly on that side; a published bound or span: within when the "
+    "simulated 95% interval overlaps it"
 )
 RATIO_STATISTICS = ("ratio", "odds_ratio", "risk_ratio")
 
@@ -118,6 +120,10 @@ def within(
         se_sim = (f(s_hi) - f(s_lo)) / (2 * Z95)
         diff = f(simulated) - f(published)
         return bool(abs(diff) <= Z95 * math.hypot(se_pub, se_sim))
+    if published is None and (lo, hi) == (0, None):  # a direction: the effect is positive
+        return bool(s_lo > 0)
+    if published is None and (lo, hi) == (None, 0):  # ... or negative
+        return bool(s_hi < 0)
     below = lo is not None and s_hi < lo
     above = hi is not None and s_lo > hi
     return not (below or above)
@@ -310,7 +316,8 @@ def report_markdown(result: dict, command: str = "") -> str:
         d = cfg["targets"][r["target"]]
         extra = f" Informs: {', '.join(d['informs'])}." if d["informs"] else ""
         note = d["note"][:1].upper() + d["note"][1:]
-        lines.append(f"- **{r['target']}**: {d['quantity']}. {note}.{extra}".replace("..", "."))
+        text = " ".join(f"{x.rstrip('.')}." for x in (d["quantity"], note) if x)
+        lines.append(f"- **{r['target']}**: {text}{extra}")
     outside = [r for r in held if r["within"] is False]
     if outside:
         lines.append("\n## Held-out targets outside (findings about the model)\n")
@@ -374,8 +381,9 @@ interval of simulated − published contains 0, with the standard error of the d
 √(SE_published² + SE_simulated²) (each the 95% half-width / 1.96; ratios on the log scale). The
 simulated interval is the replicates' t-interval (the model's Monte Carlo uncertainty), so a
 held-out target passes when the model's expected effect is compatible with the published
-estimate given the study's own uncertainty. Published bounds, spans and directions (some
-calibration anchors) are within when the simulated interval overlaps them.
+estimate given the study's own uncertainty. A published direction (the `gain_*` calibration
+anchors: an effect above 0) is within only when the whole simulated interval is on its side, not
+when the mean is; a published bound or span when the simulated interval overlaps it.
 
 Caveats that go with the table: the Lloyd-Evans effects come from offline peer support
 (3–6 months after the intervention) and the model contrast is a year in online communities

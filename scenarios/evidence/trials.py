@@ -255,6 +255,7 @@ HORYZONS = TrialDesign(
     outcome=_any_acute,
 )
 
+
 def _employed(cur: dict, base: dict) -> np.ndarray:
     return (cur["employed"] == 1).astype(float)
 
