@@ -68,9 +68,9 @@ def spec(
     return field(default=default, metadata=meta)
 
 
-PAM_SRC = "PAM-MH validation study (baseline means ± SD by diagnosis)"
-STIGMA_SRC = "Brohan 2010 (41.7% moderate/high, schizophrenia); Dubreucq 2021 (31.3% average)"
-MIERLO = "van Mierlo 2014: lurkers/contributors/superusers produce 1.3/24.0/74.7% of content"
+PAM_SRC = "PAM-MH validation study (Forma 2021): baseline PAM-MH mean ± SD of US adults with schizophrenia, bipolar disorder and major depression (n = 43/59/34), taken as the day-0 activation of the same diagnoses"
+STIGMA_SRC = "Brohan 2010 (41.7% moderate/high self-stigma on the ISMI among 1,229 people with schizophrenia in 14 European countries); Dubreucq 2021 (31.3% on average across 25,458 people with SMI, a systematic review)"
+MIERLO = "van Mierlo 2014: in four digital health social networks (63,990 members) the 90% lurkers, 9% contributors and 1% superusers produced 1.3/24.0/74.7% of content (the 1% rule), taken to hold in online peer communities of people with SMI"
 
 
 @dataclass
@@ -87,19 +87,19 @@ class PopulationParams:
     pam_sd_bipolar: float = spec(17.5, 0, 50, unit="PAM points", help="baseline activation SD, bipolar", source=PAM_SRC, box="activation")
     pam_mean_depression: float = spec(55.4, 0, 100, unit="PAM points", help="baseline activation mean, major depression", source=PAM_SRC, box="activation")
     pam_sd_depression: float = spec(14.6, 0, 50, unit="PAM points", help="baseline activation SD, major depression", source=PAM_SRC, box="activation")
-    stigma_mean_schizophrenia: float = spec(0.456, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, schizophrenia", source=STIGMA_SRC + "; calibrated to 41.7% moderate/high after a year (peerwell calibrate)", box="stigma")
-    stigma_mean_other: float = spec(0.447, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, bipolar and depression", source=STIGMA_SRC, box="stigma")
+    stigma_mean_schizophrenia: float = spec(0.456, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, schizophrenia", source=STIGMA_SRC + "; calibrated (peerwell calibrate) so that the share with moderate/high self-stigma in schizophrenia stays near 41.7% through the baseline year", box="stigma")
+    stigma_mean_other: float = spec(0.447, 0.01, 0.99, unit="0-1 (ISMI 1-4 rescaled)", help="baseline self-stigma mean, bipolar and depression", source=STIGMA_SRC + "; set so that the population share with moderate/high self-stigma stays between the two through the baseline year", box="stigma")
     stigma_concentration: float = spec(7.0, 0.5, 200, unit="Beta a+b", help="how tightly baseline self-stigma clusters round its mean", box="stigma")
-    social_media_use_mean: float = spec(0.5, 0.01, 0.99, unit="0-1", help="mean propensity to use social media", source="Birnbaum 2015 (2.6 ± 2.5 h/day)", box="entry")
-    social_media_use_concentration: float = spec(4.0, 0, 1e6, unit="Beta a+b", help="spread of social-media use between people: Beta concentration; 0 = everyone at the mean (well-mixed, for the classic-model limits)", source="Birnbaum 2015 (SD 2.5 h/day about a mean of 2.6)", box="entry")
-    initial_online_share: float = spec(0.70, 0, 1, unit="share", help="share already in an online peer community at day 0", source="Naslund 2016; Brunette 2019; Aschbrenner 2018 (68-72% use social media)", box="entry")
+    social_media_use_mean: float = spec(0.5, 0.01, 0.99, unit="0-1", help="mean propensity to use social media", source="assumption (a scale, not a measurement: use is a 0-1 propensity that multiplies joining and reading, and 0.5 puts the mean halfway; Birnbaum 2015 measured 2.6 ± 2.5 h/day on social media in young people with psychotic or mood disorders, which the model does not read as hours)", box="entry")
+    social_media_use_concentration: float = spec(4.0, 0, 1e6, unit="Beta a+b", help="spread of social-media use between people: Beta concentration; 0 = everyone at the mean (well-mixed, for the classic-model limits)", source="assumption (informed by Birnbaum 2015, which measured 2.6 ± 2.5 h/day of social-media use, a coefficient of variation of about 0.96, in 80 young people with psychotic or mood disorders; Beta(2, 2), the default mean 0.5 and concentration 4, gives a CV of 0.45, half as spread; a CV of 0.96 at mean 0.5 would need a concentration of about 0.08, nearly all-or-none use; a known gap, ODD §9.3)", box="entry")
+    initial_online_share: float = spec(0.70, 0, 1, unit="share", help="share already in an online peer community at day 0", source="assumption (informed by surveys of any social-media use, not of peer-community membership: Naslund 2016, 71% of 70 people with SMI; Brunette 2019, 67.9% of 403 in treatment for SMI; Aschbrenner 2018, 72% of 195 at peer support agencies; so 0.70 is an upper bound on the share in an online peer community)", box="entry")
     share_superuser: float = spec(0.01, 0, 1, unit="share", help="share of superusers (post most days)", source=MIERLO, box="exchange")
     share_contributor: float = spec(0.09, 0, 1, unit="share", help="share of contributors (post now and then); the rest lurk", source=MIERLO, box="exchange")
     post_rate_lurker: float = spec(0.00015, 0, 1, unit="1/day", help="daily posting probability of a lurker", source=MIERLO, box="exchange")
     post_rate_contributor: float = spec(0.03, 0, 1, unit="1/day", help="daily posting probability of a contributor", source=MIERLO, box="exchange")
     post_rate_superuser: float = spec(0.9, 0, 1, unit="1/day", help="daily posting probability of a superuser", source=MIERLO, box="exchange")
-    initial_misinformed_share: float = spec(0.10, 0, 1, unit="share", help="share holding a misleading health belief at day 0", source="24.4% inappropriate advice in a peer forum (upper bound)", box="misinformation")
-    initial_corrected_share: float = spec(0.333, 0, 1, unit="share of the not misled", help="share of the people not misled at day 0 who have been corrected of a misleading claim (and are not yet open to a new one); the rest are unaware", source="derived from the per-item effects (Schmid & Bauer 2025, Walter 2021): the offline stationary share, so beliefs start at the balance of what people meet outside peer communities (ODD §7.6)", box="misinformation")
+    initial_misinformed_share: float = spec(0.10, 0, 1, unit="share", help="share holding a misleading health belief at day 0", source="assumption (informed by Knoepke 2018: 24.4% of 82 pieces of advice on a message board for implanted-defibrillator patients were inappropriate for most patients; that is a share of advice in a cardiac community, not of people with SMI holding a misleading belief, so at most a loose upper bound)", box="misinformation")
+    initial_corrected_share: float = spec(0.333, 0, 1, unit="share of the not misled", help="share of the people not misled at day 0 who have been corrected of a misleading claim (and are not yet open to a new one); the rest are unaware", source="assumption (derived from other defaults, not data: the offline stationary share of the belief chain, from the per-item effects of Schmid & Bauer 2025 and Walter 2021 and the assumed offline exposure, so beliefs start at the balance of what people meet outside peer communities; ODD §7.6)", box="misinformation")
     uncertainty_mean: float = spec(0.35, 0.01, 0.99, unit="0-1", help="baseline uncertainty about one's own condition (Beta, concentration 6)", box="uncertainty")
     share_in_care: float = spec(0.50, 0, 1, unit="share", help="share in mental-health care at day 0 (near the care equilibrium of the defaults)", box="care")
     share_seeking: float = spec(0.04, 0, 1, unit="share", help="share seeking care at day 0", box="care")
@@ -109,7 +109,7 @@ class PopulationParams:
     belonging_offline_mean: float = spec(0.3, 0.01, 0.99, unit="0-1", help="mean offline connectedness (family, friends, services) that everyone has (Beta, concentration 6); belonging returns to it", box="peer_support")
     vulnerable_share: float = spec(0.15, 0, 1, unit="share", help="share vulnerable at the start (in or just after an acute phase)", box="people")
     vulnerable_isolation: float = spec(0.3, 0, 0.99, unit="correlation", help="Gaussian-copula correlation between being vulnerable and low offline connectedness", box="people")
-    isolation_use: float = spec(0.2, 0, 0.99, unit="correlation", help="Gaussian-copula correlation between low offline connectedness and social-media use (isolated people use more)", source="Primack 2017 (highest vs lowest quartile of social-media use: twice the odds of perceived social isolation)", box="entry")
+    isolation_use: float = spec(0.2, 0, 0.99, unit="correlation", help="Gaussian-copula correlation between low offline connectedness and social-media use (isolated people use more)", source="Primack 2017 (1,787 US adults aged 19-32, not people with SMI: the highest vs lowest quartile of social-media use had twice the odds of perceived social isolation, AOR 2.0; the default gives about 2.3, ODD §5.1; the direction of cause is unknown)", box="entry")
     online_selection: float = spec(0.5, 0, 0.99, unit="correlation", help="Gaussian-copula correlation between social-media use and being in a peer community at day 0 (0: who is online is independent of use)", box="entry")
 
 
@@ -118,11 +118,11 @@ class CommunityParams:
     """The online peer communities and the actors in them besides people with SMI."""
 
     count: int = spec(6, 1, 8191, unit="communities", help="number of online peer communities", box="entry")
-    size: int = spec(5600, 1, 100_000_000, unit="people", help="real members of each community (the simulated members are a sample of them): the feed is what this many people write", source="Bizzotto 2022 (a peer-led mental-health Facebook group of 5,598 members)", box="entry")
+    size: int = spec(5600, 1, 100_000_000, unit="people", help="real members of each community (the simulated members are a sample of them): the feed is what this many people write", source="Bizzotto 2022 (a protocol for studying misinformation in two Italian mental-health Facebook groups reports 5,598 members in the peer-led one: the size of a real peer community, taken as typical of a Facebook group)", box="entry")
     platforms: list[str] = spec(["facebook_group", "youtube", "twitter", "forum"], help="platform kinds, assigned to communities in turn", box="entry")
-    moderation: float = spec(0.1, 0, 1, unit="0-1", help="moderator presence: removes hostile and misleading content, corrects", source="HORYZONS moderated online social therapy", box="misinformation")
-    hostility: float = spec(0.04, 0, 1, unit="rate per post", help="rate of hostile or derogatory comments a post draws (chance 1 - e^-rate), before moderation and the platform multiplier", source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)", box="hostility")
-    misinformation_prevalence: float = spec(0.04, 0, 1, unit="share", help="share of each community feed that is misleading content from outside sources (before moderation)", source="peer-forum studies: 10 of 4,600 posts false; 24.4% inappropriate advice", box="misinformation")
+    moderation: float = spec(0.1, 0, 1, unit="0-1", help="moderator presence: removes hostile and misleading content, corrects", source="assumption (1 stands for a clinician- and peer-moderated space like HORYZONS, Alvarez-Jimenez 2021; the default 0.1, light volunteer moderation of an open community, is not measured)", box="misinformation")
+    hostility: float = spec(0.04, 0, 1, unit="rate per post", help="rate of hostile or derogatory comments a post draws (chance 1 - e^-rate), before moderation and the platform multiplier", source="assumption (informed by Alvarez-Mon 2019, which measured the share of tweets about psychosis that were pejorative, 36.2% vs 11.3% of tweets about breast cancer, diabetes, Alzheimer's disease and HIV: public content about an illness, not the rate of hostile replies a post in a peer community draws)", box="hostility")
+    misinformation_prevalence: float = spec(0.04, 0, 1, unit="share", help="share of each community feed that is misleading content from outside sources (before moderation)", source="assumption (between two measures, neither in a mental-health peer community: Esquivel 2006, 10 of 4,600 posts false on a breast-cancer mailing list; Knoepke 2018, 24.4% of 82 pieces of advice inappropriate on a defibrillator-patient message board)", box="misinformation")
     peer_supporters: int = spec(0, 0, 100_000, unit="per community", help="trained peer supporters in each community (post support and accurate information daily)", box="peer_support")
     intervention_communities: int = spec(0, 0, 8191, unit="communities", help="communities that host an online intervention for mental and physical wellbeing", box="intervention")
     anti_stigma_content: float = spec(0.0, 0, 1, unit="share", help="share of the feed that is contact-based anti-stigma content", box="stigma")
@@ -138,10 +138,10 @@ class CommunitySettings:
     """
 
     platform: str | None = spec(None, help="platform kind, one of: " + ", ".join(PLATFORMS) + "; null: a generic community's platform from communities.platforms in turn (an added community must set it)", box="entry")
-    size: int | None = spec(None, 1, 100_000_000, unit="people", help="this community's real members (null: communities.size)", source="Bizzotto 2022 (Facebook groups of 5,598 and 12,058 members); Alvarez-Jimenez 2021 (HORYZONS arm, n=86)", box="entry")
-    moderation: float | None = spec(None, 0, 1, unit="0-1", help="this community's moderator presence (null: communities.moderation); at least its platform's moderation floor", source="HORYZONS moderated online social therapy", box="misinformation")
-    hostility: float | None = spec(None, 0, 1, unit="rate per post", help="this community's rate of hostile comments per post before moderation and the platform multiplier (null: communities.hostility)", source="Alvarez-Mon 2019 (36.2% pejorative tweets on psychosis)", box="hostility")
-    misinformation_prevalence: float | None = spec(None, 0, 1, unit="share", help="share of this community's feed that is misleading content from outside (null: communities.misinformation_prevalence)", source="peer-forum studies: 10 of 4,600 posts false; 24.4% inappropriate advice", box="misinformation")
+    size: int | None = spec(None, 1, 100_000_000, unit="people", help="this community's real members (null: communities.size)", source="Bizzotto 2022 (Facebook groups of 5,598 and 12,058 members); Alvarez-Jimenez 2021 (HORYZONS arm, n=86): sizes of real communities of each kind", box="entry")
+    moderation: float | None = spec(None, 0, 1, unit="0-1", help="this community's moderator presence (null: communities.moderation); at least its platform's moderation floor", source="assumption (1 stands for a clinician- and peer-moderated space like HORYZONS, Alvarez-Jimenez 2021)", box="misinformation")
+    hostility: float | None = spec(None, 0, 1, unit="rate per post", help="this community's rate of hostile comments per post before moderation and the platform multiplier (null: communities.hostility)", source="assumption (informed by Alvarez-Mon 2019: pejorative tweets about psychosis, not hostile replies in a community)", box="hostility")
+    misinformation_prevalence: float | None = spec(None, 0, 1, unit="share", help="share of this community's feed that is misleading content from outside (null: communities.misinformation_prevalence)", source="assumption (between Esquivel 2006, 10 of 4,600 posts false, and Knoepke 2018, 24.4% of advice inappropriate; neither a mental-health community)", box="misinformation")
     peer_supporters: int | None = spec(None, 0, 100_000, unit="people", help="trained peer supporters in this community (null: communities.peer_supporters)", box="peer_support")
     intervention: bool | None = spec(None, help="this community hosts an online intervention (null: the first communities.intervention_communities generic communities do)", box="intervention")
     anti_stigma_content: float | None = spec(None, 0, 1, unit="share", help="share of this community's feed that is contact-based anti-stigma content (null: communities.anti_stigma_content)", box="stigma")
@@ -248,7 +248,7 @@ class EntryParams:
     """The critical point: joining an online community of peers, and leaving it."""
 
     join_rate: float = spec(0.02, 0, 1, unit="1/day", help="daily chance that an offline person at full social-media use joins a community", box="entry")
-    leave_rate: float = spec(0.0049, 0, 1, unit="1/day", help="baseline daily chance an online person leaves their community", source="HORYZONS retention 55.5% at 6 months", box="entry")
+    leave_rate: float = spec(0.0049, 0, 1, unit="1/day", help="baseline daily chance an online person leaves their community", source="HORYZONS (Alvarez-Jimenez 2021): 55.5% of 86 young people after a first episode of psychosis still logged on at 6 months, 47.0% at 9, in a clinician-moderated trial platform; fitted to those logins (peerwell calibrate) and applied to every community and platform, although open, unmoderated platforms may keep people less or more (ODD §9.3)", box="entry")
     leave_after_hostility: float = spec(4.0, 0, 100, unit="multiplier", help="how much recent hostility raises the chance of leaving", box="hostility")
     belonging_retention: float = spec(0.7, 0, 1, unit="0-1", help="how much full belonging lowers the chance of leaving", box="peer_support")
     home_bias: float = spec(0.7, 0, 1, unit="probability", help="chance a joiner picks their home community rather than any", box="entry")
@@ -263,19 +263,19 @@ class EntryParams:
 class ExchangeParams:
     """What flows over memberships and ties each day: support, health information, hostility."""
 
-    read_rate: float = spec(6.0, 0, 1000, unit="posts/day", help="posts read per day at full social-media use", source="Birnbaum 2015 (2.6 h/day)", box="exchange")
-    support_per_post: float = spec(0.08, 0, 10, unit="1/post", help="support signal carried by one peer post read or reply received", source="Naslund 2014 (YouTube comments: less isolation, more hope)", box="peer_support")
-    health_post_share: float = spec(0.3, 0, 1, unit="share", help="share of posts that carry health information", source="Birnbaum 2015 (30% discussed symptoms)", box="exchange")
+    read_rate: float = spec(6.0, 0, 1000, unit="posts/day", help="posts read per day at full social-media use", source="assumption (informed by Birnbaum 2015, which measured 2.6 ± 2.5 h/day on social media in young people with psychotic or mood disorders: heavy daily use; how many peer-community posts that is was not measured)", box="exchange")
+    support_per_post: float = spec(0.08, 0, 10, unit="1/post", help="support signal carried by one peer post read or reply received", source="Naslund 2014 (themes of 3,044 YouTube comments by people with SMI: less isolation, more hope, reciprocity; the direction of the effect of reading peers; the size per post is assumed)", box="peer_support")
+    health_post_share: float = spec(0.3, 0, 1, unit="share", help="share of posts that carry health information", source="assumption (informed by Birnbaum 2015, where 30% of young people with psychotic or mood disorders had discussed their symptoms online: a share of people, used here as a share of posts, which was not measured)", box="exchange")
     misinfo_adoption: float = spec(0.05, 0, 1, unit="1/post", help="chance a misleading post read is believed", box="misinformation")
     correction_moderator: float = spec(0.5, 0, 10, unit="1/day", help="correction pressure of full moderation on a misinformed member", box="misinformation")
     correction_peer: float = spec(0.02, 0, 1, unit="1/post", help="chance an accurate post read corrects a misleading belief", box="misinformation")
-    correction_reply: float = spec(4.85, 0, 50, unit="replies/post", help="correcting replies a misleading post draws when all of its community's feed is accurate (scaled by the feed's accurate share); each answered author is corrected at this hazard the same day", source="Esquivel 2006: 7 of 10 false posts corrected by other participants within hours (calibrated)", box="misinformation")
+    correction_reply: float = spec(4.85, 0, 50, unit="replies/post", help="correcting replies a misleading post draws when all of its community's feed is accurate (scaled by the feed's accurate share); each answered author is corrected at this hazard the same day", source="Esquivel 2006: 7 of 10 false posts on a breast-cancer mailing list (4,600 posts) were corrected by other participants within hours; fitted (peerwell calibrate) so that 70% of misleading posts draw a same-day correction, taking a peer cancer list as a peer community", box="misinformation")
     correction_clinician: float = spec(0.01, 0, 1, unit="1/day", help="daily chance that care corrects a misleading belief", box="misinformation")
     stifling: float = spec(0.01, 0, 10, unit="1/post", help="chance per post met from someone who already knows the claim (misled or corrected) that a misled person stops spreading it (Daley-Kendall/Maki-Thompson stifling)", box="misinformation")
     misinfo_renewal: float = spec(0.01, 0, 1, unit="1/day", help="daily chance a corrected person becomes open to a new misleading claim", box="misinformation")
     renewal_same_day: bool = spec(False, help="a corrected person who renews can be misled again the same day (with misinfo_renewal=1 the corrected state then lasts no time: pure SIS, for the classic limit); off, they sit out the renewal day", box="misinformation")
     hostile_per_read: float = spec(0.05, 0, 10, unit="1/post", help="exposure to hostile content per post read, relative to a post of one's own", box="hostility")
-    psychosis_hostility: float = spec(3.2, 1, 10, unit="multiplier", help="hostility aimed at people with psychosis relative to other diagnoses", source="Alvarez-Mon 2019: 36.2% vs 11.3% pejorative (ratio 3.2)", box="hostility")
+    psychosis_hostility: float = spec(3.2, 1, 10, unit="multiplier", help="hostility aimed at people with psychosis relative to other diagnoses", source="assumption (informed by Alvarez-Mon 2019, which found 36.2% of tweets about psychosis pejorative vs 11.3% of tweets about breast cancer, diabetes, Alzheimer's disease and HIV, a ratio of 3.2: tweets about an illness, not hostile replies to people with psychosis, and not compared with bipolar disorder or depression)", box="hostility")
     vulnerable_hostility: float = spec(2.0, 1, 20, unit="multiplier", help="how much more a vulnerable person loses to a hostile comment (belonging, empowerment, self-stigma, mental wellbeing)", box="hostility")
     moderation_efficacy: float = spec(0.85, 0, 1, unit="0-1", help="share of hostile and misleading content full moderation removes", box="misinformation")
     supporter_post_rate: float = spec(3.0, 0, 100, unit="posts/day", help="posts per day of one trained peer supporter", box="peer_support")
@@ -291,8 +291,8 @@ class StigmaParams:
     empowerment_gain: float = spec(0.03, 0, 1, unit="1/day", help="rate at which support and shared stories build empowerment and hope", box="stigma")
     empowerment_relaxation: float = spec(0.01, 0, 1, unit="1/day", help="daily return of empowerment to its baseline", box="stigma")
     hostility_empowerment_loss: float = spec(0.1, 0, 1, unit="1/event", help="share of empowerment lost to one hostile comment", box="hostility")
-    stigma_reduction: float = spec(0.012, 0, 1, unit="1/day", help="rate at which empowerment and support lower self-stigma", source="Lloyd-Evans 2014 (benefit on hope, empowerment)", box="stigma")
-    hostility_stigma_gain: float = spec(0.08, 0, 1, unit="1/event", help="share of the gap to full self-stigma closed by one hostile comment", source="Alvarez-Mon 2019", box="hostility")
+    stigma_reduction: float = spec(0.012, 0, 1, unit="1/day", help="rate at which empowerment and support lower self-stigma", source="Lloyd-Evans 2014 (meta-analysis of 18 RCTs of peer support for people with SMI: some benefit on hope, recovery and empowerment; the direction; the rate is assumed)", box="stigma")
+    hostility_stigma_gain: float = spec(0.08, 0, 1, unit="1/event", help="share of the gap to full self-stigma closed by one hostile comment", source="assumption (no study measured self-stigma after hostile comments; Alvarez-Mon 2019 measured public stigmatising content about psychosis on Twitter, not its effect on anyone)", box="hostility")
     stigma_relaxation: float = spec(0.01, 0, 1, unit="1/day", help="daily return of self-stigma to its baseline", box="stigma")
     peer_norm_weight: float = spec(0.005, 0, 1, unit="1/day", help="daily pull of self-stigma toward the mean of tied co-members (peer norms; DeGroot averaging)", box="stigma")
     campaign_effect: float = spec(0.02, 0, 1, unit="1/day", help="rate at which anti-stigma content read lowers self-stigma", box="stigma")
@@ -302,7 +302,7 @@ class StigmaParams:
 class ActivationParams:
     """Consumer activation (PAM) and uncertainty about one's own condition."""
 
-    learning_gain: float = spec(0.000376, 0, 1, unit="1/day", help="rate at which accurate information from peers raises activation toward 100", source="calibrated: PAM-MH means and level shares after a year online (PAM-MH validation study; peerwell calibrate)", box="activation")
+    learning_gain: float = spec(0.000376, 0, 1, unit="1/day", help="rate at which accurate information from peers raises activation toward 100", source="calibrated (peerwell calibrate) so that the PAM-MH means by diagnosis (Forma 2021, the PAM-MH validation study: US adults with SMI) and the level shares hold after a year online", box="activation")
     empowerment_boost: float = spec(0.5, 0, 10, unit="multiplier", help="how much empowerment adds to learning from peers", box="activation")
     relaxation: float = spec(0.005, 0, 1, unit="1/day", help="daily return of activation to its baseline", box="activation")
     misinfo_drag: float = spec(0.002, 0, 1, unit="1/day", help="daily loss of activation while holding a misleading belief", box="misinformation")
@@ -316,11 +316,11 @@ class ActivationParams:
 class CareParams:
     """Care status: not seeking → seeking → in care → disengaged."""
 
-    seek_rate: float = spec(0.004, 0, 1, unit="1/day", help="daily chance of starting to seek care at activation 55", source="Hibbard 2007", box="care")
-    seek_activation_slope: float = spec(0.04, 0, 1, unit="1/PAM point", help="log-linear slope: each PAM point above 55 multiplies the daily chance of seeking care by e^slope", source="Hibbard 2007 (higher activation, lower unmet need)", box="activation")
+    seek_rate: float = spec(0.004, 0, 1, unit="1/day", help="daily chance of starting to seek care at activation 55", source="assumption (the level is not measured; Hibbard 2007 informs only its rise with activation, care.seek_activation_slope)", box="care")
+    seek_activation_slope: float = spec(0.04, 0, 1, unit="1/PAM point", help="log-linear slope: each PAM point above 55 multiplies the daily chance of seeking care by e^slope", source="Hibbard 2007 (US adults in the 2007 Health Tracking Household Survey: unmet need for care fell steeply with activation level; the direction, for people with SMI; the slope is assumed)", box="activation")
     seek_stigma_barrier: float = spec(0.6, 0, 1, unit="0-1", help="how much full self-stigma holds back care-seeking", box="stigma")
     seek_misinfo_barrier: float = spec(0.5, 0, 1, unit="0-1", help="how much a misleading belief holds back care-seeking", box="misinformation")
-    peer_encouragement: float = spec(1.0, 0, 100, unit="multiplier", help="extra care-seeking from learning from peers today", source="Naslund 2014 (medication and care-seeking themes)", box="activation")
+    peer_encouragement: float = spec(1.0, 0, 100, unit="multiplier", help="extra care-seeking from learning from peers today", source="Naslund 2014 (YouTube comments by people with SMI discussed medication and care-seeking; the direction; the size is assumed)", box="activation")
     entry_rate: float = spec(0.05, 0, 1, unit="1/day", help="daily chance a person seeking care enters care", box="care")
     disengage_rate: float = spec(0.004, 0, 1, unit="1/day", help="baseline daily chance of disengaging from care", box="care")
     disengage_misinfo: float = spec(1.5, 0, 100, unit="multiplier", help="extra disengagement while holding a misleading belief", box="misinformation")
@@ -334,7 +334,7 @@ class InterventionParams:
     """Online interventions delivered through social media (e.g. a lifestyle programme with peer support)."""
 
     enrol_rate: float = spec(0.02, 0, 1, unit="1/day", help="daily chance an online member at activation 100 enrols in an intervention", box="intervention")
-    dropout_rate: float = spec(0.0033, 0, 1, unit="1/day", help="daily chance an enrolled person drops out", source="HORYZONS RCT: 55.5% still logging on at 6 months", box="intervention")
+    dropout_rate: float = spec(0.0033, 0, 1, unit="1/day", help="daily chance an enrolled person drops out", source="HORYZONS (Alvarez-Jimenez 2021): 55.5% of 86 still logging on to the moderated online social therapy at 6 months; -ln 0.555 / 182.6 days, applied to any online intervention", box="intervention")
     physical_effect: float = spec(0.15, 0, 1, unit="wellbeing", help="gain in physical-wellbeing target while enrolled", box="intervention")
     mental_effect: float = spec(0.05, 0, 1, unit="wellbeing", help="gain in mental-wellbeing target while enrolled", box="intervention")
     engagement_effect: float = spec(0.5, 0, 1, unit="0-1", help="how much enrolment lowers disengagement from care", box="intervention")
@@ -345,7 +345,7 @@ class WellbeingParams:
     """Mental and physical wellbeing, each relaxing toward a target the other states set."""
 
     adjust_rate: float = spec(0.03, 0, 1, unit="1/day", help="daily approach of wellbeing to its target", box="wellbeing")
-    belonging_effect: float = spec(0.10, 0, 1, unit="wellbeing", help="mental wellbeing gained at full belonging", source="Lloyd-Evans 2014 (little effect on symptoms)", box="wellbeing")
+    belonging_effect: float = spec(0.10, 0, 1, unit="wellbeing", help="mental wellbeing gained at full belonging", source="Lloyd-Evans 2014 (18 RCTs of peer support in SMI: little effect on symptoms; \"small\"; the size is assumed)", box="wellbeing")
     empowerment_effect: float = spec(0.15, 0, 1, unit="wellbeing", help="mental wellbeing per unit of empowerment above baseline", box="wellbeing")
     stigma_effect: float = spec(0.20, 0, 1, unit="wellbeing", help="mental wellbeing lost per unit of self-stigma above baseline", box="wellbeing")
     uncertainty_effect: float = spec(0.10, 0, 1, unit="wellbeing", help="mental wellbeing lost per unit of uncertainty above baseline", box="wellbeing")
@@ -381,9 +381,9 @@ class InformationParams:
     """Health information and misinformation met outside peer communities (ODD §7.6)."""
 
     offline_misinfo: float = spec(0.05, 0, 100, unit="items/day", help="misleading health items everyone meets per day outside peer communities (search engines, television, family)", box="misinformation")
-    offline_correction: float = spec(0.148, 0, 100, unit="items/day", help="correcting health items everyone meets per day outside peer communities (reliable sites, family, services); set so that the misled share of people never online stays at its day-0 value (ODD §7.6)", source="derived from the per-item effects (Schmid & Bauer 2025, Walter 2021): the offline misled share stays at population.initial_misinformed_share (ODD §7.6)", box="misinformation")
-    misinfo_effect: float = spec(0.0996, 0, 10, unit="1/item", help="hazard with which one misleading item met outside peer communities misleads: 1 - e^-0.0996 = 9.5% of the unaware, the share moved across the belief midpoint by g = 0.24", source="Schmid & Bauer 2025: exposure to health misinformation, 14 RCTs, g = 0.24 [0.10, 0.38]; Phi(0.24) - 1/2 = 0.095", box="misinformation")
-    correction_effect: float = spec(0.169, 0, 10, unit="1/item", help="hazard with which one correcting item corrects a misleading belief: 1 - e^-0.169 = 15.5%, the share moved across the belief midpoint by d = 0.40", source="Walter 2021: corrections of health misinformation on social media, k = 24, d = 0.40 [0.25, 0.55]; Phi(0.40) - 1/2 = 0.155", box="misinformation")
+    offline_correction: float = spec(0.148, 0, 100, unit="items/day", help="correcting health items everyone meets per day outside peer communities (reliable sites, family, services); set so that the misled share of people never online stays at its day-0 value (ODD §7.6)", source="assumption (derived from other defaults, not data: set with the per-item effects of Schmid & Bauer 2025 and Walter 2021 so that the offline misled share stays at population.initial_misinformed_share, ODD §7.6)", box="misinformation")
+    misinfo_effect: float = spec(0.0996, 0, 10, unit="1/item", help="hazard with which one misleading item met outside peer communities misleads: 1 - e^-0.0996 = 9.5% of the unaware, the share moved across the belief midpoint by g = 0.24", source="Schmid & Bauer 2025: exposure to health misinformation raised belief in it, g = 0.24 [0.10, 0.38] (meta-analysis of 14 RCTs, N = 18,115, general populations); read as the share moved across the belief midpoint by one item, Phi(0.24) - 1/2 = 0.095", box="misinformation")
+    correction_effect: float = spec(0.169, 0, 10, unit="1/item", help="hazard with which one correcting item corrects a misleading belief: 1 - e^-0.169 = 15.5%, the share moved across the belief midpoint by d = 0.40", source="Walter 2021: corrections of health misinformation on social media lowered belief in it, d = 0.40 [0.25, 0.55] (meta-analysis, k = 24, N = 6,086); read as the share moved across the belief midpoint by one correcting item, Phi(0.40) - 1/2 = 0.155", box="misinformation")
 
 
 @dataclass
@@ -413,7 +413,7 @@ class AcuteParams:
     """Acute care use: emergency visits or admissions (ODD §7.11)."""
 
     rate: float = spec(0.00029, 0, 1, unit="1/day", help="daily chance of an acute care episode of a person not vulnerable, at baseline mental wellbeing (0.1 per person-year)", box="care")
-    vulnerable_ratio: float = spec(4.5, 1, 100, unit="multiplier", help="acute care of vulnerable people relative to others (0.00131/day: 38% readmitted within a year)", source="Johnson 2018: 83 of 216 (38%) readmitted to acute care within a year after a crisis (control arm)", box="care")
+    vulnerable_ratio: float = spec(4.5, 1, 100, unit="multiplier", help="acute care of vulnerable people relative to others (0.00131/day: 38% readmitted within a year)", source="Johnson 2018: 83 of 216 (38%) of people discharged from crisis resolution teams were readmitted to acute care within a year (CORE trial, control arm); vulnerable people are taken to be people just after such a crisis, so their acute-care rate gives 38% a year", box="care")
     wellbeing_effect: float = spec(3.0, 0, 50, unit="log-rate per unit", help="each unit of mental wellbeing below one's baseline multiplies acute care by e^effect", box="care")
 
 

@@ -600,6 +600,32 @@ def test_controls_come_from_the_typed_parameter_metadata():
     assert SPECS["mechanisms.hostility"].kind == "switch"
 
 
+def test_every_control_shows_the_basis_and_source_of_its_default():
+    """Issue 20: the dashboard shows where each default comes from, as `peerwell params` does."""
+    import ipyvuetify as v
+    import solara
+
+    from peerwell.scenarios.dashboard.communities import setting_spec
+    from peerwell.scenarios.dashboard.controls import SPECS, ParamControl
+    from peerwell.scenarios.evidence import paramdoc
+    from peerwell.simulation.params import COMMUNITY_MID_RUN
+
+    records = {r["name"]: r for r in paramdoc.records()}
+    for name, spec in SPECS.items():
+        assert (spec.basis, spec.source) == (records[name]["basis"], records[name]["source"]), name
+        assert spec.provenance.startswith(f"basis: {spec.basis}"), name
+    hostile = SPECS["exchange.psychosis_hostility"]
+    assert hostile.basis == "assumption" and "Alvarez-Mon 2019" in hostile.provenance
+    assert SPECS["population.pam_mean_bipolar"].provenance.startswith("basis: input · source: ")
+    assert "n/a" in SPECS["mechanisms.hostility"].provenance
+    for prop in COMMUNITY_MID_RUN:
+        assert setting_spec(prop).provenance.startswith("basis: "), prop
+    # drawn under the control
+    _box, rc = solara.render(ParamControl(hostile, 3.2, lambda n, x: None), handle_error=False)
+    shown = [h.children for h in rc.find(v.Html).widgets if "pw-provenance" in (h.class_ or "")]
+    assert shown == [[hostile.provenance]]
+
+
 @pytest.mark.parametrize(
     ("name", "raw", "expected"),
     [

@@ -32,6 +32,7 @@ from peerwell.scenarios.dashboard.controls import ControlSpec, format_value, par
 from peerwell.scenarios.dashboard.live import LiveModel, platform_label
 from peerwell.scenarios.dashboard.session import use_task
 from peerwell.scenarios.dashboard.views import CHART_PERIOD, use_throttled
+from peerwell.scenarios.evidence.paramdoc import ParamRow
 from peerwell.simulation.params import (
     COMMUNITY_MID_RUN,
     COMMUNITY_SETTING_KINDS,
@@ -208,6 +209,8 @@ def setting_spec(prop: str) -> ControlSpec:
     ``CommunitySettings``' metadata, as every other control's come from its field's."""
     meta = _SETTING_FIELDS[prop].metadata
     kind = "integer" if isinstance(COMMUNITY_SETTING_KINDS[prop], int) else "number"
+    # Basis and source as the ODD's table of named-community settings gives them.
+    row = ParamRow(f"community.<name>.{prop}", "community", None, dict(meta))
     return ControlSpec(
         name=f"community.<name>.{prop}",
         label=prop.replace("_", " ").capitalize(),
@@ -218,6 +221,8 @@ def setting_spec(prop: str) -> ControlSpec:
         step=1.0,
         unit=meta.get("unit", ""),
         help=meta.get("help", ""),
+        basis=row.basis,
+        source=row.source,
     )
 
 
@@ -287,6 +292,7 @@ def CommunityEditor(live: LiveModel, names: list[str], on_change: Callable[[str,
             classes=["pw-community-apply"],
         )
     solara.Text(spec.help, classes=["pw-caption"])
+    solara.Text(spec.provenance, classes=["pw-caption", "pw-provenance"])
     if error.value:
         solara.Error(error.value, dense=True, classes=["pw-community-error"])
 

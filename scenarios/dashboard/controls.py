@@ -1,7 +1,8 @@
 """Dashboard controls built from the typed parameter metadata, never from a second hand-kept list.
 
-Every field of ``ModelParams`` is made by ``spec(default, lo, hi, unit=, help=, box=)``; this module
-turns that metadata into a :class:`ControlSpec` (which widget, its range, label, unit and help) and
+Every field of ``ModelParams`` is made by ``spec(default, lo, hi, unit=, help=, source=, box=)``; this
+module turns that metadata into a :class:`ControlSpec` (which widget, its range, label, unit, help,
+and the basis and source of its default, from ``paramdoc``) and
 parses what a person types (in a control or in the page's address) into a checked value. The
 Solara components at the bottom draw them. Which parameters change while a model runs is
 simulation/params.py's ``changes_mid_run`` alone; nothing here keeps a list of its own.
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl
 import solara
 from solara.components.input import use_change
 
+from peerwell.scenarios.evidence.paramdoc import records as param_records
 from peerwell.simulation.params import (
     NETWORK_KINDS,
     ModelParams,
@@ -62,6 +64,20 @@ class ControlSpec:
     unit: str
     help: str
     choices: tuple = ()
+    basis: str = "n/a"  # input | target | informed | assumption | n/a (paramdoc's, as in the ODD)
+    source: str = ""  # what the study measured and why it applies (simulation/params.py)
+
+    @property
+    def provenance(self) -> str:
+        """The basis and source of the default, as one line under the control."""
+        if self.basis == "n/a":
+            return "basis: n/a (the experimenter's choice, not a quantity calibrated to data)"
+        source = self.source.strip()
+        if source.lower() == "assumption":
+            return "basis: assumption (no source)"
+        if source.lower().startswith("assumption (") and source.endswith(")"):
+            source = source[len("assumption (") : -1]  # "informed by …": the basis says the rest
+        return f"basis: {self.basis} · source: {source}"
 
     @property
     def live(self) -> bool:
@@ -125,6 +141,8 @@ def _kind(value: Any, meta: dict) -> str | None:
 
 def _all_specs() -> dict[str, ControlSpec]:
     out: dict[str, ControlSpec] = {}
+    # Basis and source exactly as `peerwell params` and the ODD's tables give them.
+    provenance = {r["name"]: (r["basis"], r["source"]) for r in param_records()}
     for name, value, meta in iter_fields(ModelParams()):
         if name == "network.kind":
             kind, choices = (
@@ -149,6 +167,8 @@ def _all_specs() -> dict[str, ControlSpec]:
             unit=meta.get("unit", ""),
             help=meta.get("help", ""),
             choices=choices,
+            basis=provenance[name][0],
+            source=provenance[name][1],
         )
     return out
 
@@ -416,6 +436,12 @@ def ParamControl(
                 classes=["pw-restart-note"],
                 style={"color": "#6b7280", "font-size": "0.8em"},
             )
+        # Where the default comes from (issue 20): basis and source, as in `peerwell params`.
+        solara.Text(
+            spec.provenance,
+            classes=["pw-provenance"],
+            style={"color": "#6b7280", "font-size": "0.75em"},
+        )
         if error and spec.kind not in ("integer", "number"):
             solara.Error(error, dense=True)
 

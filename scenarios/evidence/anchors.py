@@ -75,12 +75,16 @@ FINDINGS: dict[str, Finding] = {
     # P7: moderate/high self-stigma.
     "stigma_schizophrenia": Finding(0.417, "Brohan 2010", n=1229),
     "stigma_smi": Finding(0.313, "Dubreucq 2021", n=25_458),
-    # P8: pejorative tweets, psychosis vs other diseases.
+    # P8: pejorative tweets about psychosis vs tweets about physical illnesses (public content about
+    # an illness, not hostile replies to people with it; it sets exchange.psychosis_hostility, so the
+    # hostility_ratio anchor reads back an input).
     "pejorative_psychosis": Finding(0.362, "Alvarez-Mon 2019", n=636, count=231),
     "pejorative_other": Finding(0.113, "Alvarez-Mon 2019", n=7419, count=840),
     # P9: misleading posts and their correction.
     "false_posts": Finding(10 / 4600, "Esquivel 2006", n=4600, count=10),
-    "inappropriate_advice": Finding(0.244, "peer-advice quality studies"),
+    # Knoepke 2018: 20 of 82 pieces of advice on a message board for implanted-defibrillator
+    # patients inappropriate for most patients (a cardiac community, advice not posts).
+    "inappropriate_advice": Finding(0.244, "Knoepke 2018", n=82, count=20),
     "corrected_within_hours": Finding(0.7, "Esquivel 2006", n=10, count=7),
     # P10: moderated online social therapy, logged on after 6 and 9 months.
     "horyzons_6m": Finding(0.555, "HORYZONS RCT", n=86),
@@ -327,19 +331,20 @@ def anchors(params: ModelParams | None = None) -> list[Anchor]:
     rr, lo, hi = ratio_ci(psy.count, psy.n, other.count, other.n)
     out.append(Anchor(
         "hostility_ratio",
-        f"pejorative content: psychosis {psy.pct()} ({psy.count}/{psy.n}) vs other diseases "
-        f"{other.pct()} ({other.count}/{other.n})",
+        f"pejorative tweets: about psychosis {psy.pct()} ({psy.count}/{psy.n}) vs about physical "
+        f"illnesses {other.pct()} ({other.count}/{other.n})",
         psy.source, "baseline.hostility_ratio", "baseline, whole run", rr, lo, hi,
         "sampling: log-normal 95% interval of the ratio of proportions; measured as hostile comments "
-        "per online person-day, schizophrenia vs other diagnoses", unit="ratio",
+        "per online person-day, schizophrenia vs other diagnoses. Reads back an input "
+        "(exchange.psychosis_hostility is this ratio), so passing it is no evidence", unit="ratio",
     ))  # fmt: skip
     # P9: misinformation and correction.
     false, advice, fixed = F["false_posts"], F["inappropriate_advice"], F["corrected_within_hours"]
     lo_e, _ = wilson(false.value, false.n)
     out.append(Anchor(
         "misleading_share",
-        f"{false.count} of {false.n:,} posts false; {advice.pct()} inappropriate advice in "
-        "another forum",
+        f"{false.count} of {false.n:,} posts false; {advice.pct()} of advice inappropriate on a "
+        "defibrillator-patient message board",
         f"{false.source}; {advice.source}", "baseline.misleading_share",
         "baseline, whole run", None, lo_e, advice.value,
         "span of the two studies: misleading share of the health posts members meet", fit=False,
@@ -409,12 +414,15 @@ def not_checked() -> list[tuple[str, str, str]]:
     return [
         (
             "inputs",
-            "share online at day 0 (population.initial_online_share = 0.70)",
+            "any social-media use, read as an upper bound on the share in a peer community at "
+            "day 0 (population.initial_online_share = 0.70, an assumption)",
             "; ".join(F[k].source for k in ONLINE),
         ),
         (
             "inputs",
-            "2.6 ± 2.5 h/day; 30% discussed symptoms (population.social_media_use_*, exchange.health_post_share = 0.3)",
+            "2.6 ± 2.5 h/day (CV 0.96; the default spread of use gives 0.45); 30% of people "
+            "discussed symptoms, used as a share of posts (population.social_media_use_*, "
+            "exchange.health_post_share = 0.3: assumptions informed by it)",
             "Birnbaum 2015",
         ),
         (
@@ -424,8 +432,10 @@ def not_checked() -> list[tuple[str, str, str]]:
         ),
         (
             "inputs",
-            f"hostility ratio {pejorative_ratio():.1f} (exchange.psychosis_hostility; the emergent "
-            "ratio is checked above)",
+            f"pejorative tweets about psychosis vs physical illnesses, ratio "
+            f"{pejorative_ratio():.1f}, taken as the hostility multiplier of psychosis "
+            "(exchange.psychosis_hostility, an assumption: tweets about an illness, not replies to "
+            "people with it; the hostility_ratio anchor reads it back)",
             F["pejorative_psychosis"].source,
         ),
         (
@@ -566,9 +576,9 @@ def anchor_checks(params: ModelParams | None = None) -> list[tuple[str, str, str
     psy, oth = F["pejorative_psychosis"], F["pejorative_other"]
     out.append(
         (
-            "hostility towards psychosis relative to other content",
-            f"{psy.pct()} vs {oth.pct()} pejorative tweets, ratio {pejorative_ratio():.1f} "
-            f"({psy.source})",
+            "hostility towards psychosis relative to other content (an input read back)",
+            f"{psy.pct()} of tweets about psychosis vs {oth.pct()} about physical illnesses "
+            f"pejorative, ratio {pejorative_ratio():.1f} ({psy.source})",
             f"×{ex.psychosis_hostility:g}",
             "`exchange.psychosis_hostility` (hostile-comment rate of people with schizophrenia)",
         )

@@ -68,8 +68,10 @@ GROUP_TITLES = {
 BOXES: dict[str, tuple[str, str]] = parameter_boxes()
 RUN_CONTROL_BOX = "run control"
 
-# How a default relates to its empirical anchor. A parameter whose source is "assumption" is an
-# assumption; one with an anchor is "informed" unless listed here with a stronger claim.
+# How a default relates to its empirical anchor. A parameter whose source starts with "assumption"
+# is an assumption (what informs it, if anything, follows in parentheses: "assumption (informed by
+# X, which measured Y)"); one that cites an anchor is "informed" unless listed here with a stronger
+# claim. Each source says what the study measured and why it applies (issue 20).
 #   input   the default is the anchor's number, or a direct transformation of it;
 #   target  the default was chosen so that a model output reproduces the anchor (a pattern);
 #   informed  the anchor motivates the direction or rough size; the number itself is assumed.
@@ -86,10 +88,8 @@ BASIS: dict[str, str] = {
     "population.pam_sd_bipolar": "input",
     "population.pam_mean_depression": "input",
     "population.pam_sd_depression": "input",
-    "population.initial_online_share": "input",
     "population.share_superuser": "input",
     "population.share_contributor": "input",
-    "exchange.health_post_share": "input",
     "intervention.dropout_rate": "input",
     "population.stigma_mean_schizophrenia": "target",
     "population.stigma_mean_other": "target",
@@ -101,8 +101,6 @@ BASIS: dict[str, str] = {
     "exchange.correction_reply": "target",
     "information.misinfo_effect": "input",
     "information.correction_effect": "input",
-    "information.offline_correction": "target",
-    "population.initial_corrected_share": "target",
     "acute.vulnerable_ratio": "input",
     "roles.burnout": "target",
 }
@@ -434,8 +432,9 @@ def render_params_block() -> str:
         "Platforms are assigned to communities in turn from `communities.platforms`. Each "
         "platform multiplies `communities.hostility` and may impose a floor on "
         "`communities.moderation` (`simulation/population.py`: `PLATFORM_HOSTILITY`, "
-        "`PLATFORM_MIN_MODERATION`); these multipliers are **assumptions** ordered after "
-        "Alvarez-Mon 2019 (most pejorative content on Twitter/X) and HORYZONS (moderated).\n",
+        "`PLATFORM_MIN_MODERATION`); these multipliers and floors are **assumptions**: Alvarez-Mon "
+        "2019 studied Twitter only (pejorative tweets about psychosis), so no study orders the "
+        "platforms; the moderated platform's floor stands for a space like HORYZONS.\n",
         render_platforms(),
         "#### `community` — Named communities\n",
         render_community_settings(links=True),
