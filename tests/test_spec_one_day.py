@@ -283,7 +283,12 @@ def test_renewal_one_day():
 
 PLATFORMS = ["facebook_group", "moderated_platform", "twitter", "forum"]
 # ODD §8, fixed constants: the platform multipliers on hostility and the moderation floors.
-HOSTILITY_MULTIPLIER = {"facebook_group": 1.0, "moderated_platform": 0.5, "twitter": 1.6, "forum": 0.8}
+HOSTILITY_MULTIPLIER = {
+    "facebook_group": 1.0,
+    "moderated_platform": 0.5,
+    "twitter": 1.6,
+    "forum": 0.8,
+}
 MODERATION_FLOOR = {"facebook_group": 0.0, "moderated_platform": 0.8, "twitter": 0.0, "forum": 0.0}
 
 
@@ -502,7 +507,13 @@ def test_social_one_day():
     s' = clip(s - (k_s·S·E + k_c(1 - e^-A))s + ϑH·k_H(1-s) + k_Z·ζ(1-s) + d_s(s0 - s) + w_n(s̄ - s));
     H̃' = δH̃ + H; ϑ = 1 + (θ_V - 1)v. S, H, A, ζ and s̄ are today's flows; the rest yesterday's."""
     m, x, y, fl = _busy_day()
-    s_, st, e, ex, pr = m.state.static, m.params.stigma, m.params.entry, m.params.exchange, m.params.privacy
+    s_, st, e, ex, pr = (
+        m.state.static,
+        m.params.stigma,
+        m.params.entry,
+        m.params.exchange,
+        m.params.privacy,
+    )
     on = (y["community"] >= 0).astype(float)
     S, H, A, zeta, norm = fl["support"], fl["hostile"].astype(float), fl["anti_stigma"], fl["harmed"].astype(float), fl["norm_stigma"]  # fmt: skip
     v, u, b_off = s_["vulnerable"].astype(float), s_["use"], s_["belonging_offline"]
@@ -512,7 +523,9 @@ def test_social_one_day():
 
     def belonging(g_b, d_b, delta, theta_v, l_b):
         vt = 1 + (theta_v - 1) * v
-        return clip(b + g_b * S * (1 - b) - d_b * (b - b_off * (1 - delta * u * on)) - vt * H * l_b * b)
+        return clip(
+            b + g_b * S * (1 - b) - d_b * (b - b_off * (1 - delta * u * on)) - vt * H * l_b * b
+        )
 
     def empowerment(g_e, d_e, theta_v, l_e):
         vt = 1 + (theta_v - 1) * v
