@@ -8,11 +8,15 @@ kernels. It is the oracle the Numba kernels are tested against (same seed, same 
 The day is synchronous, as in the kernels: every method reads today's values and writes
 ``self.next[...]``; ``commit`` makes tomorrow today once everyone has been updated.
 
-What it shares with the production code: the day-0 population (``population.init_state``,
-``set_community_properties``), the base network (``network.build_network``), the parameters, the
-random-number streams and the state layout. The daily rules and the recorded outcomes and flows
-(``summarize_people``, written from ODD §4.11, not from ``recorder.py``) are its own, so a bug in
-a kernel or in the summary shows as a mismatch; a bug in the day-0 population or network does not.
+What it shares with the production code: the parameters, the counter-based random-number
+streams (``rng``: the random numbers are not under test), the state layout, and the base network
+as *input data*: the tie list of ``network.build_network``'s graph (or any graph given to
+``ReferenceModel``) is an input to the dynamics, like a user's edge list (ODD §6.1); the generator
+itself is checked against ODD §5.3 statistically in tests/test_spec_day0.py. The day-0 population
+and community properties (``day0_state``, ``day0_communities``, from ODD §5.1-5.2), the daily
+rules and the recorded outcomes and flows (``summarize_people``, from ODD §4.11, not from
+``recorder.py``) are its own, so a bug in a kernel, in the day-0 population or in the summary
+shows as a mismatch; a wrong network generator does not (tests/test_spec_day0.py looks for it).
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ import math
 
 import mesa
 import numpy as np
+from scipy import special
 
-from .kernels import STIGMA_LEVELS
-from .network import build_network
-from .params import ModelParams, community_names, set_param, validate
-from .population import init_state, set_community_properties
-from .rng import DAY_STREAMS, step_key
+from .network import CSRGraph, build_network
+from .params import PLATFORMS, ModelParams, community_names, community_setting, set_param, validate
+from .rng import DAY_STREAMS, step_key, uniform_py
 from .state import DYNAMIC, STATIC, State
+
+# ODD §7.5: peer norms are read in steps of 1/16383 of self-stigma.
+STIGMA_LEVELS = 16383
 
 # Today's flows when nothing happened (what a submodel that does not run leaves).
 NO_FLOWS = {
@@ -475,14 +481,18 @@ class ReferenceModel(mesa.Model):
     rules with the same random numbers, person by person.
     """
 
-    def __init__(self, params: ModelParams | None = None):
+    def __init__(self, params: ModelParams | None = None, graph: CSRGraph | None = None):
+        """``graph``: the base network, input data (ODD §6.1); by default the one
+        ``network.build_network`` makes for these parameters from the reference's own homes."""
         params = validate(copy.deepcopy(params) if params is not None else ModelParams())
         super().__init__(rng=params.seed)
         self.params = params
         self.day = 0
         self.n_communities = len(community_names(params))
-        st = init_state(params)
-        graph = build_network(params, st.static["home"])
+        st = day0_state(params)
+        if graph is None:
+            graph = build_network(params, st.static["home"])
+        assert graph.n == params.population.size, "the graph must have one node per person"
         self._comm_state = st  # community properties live in arrays set from parameters
         self._set_theta()
         self.people: list[Person] = []
@@ -531,7 +541,7 @@ class ReferenceModel(mesa.Model):
             set_param(self.params, ev.param, ev.value)
         if todays:
             self._set_theta()
-            set_community_properties(self._comm_state, self.params)
+            day0_communities(self.params, self._comm_state.comm)
 
     def uniform(self, stream: str, person: int, draw: int) -> float:
         from .rng import uniform_py
@@ -750,3 +760,204 @@ def summarize_people(people: list[Person], day: int) -> dict[str, float]:
         out[f"in_care_share_{name}"] = _mean([float(p.care == 2) for p in group])
         out[f"wellbeing_mental_mean_{name}"] = _mean([p.wellbeing_mental for p in group])
     return {k: float(v) for k, v in out.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Day 0, from ODD §5.1 (people) and §5.2 (communities): the reference's own twin of
+# ``population.init_state``, person by person. It shares with the production code only the
+# counter-based uniforms (``rng.uniform_py``: the random numbers are not under test), the state
+# layout and the parameters. Which draw index feeds which variable is read from population.py
+# (the ODD names only 3, 4, 16, 18 and 19); everything else is written from the ODD's text, and
+# where the ODD is silent and the code had to be read, the comment says "(code)".
+
+# Draw indices of ODD §5 (u_{i,d}, stream 1 at step 0).
+D_DIAGNOSIS, D_PAM, D_STIGMA, D_USE, D_ONLINE, D_HOME_CHOICE, D_OTHER = 0, 1, 2, 3, 4, 5, 6
+D_ROLE, D_MISINFO, D_UNCERTAINTY, D_CARE, D_EMPLOYED, D_EMPOWER = 7, 8, 9, 10, 11, 12
+D_WB_MENTAL, D_WB_PHYSICAL, D_RECOVERY, D_BELONGING, D_HOME = 13, 14, 15, 16, 17
+D_VULNERABLE, D_TRUST = 18, 19
+STREAM_INIT = 1  # ODD §4.9: stream 1 draws the initial population
+
+# ODD §8, fixed constants, and §7.12's table: per platform the hostility multiplier, the
+# moderation floor, the disclosure norm and the exposure before moderation.
+ODD_PLATFORM_HOSTILITY = {"facebook_group": 1.0, "youtube": 1.2, "twitter": 1.6, "forum": 0.8,
+                          "moderated_platform": 0.5}  # fmt: skip
+ODD_MODERATION_FLOOR = {"moderated_platform": 0.8}
+ODD_DISCLOSURE = {"facebook_group": 1.0, "youtube": 1.5, "twitter": 1.0, "forum": 0.6,
+                  "moderated_platform": 1.0}  # fmt: skip
+ODD_EXPOSURE = {"facebook_group": 1.0, "youtube": 1.0, "twitter": 1.0, "forum": 0.4,
+                "moderated_platform": 0.2}  # fmt: skip
+# (code) ``closes`` of a community that never closes.
+NEVER = np.iinfo(np.int64).max
+
+# (code) The ODD says "drawn by inverse CDF" and is silent on the numerics. The day-0 state must
+# agree with the production one to the bit (the dynamics are compared to 1e-9), so the inverse
+# Beta CDF is evaluated as population.py does: tabulated on a grid even in logit(u) from -40 to
+# 40 (20,001 points), linear interpolation, u clipped to [1e-17, 1 - 1e-17], the result to [0, 1]
+# (within 1e-6 of the exact quantile: tests/test_population.py). Normal quantiles clip u to
+# [1e-12, 1 - 1e-12].
+_GRID_LOGIT = np.linspace(-40.0, 40.0, 20_001)
+_GRID_U = special.expit(_GRID_LOGIT)
+_beta_tables: dict[tuple[float, float], np.ndarray] = {}
+
+
+def _beta_quantile(u: float, mean: float, concentration: float) -> float:
+    """F⁻¹ of Beta(mean, concentration) (shapes mean·κ, (1 - mean)·κ) at u."""
+    a, b = mean * concentration, (1 - mean) * concentration
+    if (a, b) not in _beta_tables:
+        _beta_tables[(a, b)] = special.betaincinv(a, b, _GRID_U)
+    z = special.logit(min(max(u, 1e-17), 1 - 1e-17))
+    return min(max(float(np.interp(z, _GRID_LOGIT, _beta_tables[(a, b)])), 0.0), 1.0)
+
+
+def _normal_quantile(u: float) -> float:
+    return float(special.ndtri(min(max(u, 1e-12), 1 - 1e-12)))
+
+
+def _correlated(z_common: float, u_own: float, rho: float) -> float:
+    """ρ·z_common + √(1 - ρ²)·z_own, a standard normal correlated ρ with z_common (ODD §5.1.4)."""
+    z_own = _normal_quantile(u_own)
+    return z_own if rho == 0.0 else rho * z_common + math.sqrt(1.0 - rho * rho) * z_own
+
+
+def day0_communities(params: ModelParams, comm: dict[str, np.ndarray]) -> None:
+    """ODD §5.2 into the community arrays ``comm`` (again whenever a timed event fires, §6.2)."""
+    c, names, own = params.communities, community_names(params), params.community or {}
+    for k, name in enumerate(names):
+        setting = (lambda prop, name=name: community_setting(params, name, prop)) if name in own \
+            else None  # fmt: skip
+        platform = setting("platform") if setting else c.platforms[k % len(c.platforms)]
+        moderation = setting("moderation") if setting else c.moderation
+        hostility = setting("hostility") if setting else c.hostility
+        comm["platform"][k] = PLATFORMS.index(platform)
+        comm["moderation"][k] = max(moderation, ODD_MODERATION_FLOOR.get(platform, 0.0))
+        comm["hostility"][k] = min(hostility * ODD_PLATFORM_HOSTILITY[platform], 1.0)
+        for key, prop in (("misinfo_prevalence", "misinformation_prevalence"),
+                          ("supporters", "peer_supporters"), ("size", "size"),
+                          ("anti_stigma", "anti_stigma_content")):  # fmt: skip
+            comm[key][k] = setting(prop) if setting else getattr(c, prop)
+        comm["intervention"][k] = (
+            bool(setting("intervention")) if setting
+            else k < min(c.intervention_communities, c.count)
+        )  # fmt: skip
+        comm["disclosure"][k] = ODD_DISCLOSURE[platform]
+        keep = 1.0 - comm["moderation"][k] * params.exchange.moderation_efficacy
+        comm["exposure"][k] = ODD_EXPOSURE[platform] * keep
+        comm["opens"][k] = own[name].opens if name in own else 0
+        closes = own[name].closes if name in own else None
+        comm["closes"][k] = NEVER if closes is None else closes
+        e = params.entry  # §7.1: what draws a chooser
+        comm["attraction"][k] = math.exp(
+            e.attract_moderation * comm["moderation"][k]
+            - e.attract_hostility * comm["hostility"][k] * float(params.mechanisms.hostility)
+        )
+
+
+def day0_state(params: ModelParams) -> State:
+    """ODD §5.1 (people) and §5.2 (communities), one person at a time."""
+    p, n, c_count = params.population, params.population.size, params.communities.count
+    st = State.empty(n, len(community_names(params)))
+    key = step_key(params.seed, STREAM_INIT, 0)
+    day0_communities(params, st.comm)
+    open0 = [st.comm["opens"][k] <= 0 < st.comm["closes"][k] for k in range(c_count)]
+    open_ids = [k for k in range(c_count) if open0[k]]
+    pam = {0: (p.pam_mean_schizophrenia, p.pam_sd_schizophrenia),
+           1: (p.pam_mean_bipolar, p.pam_sd_bipolar), 2: (p.pam_mean_depression, p.pam_sd_depression)}  # fmt: skip
+    w, misinfo_on = params.wellbeing, params.mechanisms.misinformation
+    # 5. Homes uniform over the K generic communities, people numbered in order of home (the
+    # draws sorted).
+    homes = sorted(min(int(uniform_py(key, i, D_HOME) * c_count), c_count - 1) for i in range(n))
+    s, x = st.static, st.cur
+    for i in range(n):
+        u = lambda d, i=i: uniform_py(key, i, d)  # noqa: E731
+        # 1. Diagnosis from the mix.
+        ud = u(D_DIAGNOSIS)
+        diag = (
+            0
+            if ud < p.share_schizophrenia
+            else 1
+            if ud < p.share_schizophrenia + p.share_bipolar
+            else 2
+        )
+        s["diagnosis"][i] = diag
+        # 2. Activation: clip(mean + sd·z) by diagnosis.
+        mean, sd = pam[diag]
+        a0 = min(max(mean + sd * _normal_quantile(u(D_PAM)), 0.0), 100.0)
+        s["activation0"][i] = x["activation"][i] = a0
+        # 3. Self-stigma ~ Beta(μ_s by diagnosis, κ_s).
+        mu_s = p.stigma_mean_schizophrenia if diag == 0 else p.stigma_mean_other
+        s["stigma0"][i] = x["stigma"][i] = _beta_quantile(u(D_STIGMA), mu_s, p.stigma_concentration)
+        # 4. The copula: offline connectedness, isolation, vulnerability, use.
+        u_off = u(D_BELONGING)
+        z_iso = -_normal_quantile(u_off)
+        s["belonging_offline"][i] = _beta_quantile(u_off, p.belonging_offline_mean, 6.0)
+        z_v = _correlated(z_iso, u(D_VULNERABLE), p.vulnerable_isolation)
+        s["vulnerable"][i] = z_v > float(special.ndtri(1.0 - p.vulnerable_share))
+        z_use = _correlated(z_iso, u(D_USE), p.isolation_use)
+        s["use"][i] = (
+            _beta_quantile(float(special.ndtr(z_use)), p.social_media_use_mean,
+                           p.social_media_use_concentration)
+            if p.social_media_use_concentration > 0 else p.social_media_use_mean
+        )  # fmt: skip
+        # 13. Trust ~ Beta(τ̄, 6) (draw 19).
+        s["trust0"][i] = x["trust"][i] = _beta_quantile(u(D_TRUST), p.trust_mean, 6.0)
+        # 5. Home community.
+        s["home"][i] = home = homes[i]
+        # 6. Online at day 0 (heavier users more often), in the home community with the home
+        # bias, else in a uniformly chosen one.
+        online = _correlated(-z_use, u(D_ONLINE), p.online_selection) < float(
+            special.ndtri(p.initial_online_share)
+        )
+        other = min(int(u(D_OTHER) * c_count), c_count - 1)
+        chosen = home if u(D_HOME_CHOICE) < params.entry.home_bias else other
+        if not open0[chosen]:
+            # (code) A community not open on day 0 has no members then: the person is in an
+            # open one instead, chosen uniformly with the draw of ``other``, or offline if none.
+            if open_ids:
+                chosen = open_ids[min(int(u(D_OTHER) * len(open_ids)), len(open_ids) - 1)]
+            else:
+                online = False
+        x["community"][i] = chosen if online else -1
+        x["ever_online"][i] = online
+        # 7. Role: superuser, contributor, lurker from one draw.
+        ur = u(D_ROLE)
+        x["role"][i] = (
+            2
+            if ur < p.share_superuser
+            else 1
+            if ur < p.share_superuser + p.share_contributor
+            else 0
+        )
+        # 8. Beliefs from one draw: misled with m0, of the others a share corrected.
+        um, m0 = u(D_MISINFO), p.initial_misinformed_share
+        misled = um < m0 * misinfo_on
+        corrected = not misled and um < (m0 + (1.0 - m0) * p.initial_corrected_share) * misinfo_on
+        x["misinfo"][i] = 1 if misled else 2 if corrected else 0
+        # 9. Uncertainty ~ Beta(mean, 6).
+        s["uncertainty0"][i] = x["uncertainty"][i] = _beta_quantile(
+            u(D_UNCERTAINTY), p.uncertainty_mean, 6.0
+        )
+        # 10. Care status: in care, seeking, disengaged, else not seeking.
+        uc, c1 = u(D_CARE), p.share_in_care
+        c2, c3 = c1 + p.share_seeking, c1 + p.share_seeking + p.share_disengaged
+        x["care"][i] = 2 if uc < c1 else 1 if uc < c2 else 3 if uc < c3 else 0
+        # 11. Employed or in education.
+        x["employed"][i] = u(D_EMPLOYED) < p.employed_share
+        # 12. Empowerment, belonging (= offline connectedness), wellbeing, recovery.
+        s["empowerment0"][i] = x["empowerment"][i] = _beta_quantile(u(D_EMPOWER), 0.45, 6.0)
+        x["belonging"][i] = s["belonging_offline"][i]
+        wm0 = _beta_quantile(u(D_WB_MENTAL), 0.5, 8.0)
+        wp0 = _beta_quantile(u(D_WB_PHYSICAL), 0.5, 8.0)
+        r0 = _beta_quantile(u(D_RECOVERY), 0.4, 6.0)
+        s["wellbeing_mental0"][i] = x["wellbeing_mental"][i] = wm0
+        x["wellbeing_physical"][i] = wp0
+        x["recovery"][i] = r0
+        # 14. Intercepts: every target equals its day-0 value.
+        in_care = 1.0 if x["care"][i] == 2 else 0.0
+        s["wm_base"][i] = (
+            wm0 - w.belonging_effect * x["belonging"][i] - w.care_effect_mental * in_care
+        )
+        s["wp_base"][i] = wp0 - w.care_effect_physical * in_care
+        s["r_base"][i] = r0 - params.offline.recovery_care * in_care
+    for k in range(st.n_communities):
+        st.comm["open"][k] = st.comm["opens"][k] <= 0 < st.comm["closes"][k]
+    return st

@@ -75,3 +75,36 @@ def test_kernels_match_reference_every_day(case):
         for key, value in fast.summary.items():
             assert summary[key] == pytest.approx(value, abs=1e-9), f"{key} on day {day + 1}"
     assert moved, "nobody joined or left: the comparison would not exercise membership"
+
+
+DAY0_CASES = {
+    "defaults": {},
+    "copula_and_platforms": {
+        "population__isolation_use": 0.6,
+        "population__vulnerable_isolation": 0.5,
+        "population__online_selection": 0.4,
+        "communities__count": 5,
+        "communities__platforms": ["moderated_platform", "twitter", "forum"],
+        "communities__intervention_communities": 2,
+        "population__social_media_use_concentration": 0.0,
+        "mechanisms__misinformation": False,
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(DAY0_CASES))
+def test_day0_population_is_the_reference_s_own_and_equal(case):
+    """The reference draws its day-0 people and communities itself (ODD §5.1-5.2, not
+    ``population.init_state``): every array equal to the bit."""
+    from peerwell.simulation.population import init_state
+    from peerwell.simulation.reference import day0_state
+
+    p = params(population__size=500, seed=11, **DAY0_CASES[case])
+    fast, ref = init_state(p), day0_state(p)
+    for part in ("static", "cur", "comm"):
+        for name, a in getattr(fast, part).items():
+            b = getattr(ref, part)[name]
+            if name == "attraction":  # math.exp here, numpy's exp there
+                np.testing.assert_allclose(b, a, rtol=1e-15, err_msg=name)
+            else:
+                np.testing.assert_array_equal(b, a, err_msg=f"{part}.{name}")
