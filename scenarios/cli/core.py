@@ -53,6 +53,34 @@ def fail(message: str, code: int = 2):
     sys.exit(code)
 
 
+def options_and_overrides(
+    pairs: dict[str, str],
+    known: dict[str, tuple],
+    command: str,
+    model_keys: tuple[str, ...] = ("steps", "network"),
+) -> tuple[dict, list[str]]:
+    """Split a command's ``key=value`` pairs into its own options, each cast by ``known``
+    (name -> (cast, what it expects)), and model overrides (``group.name=value`` and
+    ``model_keys``); anything else is refused, naming what the command takes."""
+    opts: dict = {}
+    overrides: list[str] = []
+    for key, value in pairs.items():
+        if key in known:
+            cast, what = known[key]
+            try:
+                opts[key] = cast(value)
+            except ValueError:
+                fail(f"{key}={value!r}: expected {what}")
+        elif "." in key or key in model_keys:
+            overrides.append(f"{key}={value}")
+        else:
+            fail(
+                f"`peerwell {command}` takes no {key!r}; it takes {', '.join(known)} "
+                "and model parameters as group.name=value"
+            )
+    return opts, overrides
+
+
 def warn(message: str) -> None:
     """Print a user-facing warning on stderr: something ran that the user may not have meant."""
     Console(stderr=True, soft_wrap=True).print(

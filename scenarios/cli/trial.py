@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from peerwell.scenarios.cli.core import fail
+from peerwell.scenarios.cli.core import fail, options_and_overrides
 
 # The designs are plain data (no model is loaded to list them): a wrong key is refused at once.
 from peerwell.scenarios.evidence import trials as T
@@ -103,28 +103,9 @@ def trial_command(args: list[str]) -> int:
     pairs = _pairs(args)
     if "design" not in pairs:
         fail(f"give design=NAME, one of: {', '.join(T.DESIGNS)}\n\n{usage()}")
-    opts: dict = {}
-    overrides: list[str] = []
-    population_size = None
-    for key, value in pairs.items():
-        if key in OPTIONS:
-            cast, what = OPTIONS[key]
-            try:
-                opts[key] = cast(value)
-            except ValueError:
-                fail(f"{key}={value!r}: expected {what}")
-        elif key == "population.size":
-            try:
-                population_size = int(value)
-            except ValueError:
-                fail(f"population.size={value!r}: expected a whole number of people")
-        elif "." in key:
-            overrides.append(f"{key}={value}")
-        else:
-            fail(
-                f"`peerwell trial` takes no key {key!r}; it takes: design, population.size, "
-                "replicates, seed, output_dir, and model parameters as group.name=value"
-            )
+    known = {**OPTIONS, "population.size": (int, "a whole number of people")}
+    opts, overrides = options_and_overrides(pairs, known, "trial", model_keys=())
+    population_size = opts.pop("population.size", None)
     name = opts["design"]
     if name not in T.DESIGNS:
         fail(f"unknown design {name!r}; known designs: {', '.join(T.DESIGNS)}")

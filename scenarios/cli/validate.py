@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from peerwell.analysis import classic as A
-from peerwell.scenarios.cli.core import fail
+from peerwell.scenarios.cli.core import fail, options_and_overrides
 
 # The calibration (which loads the model, Mesa and scipy.stats) is imported where it is used, so a
 # wrong value is refused before any of that loads.
@@ -28,9 +28,8 @@ from peerwell.simulation.errors import PeerwellError
 VALIDATE_USAGE = """usage: peerwell validate model=MODEL [key=value ...] [output_dir=DIR]
        peerwell validate all [seed=N] [scale=X] [output_dir=DIR]
                              [docs=docs/validation.md]
-       peerwell validate evidence [population.size=3000] [replicates=6] [seed=1]
-                                  [n_jobs=-1] [output_dir=DIR] [docs=docs/evidence.md]
-                                  [group.name=value ...]
+       peerwell validate evidence [replicates=6] [seed=1] [n_jobs=-1]
+                [output_dir=DIR] [docs=docs/evidence.md] [group.name=value ...]
 
 Runs the production kernels configured to a classic model's limit and compares
 them with its known answer. Prints simulated and analytic values side by side
@@ -43,11 +42,10 @@ docs=PATH also runs `peerwell calibrate` and rewrites PATH (docs/validation.md)
 with its figures beside it. scale=X multiplies every population (quick looks).
 
 `evidence` runs every target of conf/evidence/targets.yaml (calibration and
-held-out, virtual trials when peerwell.scenarios.evidence.trials is present) on
-the calibrated defaults and writes DIR/evidence.json (rows: target, role, source,
-published, published_ci, simulated, simulated_ci, within) and DIR/evidence.md
-(default DIR: outputs/evidence); docs=PATH also writes the docs page. Within is
-interval compatibility: the 95% interval of simulated - published contains 0.
+held-out, virtual trials included) on the calibrated defaults; writes
+DIR/evidence.json (rows: target, role, source, published, published_ci,
+simulated, simulated_ci, within) and DIR/evidence.md (DIR: outputs/evidence).
+Within: the 95% interval of simulated - published contains 0.
 
 models and their parameters with defaults (what each parameter means:
 `peerwell validate model=MODEL --help`):
@@ -268,22 +266,7 @@ def _validate_evidence(pairs: dict[str, str], command: str) -> int:
     """`peerwell validate evidence`: every target of conf/evidence/targets.yaml, with its role."""
     from peerwell.scenarios.evidence import evidence as E
 
-    opts: dict = {}
-    overrides: list[str] = []
-    for key, value in pairs.items():
-        if key in EVIDENCE_KEYS:
-            cast, what = EVIDENCE_KEYS[key]
-            try:
-                opts[key] = cast(value)
-            except ValueError:
-                fail(f"{key}={value!r}: expected {what}")
-        elif "." in key or key in ("steps", "network"):
-            overrides.append(f"{key}={value}")
-        else:
-            fail(
-                f"`peerwell validate evidence` takes no {key!r}; it takes "
-                f"{', '.join(EVIDENCE_KEYS)} and model parameters as group.name=value"
-            )
+    opts, overrides = options_and_overrides(pairs, EVIDENCE_KEYS, "validate evidence")
     if opts.get("replicates", 1) < 1:
         fail(f"replicates={opts['replicates']}: give at least 1")
     out = Path(opts.get("output_dir", "outputs/evidence"))
@@ -356,22 +339,9 @@ def calibrate_command(args: list[str]) -> int:
         print(usage)
         return 0
     pairs = _pairs(args, usage)
-    opts: dict = {}
-    overrides: list[str] = []
-    for key, value in pairs.items():
-        if key in CALIBRATE_KEYS:
-            cast, what = CALIBRATE_KEYS[key]
-            try:
-                opts[key] = cast(value)
-            except ValueError:
-                fail(f"{key}={value!r}: expected {what}")
-        elif "." in key or key in ("steps", "record_every", "network"):
-            overrides.append(f"{key}={value}")
-        else:
-            fail(
-                f"`peerwell calibrate` takes no {key!r}; it takes {', '.join(CALIBRATE_KEYS)} "
-                "and model parameters as group.name=value"
-            )
+    opts, overrides = options_and_overrides(
+        pairs, CALIBRATE_KEYS, "calibrate", ("steps", "record_every", "network")
+    )
     out = Path(opts.get("output_dir", "outputs/calibration"))
     try:
         if "config" in opts:
