@@ -151,10 +151,6 @@ class PeerwellModel(mesa.Model):
         self.timer = StepTimer(timing)
         self.daily_flows = bool(daily_flows)  # a kernel switch (calls.GIVEN): a bool
         self.events_fired: list[tuple[int, str, object]] = []
-        self.summary = summarize(self.state)
-        reporters = {"step": partial(report_day)}
-        reporters.update({k: partial(report, k) for k in self.summary})
-        self.datacollector = mesa.DataCollector(model_reporters=reporters)
         if agent_views is None:
             agent_views = params.population.size <= AGENT_VIEW_LIMIT
         self._views: dict[int, PersonView] = {}
@@ -163,11 +159,16 @@ class PeerwellModel(mesa.Model):
                 self._views[i] = PersonView(self, i)
         self.running = params.steps > 0
         self._fire_events(0)
+        self.groups = GroupTracker(self.state)  # recorder.GROUPS' outcomes (groups.parquet)
+        # Day 0 is summed as every recorded day is, with the groups' cells in the same pass (so
+        # the population's totals are added in the same order each day, to the bit).
+        self.summary = summarize(self.state, 0, groups=self.groups)
+        reporters = {"step": partial(report_day)}
+        reporters.update({k: partial(report, k) for k in self.summary})
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
         self.datacollector.collect(self)
         self.community_log = CommunityLog()  # each community's aggregates (communities.parquet)
         self.community_log.record(self.state, 0)
-        self.groups = GroupTracker(self.state)  # recorder.GROUPS' outcomes (groups.parquet)
-        self.groups.record(self.state, 0)
 
     def person(self, index: int) -> PersonView:
         """The view of person ``index`` (made on demand for large populations)."""

@@ -53,10 +53,13 @@ CONTRAST_FIELDS = {"outcome", "statistic", "treated", "control", "sign", "overri
 
 
 def default_path() -> Path:
-    """``conf/evidence/targets.yaml`` of the installed package."""
-    import peerwell.conf
+    """``conf/evidence/targets.yaml`` of the installed package (read as data, as the catalogue
+    reads the scenarios)."""
+    from importlib import resources
 
-    return Path(peerwell.conf.__file__).parent / "evidence" / "targets.yaml"
+    from peerwell.scenarios.catalogue import CONF_MODULE
+
+    return Path(str(resources.files(CONF_MODULE) / "evidence" / "targets.yaml"))
 
 
 @dataclass(frozen=True)
