@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pytest
 from scipy import special, stats
-from util import one_numba_thread, params  # noqa: F401  (fixture: one Numba thread per module)
+from util import one_day, one_numba_thread, params  # noqa: F401  (fixture: one Numba thread per module)
 
 from peerwell.simulation.model import PeerwellModel
 from peerwell.simulation.params import changes_mid_run
@@ -35,15 +35,6 @@ OFFLINE_ONLY = {"population__initial_online_share": 0.0, "mechanisms__entry": Fa
 
 def _model(**overrides) -> PeerwellModel:
     return PeerwellModel(params(**overrides), agent_views=False, daily_flows=True)
-
-
-def _day(m: PeerwellModel):
-    """Step one day; return (day t's state, day t+1's state, today's flows), all copies."""
-    before = {k: v.copy() for k, v in m.state.cur.items()}
-    m.step()
-    after = {k: v.copy() for k, v in m.state.cur.items()}
-    flows = {k: v.copy() for k, v in m.state.scratch.items()}
-    return before, after, flows
 
 
 class _Tally:
@@ -114,7 +105,7 @@ def test_offline_information_one_day_closed_form():
     a, c, clin = _offline_rates(p)
     adopt, corr_care, corr_out, renew = _Tally(), _Tally(), _Tally(), _Tally()
     for _ in range(16):
-        x, _, f = _day(m)
+        x, _, f = one_day(m)
         unaware, misled = x["misinfo"] == 0, x["misinfo"] == 1
         in_care = x["care"] == 2
         adopt.add(f["adopted"][unaware], np.full(unaware.sum(), 1 - math.exp(-a)))
@@ -151,7 +142,7 @@ def test_offline_information_reaches_online_people_too():
     a, c, clin = _offline_rates(p)
     adopt, corr = _Tally(), _Tally()
     for _ in range(6):
-        x, y, f = _day(m)
+        x, y, f = one_day(m)
         online = y["community"] >= 0  # today's membership (membership runs first)
         unaware, misled = online & (x["misinfo"] == 0), online & (x["misinfo"] == 1)
         adopt.add(f["adopted"][unaware], np.full(unaware.sum(), 1 - math.exp(-a)))
@@ -215,7 +206,7 @@ def test_without_offline_information_people_offline_never_change_belief_except_i
         )
         adopted = corrected_out = corrected_care = online_adopted = 0
         for _ in range(10):
-            x, y, f = _day(m)
+            x, y, f = one_day(m)
             offline = y["community"] < 0
             in_care = x["care"] == 2
             adopted += f["adopted"][offline].sum()
@@ -250,7 +241,7 @@ def test_trust_activation_and_uncertainty_one_day_exact():
     m = PeerwellModel(p, agent_views=False, daily_flows=True)
     for _ in range(3):
         m.step()
-    x, y, f = _day(m)
+    x, y, f = one_day(m)
     s, tr, ac = m.state.static, p.trust, p.activation
     c = y["community"]
     online = (c >= 0).astype(float)
@@ -394,7 +385,7 @@ def test_trust_weighs_adoption_and_care_seeking(trust_on):
     wrong = {k: _Tally() for k in ("adopt_high", "adopt_low")}
     w_wrong = np.ones_like(w) if trust_on else s["trust0"] / p.population.trust_mean
     for _ in range(3):
-        x, y, f = _day(m)
+        x, y, f = one_day(m)
         np.testing.assert_array_equal(y["trust"], s["trust0"])
         unaware = (x["misinfo"] == 0) & (y["community"] >= 0)
         for name, group in (("high", high), ("low", ~high)):
@@ -451,7 +442,7 @@ def test_disclosure_harm_work_and_leaving_one_day_closed_forms():
     harm = {k: _Tally() for k in range(5)}
     work, leave = _Tally(), _Tally()
     for day in range(7):
-        x, y, f = _day(m)
+        x, y, f = one_day(m)
         c = y["community"]
         online = c >= 0
         k = np.maximum(c, 0)
@@ -498,7 +489,7 @@ def test_harm_raises_self_stigma_by_harm_stigma_times_the_gap():
     m = PeerwellModel(p, agent_views=False, daily_flows=True)
     for _ in range(3):
         m.step()
-    x, y, f = _day(m)
+    x, y, f = one_day(m)
     st, sg = m.state, p.stigma
     v = 1 + (p.exchange.vulnerable_hostility - 1) * st.static["vulnerable"]
     s, e = x["stigma"], x["empowerment"]
@@ -658,7 +649,7 @@ def test_a_hostile_comment_costs_a_vulnerable_person_twice_as_much(switch):
                mechanisms__vulnerability=switch)  # fmt: skip
     m = PeerwellModel(p, agent_views=False, daily_flows=True)
     m.step()
-    x, y, f = _day(m)
+    x, y, f = one_day(m)
     st, sg, wb = m.state, p.stigma, p.wellbeing
     vul = st.static["vulnerable"] == 1
     v = np.where(vul & switch, p.exchange.vulnerable_hostility, 1.0)
@@ -754,7 +745,7 @@ def test_acute_care_one_day_closed_form_with_the_wellbeing_effect():
     w0 = m.state.static["wellbeing_mental0"]
     for _ in range(3):
         m.state.cur["wellbeing_mental"][:] = np.clip(w0 + rng.normal(0, 0.1, w0.size), 0, 1)
-        x, y, f = _day(m)
+        x, y, f = one_day(m)
         ratio = np.where(m.state.static["vulnerable"] == 1, a.vulnerable_ratio, 1.0)
         prob = a.rate * ratio * np.exp(a.wellbeing_effect * (w0 - x["wellbeing_mental"]))
         low = x["wellbeing_mental"] < w0
@@ -815,7 +806,7 @@ def test_displacement_sets_the_belonging_target_of_heavy_users_online(switch):
     m = _model(**base)
     st = m.state
     np.testing.assert_array_equal(st.cur["belonging"], st.static["belonging_offline"])
-    x, y, f = _day(m)
+    x, y, f = one_day(m)
     online = (y["community"] >= 0).astype(float)
     d = 0.5 * switch
     target = st.static["belonging_offline"] * (1 - d * st.static["use"] * online)

@@ -44,7 +44,7 @@ import functools
 import math
 
 import numpy as np
-from util import one_numba_thread, params  # noqa: F401  (autouse: one Numba thread here)
+from util import one_day, one_numba_thread, params  # noqa: F401  (autouse: one Numba thread here)
 
 from peerwell.simulation.model import PeerwellModel
 
@@ -67,15 +67,6 @@ def _model(**overrides) -> PeerwellModel:
 
 def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, 0x5BEC])
-
-
-def _step(m: PeerwellModel):
-    """One day; (yesterday's state, today's state, today's flows), copies."""
-    before = {k: v.copy() for k, v in m.state.cur.items()}
-    m.step()
-    after = {k: v.copy() for k, v in m.state.cur.items()}
-    flows = {k: v.copy() for k, v in m.state.scratch.items()}
-    return before, after, flows
 
 
 def _within(happened: np.ndarray, p: np.ndarray, what: str, factor: float = 1.2) -> None:
@@ -110,7 +101,7 @@ def test_care_one_day():
     st["recovery"][:] = rng.uniform(0, 1, N)
     st["enrolled"][:] = 0
     c = m.params.care
-    x, y, _ = _step(m)
+    x, y, _ = one_day(m)
     a, s, misled, r = x["activation"], x["stigma"], x["misinfo"] == 1, x["recovery"]
     seek = (
         c.seek_rate * np.exp(c.seek_activation_slope * (a - 55))
@@ -147,7 +138,7 @@ def test_intervention_one_day():
     st["enrolled"][:] = rng.integers(0, 2, N)
     assert (st["community"] == 0).all()
     iv = m.params.intervention
-    x, y, _ = _step(m)
+    x, y, _ = one_day(m)
     w = x["enrolled"] == 0
     _within(y["enrolled"][w] == 1, iv.enrol_rate * x["activation"][w] / 100, "enrolment")
     w = x["enrolled"] == 1
@@ -166,7 +157,7 @@ def test_employment_one_day():
     st["employed"][:] = rng.integers(0, 2, N)
     st["recovery"][:] = rng.uniform(0, 1, N)
     o = m.params.offline
-    x, y, _ = _step(m)
+    x, y, _ = one_day(m)
     r = x["recovery"]
     w = x["employed"] == 0
     _within(y["employed"][w] == 1, o.employment_gain * r[w], "finding work")
@@ -191,7 +182,7 @@ def test_posting_one_day():
     st["role"][:] = rng.integers(0, 3, N)
     st["misinfo"][:] = rng.integers(0, 3, N)
     eta = m.params.exchange.health_post_share
-    x, _, f = _step(m)
+    x, _, f = one_day(m)
     for role in range(3):
         w = x["role"] == role
         _within(f["posted"][w] == 1, np.full(w.sum(), rates[role]), f"posting, role {role}")
@@ -222,7 +213,7 @@ def test_membership_one_day():
     st["belonging"][:] = rng.uniform(0, 1, N)
     st["privacy_harm"][:] = rng.integers(0, 2, N)
     e = m.params.entry
-    x, y, f = _step(m)
+    x, y, f = one_day(m)
     off = x["community"] < 0
     _within(y["community"][off] >= 0, e.join_rate * m.state.static["use"][off], "joining")
     on = ~off
@@ -241,7 +232,7 @@ def test_moving_one_day():
     m = _model(**{**ONLINE, "communities__count": 2, "entry__leave_rate": 0.5}, entry__switch_share=0.3,
                entry__leave_after_hostility=0.0, entry__belonging_retention=0.0)  # fmt: skip
     e = m.params.entry
-    x, y, f = _step(m)
+    x, y, f = one_day(m)
     left = f["left"] == 1
     _within(left, np.full(N, e.leave_rate), "leaving")
     moved = left & (y["community"] >= 0)
@@ -265,7 +256,7 @@ def test_renewal_one_day():
         m.state.cur["misinfo"][:] = 2
         i = m.params.information
         nu, hazard = m.params.exchange.misinfo_renewal, i.misinfo_effect * i.offline_misinfo
-        _, y, f = _step(m)
+        _, y, f = one_day(m)
         if same_day:
             _within(y["misinfo"] == 1, np.full(N, nu * -math.expm1(-hazard)), "renewed and misled")
             _within(y["misinfo"] == 0, np.full(N, nu * math.exp(-hazard)), "renewed, not misled")
@@ -331,7 +322,7 @@ def _busy_day():
     s["use"][:] = rng.uniform(0, 1, N)
     s["vulnerable"][:] = rng.integers(0, 2, N)
     s["belonging_offline"][:] = rng.uniform(0, 1, N)
-    before, after, flows = _step(m)
+    before, after, flows = one_day(m)
     return m, before, after, flows
 
 

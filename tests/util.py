@@ -34,6 +34,16 @@ def horizon(p: ModelParams, seeds, outcome: str) -> np.ndarray:
     return np.array(out)
 
 
+def one_day(m: PeerwellModel):
+    """Step ``m`` one day; return (day t's state, day t+1's state, today's flows), all copies:
+    what the one-day specification tests compare with the ODD's rules."""
+    before = {k: v.copy() for k, v in m.state.cur.items()}
+    m.step()
+    after = {k: v.copy() for k, v in m.state.cur.items()}
+    flows = {k: v.copy() for k, v in m.state.scratch.items()}
+    return before, after, flows
+
+
 def peerwell_here(capsys, *args) -> tuple[int, str]:
     """Run a `peerwell` command in this process (no interpreter start); return (exit code, all it
     printed)."""
