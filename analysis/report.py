@@ -21,6 +21,7 @@ from .stats import (
     MIN_PAIRS,
     N_RESAMPLES,
     OUTCOME_BY_NAME,
+    SOBOL_MIN_DRAWS,
     marks_family,
     too_few_pairs,
     unit_of,
@@ -308,6 +309,86 @@ def subgroups_section(
     return out
 
 
+def _top_parameters(sobol: pd.DataFrame | None, scenario: str, outcome: str, k: int = 3) -> str:
+    if sobol is None:
+        return ""
+    g = sobol[(sobol["scenario"] == scenario) & (sobol["outcome"] == outcome)].dropna(subset="S1")
+    g = g.sort_values("S1", ascending=False, kind="stable").head(k)
+    return ", ".join(f"{r.parameter} ({r.S1:.2f})" for r in g.itertuples()) or "n/a"
+
+
+def uncertainty_section(summary: pd.DataFrame, scenarios: list[str], info: dict) -> list[str]:
+    """report.md's "Parameter uncertainty": each contrast of the main outcomes with its
+    stochastic CI, its uncertainty interval over draws and seeds, the parameters' share of its
+    variance and (with enough draws) the parameters it is most sensitive to."""
+    draws, per = int(info["draws"]), int(info["seeds_per_draw"])
+    sobol = info.get("sobol")
+    out = [
+        "## Parameter uncertainty",
+        "",
+        f"Parameters drawn from the posterior `{info['posterior']}` (sha256 "
+        f"{str(info.get('sha256', ''))[:12]}…; {', '.join(info.get('parameters', []))}): "
+        f"{draws} draws by weight × {per} seeds per draw = {draws * per} replicates per "
+        "scenario. Replicate r of every scenario runs the same draw and the same seed (common "
+        "parameters and common random numbers). The CI is the stochastic-only interval of the "
+        "mean difference (as above); the uncertainty interval (UI) is the 2.5%–97.5% range of "
+        "the per-replicate differences over all draws and seeds, carrying parameter and "
+        "stochastic uncertainty. The parameter share is the share of a difference's variance "
+        "due to the parameters (one-way random-effects ANOVA over the draws: "
+        "max(0, var of draw means − within-draw var / seeds per draw) over itself plus the "
+        "within-draw var); `summary.csv` holds `diff_ui_low`, `diff_ui_high`, "
+        "`param_var_share` (and `ui_low`, `ui_high` of each level).",
+        "",
+    ]
+    if draws < 2 or per < 2:
+        out += [
+            f"The parameter share needs at least 2 draws and 2 seeds per draw ({draws} and "
+            f"{per} given): it is not estimated.",
+            "",
+        ]
+    if sobol is None:
+        out += [
+            f"Top parameters: none, too few draws for Sobol indices ({draws} given, "
+            f"{SOBOL_MIN_DRAWS} needed).",
+            "",
+        ]
+    else:
+        out += [
+            "Top parameters: first-order Sobol' indices S1 of each difference's per-draw mean "
+            "over the draws (SALib's given-data estimator; `sobol.csv` has every parameter and "
+            "outcome with its S1_conf).",
+            "",
+        ]
+    reference = scenarios[0]
+    head = ["scenario", "outcome", "diff", "95% CI (stochastic)", "95% UI (with parameters)",
+            "parameter share"]  # fmt: skip
+    if sobol is not None:
+        head.append("top parameters (S1)")
+    rows = []
+    for sc in scenarios[1:]:
+        if sc == reference:
+            continue
+        for outcome in [o for o in MAIN if o in set(summary["outcome"])]:
+            r = summary[(summary["scenario"] == sc) & (summary["outcome"] == outcome)].iloc[0]
+            share = r.get("param_var_share", float("nan"))
+            row = [
+                sc,
+                r["label"],
+                fmt_diff(outcome, r["diff"]),
+                f"[{fmt_diff(outcome, r['diff_ci_low'], False)}, "
+                f"{fmt_diff(outcome, r['diff_ci_high'], False)}]",
+                f"[{fmt_diff(outcome, r['diff_ui_low'], False)}, "
+                f"{fmt_diff(outcome, r['diff_ui_high'], False)}]",
+                "n/a" if pd.isna(share) else f"{100 * float(share):.0f}%",
+            ]
+            if sobol is not None:
+                row.append(_top_parameters(sobol, sc, outcome))
+            rows.append(row)
+    if rows:
+        out += [markdown_table(head, rows), ""]
+    return out
+
+
 def render_report(
     summary: pd.DataFrame,
     scenarios: list[str],
@@ -316,6 +397,7 @@ def render_report(
     figures: dict[str, str],
     groups: pd.DataFrame | None = None,
     subgroups: dict[str, str] | None = None,
+    uncertainty: dict | None = None,
 ) -> str:
     """The whole ``report.md``.
 
@@ -337,6 +419,10 @@ def render_report(
         the subgroups'.
     subgroups : dict, optional
         Groups of ``recorder.GROUPS`` to report (name to what it is), one table each.
+    uncertainty : dict, optional
+        With a posterior (``compare posterior=``): ``posterior`` (its path), ``sha256``,
+        ``draws``, ``seeds_per_draw``, ``parameters``, ``sobol`` (``sobol.csv``'s table or
+        None): the section "Parameter uncertainty" (:func:`uncertainty_section`).
     """
     reference = scenarios[0]
     out = [f"# peerwell comparison: {', '.join(scenarios)}", ""]
@@ -365,6 +451,8 @@ def render_report(
         out += [f"## Paired differences from {reference} (mean [95% CI]; {how})", ""]
         out += [differences_table(summary, scenarios)]
         out += [(warning or marks_rule(summary) + ".").replace("*", "\\*", 1), ""]
+    if uncertainty is not None:
+        out += uncertainty_section(summary, scenarios, uncertainty)
     out += groups_section(groups)
     out += subgroups_section(groups, subgroups or {}, scenarios, settings["horizon"])
     out += ["## Figures", ""]

@@ -585,3 +585,236 @@ def groups_summary(groups: pd.DataFrame, reference: str | None = None) -> pd.Dat
     order = {g: k for k, g in enumerate(dict.fromkeys(groups["group"]))}
     return out.sort_values(["scenario", "group"], key=lambda s: s.map(order) if s.name == "group"
                            else s, kind="stable").reset_index(drop=True)  # fmt: skip
+
+
+# --- Parameter uncertainty (``peerwell compare posterior=...``) ------------------------------
+# Replicate r of a comparison with a posterior is (draw d, seed s): every scenario runs draw d's
+# parameters with replicate r's seed, so a paired difference carries both the parameters' and
+# the runs' own uncertainty. The columns summary.csv gains from :func:`uncertainty_table`.
+UNCERTAINTY_COLUMNS = ["ui_low", "ui_high", "diff_ui_low", "diff_ui_high", "param_var_share"]
+SOBOL_COLUMNS = ["scenario", "outcome", "parameter", "S1", "S1_conf"]
+SOBOL_MIN_DRAWS = 20
+
+
+def uncertainty_interval(values, level: float = CI_LEVEL) -> tuple[float, float]:
+    """The central ``level`` interval of ``values`` themselves (not of their mean).
+
+    The 2.5% and 97.5% quantiles (at 95%) of the per-replicate values over every draw and seed:
+    the predictive spread of one outcome or contrast when the parameters are uncertain, which
+    the CI of the mean (:func:`bootstrap_ci`) is not. NaN for no finite value.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return float("nan"), float("nan")
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(x, [tail, 1.0 - tail])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class VarianceSplit:
+    """A one-way random-effects ANOVA's variance components (see :func:`variance_split`)."""
+
+    within: float  # stochastic variance of one run about its draw's mean, sigma^2_w
+    between_means: float  # variance of the draws' means, sigma^2_b (sample variance)
+    param: float  # variance due to the parameters, max(0, sigma^2_b - sigma^2_w / n)
+    share: float  # param / (param + within); NaN below 2 draws or 2 runs per draw
+
+
+def variance_split(values, groups) -> VarianceSplit:
+    """Split the variance of ``values`` into the parameters' share and the runs' own noise.
+
+    The one-way random-effects ANOVA estimator (method of moments; e.g. Searle, Casella &
+    McCulloch, *Variance Components*, 1992, ch. 3): with k groups (parameter draws) of n values
+    each (seeds per draw), the within-group mean square MSW estimates the stochastic variance
+    sigma^2_w, and the between-group mean square MSB = n * Var(group means) estimates
+    n * sigma^2_param + sigma^2_w, so
+
+        sigma^2_param = max(0, Var(group means) - sigma^2_w / n),
+        share = sigma^2_param / (sigma^2_param + sigma^2_w).
+
+    With unequal group sizes n is Searle's n0 = (N - sum n_i^2 / N) / (k - 1) and Var(group
+    means) is MSB / n0. NaN components (and share) when there are fewer than 2 groups or fewer
+    than 2 values in some group; share is 0 when there is no variance at all.
+
+    Parameters
+    ----------
+    values : array-like
+        One value per run (e.g. a paired difference of one replicate); non-finite ones dropped.
+    groups : array-like
+        The group (draw) of each value.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    g = np.asarray(groups)
+    keep = np.isfinite(x)
+    x, g = x[keep], g[keep]
+    nan = VarianceSplit(float("nan"), float("nan"), float("nan"), float("nan"))
+    labels, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
+    k, n_total = labels.size, x.size
+    if k < 2 or counts.min() < 2:
+        return nan
+    means = np.bincount(inverse, weights=x) / counts
+    grand = x.mean()
+    msw = float(((x - means[inverse]) ** 2).sum() / (n_total - k))
+    msb = float((counts * (means - grand) ** 2).sum() / (k - 1))
+    n0 = (n_total - (counts**2).sum() / n_total) / (k - 1)
+    between = msb / n0
+    param = max(0.0, between - msw / n0)
+    total = param + msw
+    share = param / total if total > 0 else 0.0
+    return VarianceSplit(float(msw), float(between), float(param), float(share))
+
+
+def uncertainty_table(
+    horizon: pd.DataFrame,
+    draw_of: dict[int, int],
+    scenarios: list[str],
+    reference: str,
+    outcomes: list[str],
+    *,
+    level: float = CI_LEVEL,
+) -> pd.DataFrame:
+    """Per scenario and outcome, the uncertainty interval and the parameters' variance share.
+
+    Parameters
+    ----------
+    horizon : DataFrame
+        From :func:`horizon_table`, one row per run, with ``scenario`` and ``seed``.
+    draw_of : dict
+        Seed to the parameter draw its replicate ran (replicate r = draw d, seed s).
+    scenarios, reference, outcomes
+        As :func:`summary_table`.
+
+    Returns
+    -------
+    DataFrame
+        ``scenario, outcome`` and :data:`UNCERTAINTY_COLUMNS`: ``ui_low, ui_high`` the
+        ``level`` interval of the scenario's level over every replicate
+        (:func:`uncertainty_interval`); for the scenarios other than the reference,
+        ``diff_ui_low, diff_ui_high`` the same of the paired differences (by seed) and
+        ``param_var_share`` the share of their variance due to the parameters
+        (:func:`variance_split` over the draws).
+    """
+    by = {s: g.set_index("seed").sort_index() for s, g in horizon.groupby("scenario", sort=False)}
+    ref = by[reference]
+    rows = []
+    for s in scenarios:
+        g = by[s]
+        common = g.index.intersection(ref.index)
+        draws = np.array([draw_of.get(int(seed), -1) for seed in common])
+        for o in outcomes:
+            lo, hi = uncertainty_interval(g[o], level)
+            row = {"scenario": s, "outcome": o, "ui_low": lo, "ui_high": hi}
+            if s != reference:
+                d = (g.loc[common, o] - ref.loc[common, o]).to_numpy(dtype=np.float64)
+                dlo, dhi = uncertainty_interval(d, level)
+                row |= {
+                    "diff_ui_low": dlo,
+                    "diff_ui_high": dhi,
+                    "param_var_share": variance_split(d, draws).share,
+                }
+            rows.append(row)
+    return pd.DataFrame(rows).reindex(columns=["scenario", "outcome", *UNCERTAINTY_COLUMNS])
+
+
+def draw_mean_differences(
+    horizon: pd.DataFrame,
+    draw_of: dict[int, int],
+    scenarios: list[str],
+    reference: str,
+    outcomes: list[str],
+) -> pd.DataFrame:
+    """The mean paired difference of every draw: one row per (scenario != reference, draw),
+    a column per outcome (the output whose sensitivity to the parameters :func:`draw_sobol`
+    estimates)."""
+    by = {s: g.set_index("seed").sort_index() for s, g in horizon.groupby("scenario", sort=False)}
+    ref = by[reference]
+    parts = []
+    for s in scenarios:
+        if s == reference:
+            continue
+        g = by[s]
+        common = g.index.intersection(ref.index)
+        d = g.loc[common, outcomes] - ref.loc[common, outcomes]
+        d["draw"] = [draw_of.get(int(seed), -1) for seed in common]
+        m = d.groupby("draw", sort=True)[outcomes].mean().reset_index()
+        m.insert(0, "scenario", s)
+        parts.append(m)
+    if not parts:
+        return pd.DataFrame(columns=["scenario", "draw", *outcomes])
+    return pd.concat(parts, ignore_index=True)
+
+
+def draw_sobol(
+    inputs: pd.DataFrame, output, *, seed: int = CI_SEED, num_resamples: int = 100
+) -> pd.DataFrame:
+    """First-order Sobol' indices of ``output`` over the given (not designed) draws ``inputs``.
+
+    SALib's given-data estimators: the delta moment-independent method's ``S1`` (Plischke, Borgonovo
+    & Smith 2013, ``SALib.analyze.delta``), and RBD-FAST's (``SALib.analyze.rbd_fast``, Plischke
+    2010) where delta fails (too few points). A parameter that does not vary over the draws, an
+    output that does not vary, or an estimator that fails gives NaN, never an error.
+
+    Parameters
+    ----------
+    inputs : DataFrame
+        One row per draw, a column per parameter.
+    output : array-like
+        One value per draw.
+
+    Returns
+    -------
+    DataFrame
+        ``parameter, S1, S1_conf`` (one row per column of ``inputs``).
+    """
+    import contextlib
+    import io
+    import warnings
+
+    names = list(inputs.columns)
+    x = inputs.to_numpy(dtype=np.float64)
+    y = np.asarray(output, dtype=np.float64)
+    s1 = np.full(len(names), np.nan)
+    conf = np.full(len(names), np.nan)
+    result = pd.DataFrame({"parameter": names, "S1": s1, "S1_conf": conf})
+    if x.shape[0] < 2 or not np.isfinite(y).all() or np.ptp(y) == 0:
+        return result
+    moving = [k for k in range(len(names)) if np.ptp(x[:, k]) > 0]
+    if not moving:
+        return result
+    sub = x[:, moving]
+    problem = {
+        "num_vars": len(moving),
+        "names": [names[k] for k in moving],
+        "bounds": [[float(sub[:, j].min()), float(sub[:, j].max())] for j in range(len(moving))],
+    }
+    got = None
+    quiet = io.StringIO()  # SALib prints its binning notices, and warns them
+    formatwarning = warnings.formatwarning  # which SALib's delta replaces for good
+    with (
+        warnings.catch_warnings(record=True),
+        contextlib.redirect_stdout(quiet),
+        contextlib.redirect_stderr(quiet),
+    ):
+        warnings.simplefilter("ignore")
+        try:
+            from SALib.analyze import delta
+
+            r = delta.analyze(problem, sub, y, num_resamples=num_resamples, seed=seed)
+            got = (np.asarray(r["S1"], float), np.asarray(r["S1_conf"], float))
+        except Exception:
+            got = None
+        if got is None or not np.isfinite(got[0]).all():
+            try:
+                from SALib.analyze import rbd_fast
+
+                r = rbd_fast.analyze(problem, sub, y, num_resamples=num_resamples, seed=seed)
+                got = (np.asarray(r["S1"], float), np.asarray(r["S1_conf"], float))
+            except Exception:
+                got = None
+    warnings.formatwarning = formatwarning
+    if got is not None:
+        result.loc[moving, "S1"] = got[0]
+        result.loc[moving, "S1_conf"] = got[1]
+    return result

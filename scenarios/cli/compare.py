@@ -3,7 +3,8 @@
 ``peerwell compare scenarios=[baseline,moderated_community,offline_only] replicates=30
 output_dir=/abs/path steps=120 population.size=1500``: the comparison's own keys are
 ``scenarios, replicates, output_dir, seed`` (the root seed), ``n_jobs``, ``progress``,
-``figures`` and ``subgroups`` (groups whose effects report.md shows); every other ``key=value`` is a model override applied to every scenario (checked by
+``figures``, ``subgroups`` (groups whose effects report.md shows) and ``posterior, draws,
+seeds_per_draw`` (parameter uncertainty from a posterior sample); every other ``key=value`` is a model override applied to every scenario (checked by
 Hydra against the typed schema, so an unknown key or a bad value is refused before anything runs).
 """
 
@@ -40,38 +41,59 @@ class CompareOptions:
     progress: bool = True
     figures: bool = True
     subgroups: list[str] = field(default_factory=list)
+    posterior: str | None = None  # posterior.parquet (or its folder) to draw parameters from
+    draws: int | None = None  # parameter draws from the posterior (default 20)
+    seeds_per_draw: int | None = None  # seeds (replicates) per draw (default 2)
 
 
 OPTION_KEYS = tuple(CompareOptions.__dataclass_fields__)
 
 
 def _usage() -> str:
-    from peerwell.analysis.stats import ALPHA, MIN_PAIRS
+    from peerwell.analysis.stats import ALPHA, MIN_PAIRS, SOBOL_MIN_DRAWS
     from peerwell.simulation.recorder import GROUPS
 
     d = CompareOptions()
-    return f"""usage: peerwell compare scenarios=[A,B,...] [replicates={d.replicates}] [output_dir=PATH] \
-[seed=N]
-                        [n_jobs={d.n_jobs}] [progress=true] [figures=true] [subgroups=[G,...]]
-                        [MODEL_OVERRIDE ...]
+    paragraphs = [
+        f"Runs every scenario `replicates` times; replicate r of every scenario shares its "
+        f"seed (common random numbers, seeds from SeedSequence(seed), default seed={d.seed}). "
+        "The first scenario is the reference of every paired difference. Any model override "
+        "(steps=120 population.size=1500 ...) applies to every scenario. n_jobs runs are made "
+        "at once: 1 one after another in this process, -1 (the default) one per core, -2 all "
+        "cores but one. Finished runs in OUTPUT_DIR/runs/ are reused, so rerunning a killed "
+        "comparison resumes, and more replicates add to the ones there.",
+        f"Writes into OUTPUT_DIR (default {d.output_dir}): runs/ (one file per run), "
+        "summary.csv, groups.csv (every subgroup), figures/, report.md and comparison.json; "
+        "prints the paired differences. A difference is marked * when its paired t-test, "
+        "Holm-adjusted over every outcome and scenario of the table, gives "
+        f"p < {ALPHA:g}; with fewer than {MIN_PAIRS} replicates nothing is marked (too few "
+        "pairs to test), and the table and report.md say so. `peerwell scenarios` lists the "
+        "scenarios.",
+        "subgroups=[vulnerable,not_vulnerable] adds a table to report.md for each group "
+        "named: its outcomes in the first scenario and every scenario's paired difference. "
+        f"The groups: {', '.join(GROUPS)}.",
+        "posterior=FILE carries parameter uncertainty: FILE is a posterior.parquet (of "
+        "`peerwell calibrate method=abc`, or its folder). draws parameter sets (default 20) "
+        "are drawn from it by weight, each run with seeds_per_draw seeds (default 2): "
+        "replicate r = (draw d, seed s) of every scenario runs draw d's parameters (after the "
+        "model overrides) with the same seed. replicates= is then draws × seeds_per_draw and "
+        "cannot be given. summary.csv gains diff_ui_low, diff_ui_high (95% of the "
+        "per-replicate differences over draws and seeds), param_var_share (the share of a "
+        "difference's variance due to the parameters; needs 2+ draws and 2+ seeds per draw) "
+        f"and ui_low, ui_high of each level; with draws >= {SOBOL_MIN_DRAWS}, sobol.csv holds "
+        "each difference's first-order Sobol' index of each parameter. report.md adds "
+        '"Parameter uncertainty".',
+    ]
+    fill = "\n\n".join(
+        textwrap.fill(p, width=80, break_on_hyphens=False, break_long_words=False)
+        for p in paragraphs
+    )
+    return f"""usage: peerwell compare scenarios=[A,B,...] [replicates={d.replicates}]
+         [output_dir=PATH] [seed=N] [n_jobs={d.n_jobs}] [progress=true]
+         [figures=true] [subgroups=[G,...]]
+         [posterior=FILE [draws=20] [seeds_per_draw=2]] [MODEL_OVERRIDE ...]
 
-Runs every scenario `replicates` times; replicate r of every scenario shares its seed (common
-random numbers, seeds from SeedSequence(seed), default seed={d.seed}). The first scenario is the
-reference of every paired difference. Any model override (steps=120 population.size=1500 ...)
-applies to every scenario. n_jobs runs are made at once: 1 one after another in this process,
--1 (the default) one per core, -2 all cores but one. Finished runs in OUTPUT_DIR/runs/ are
-reused, so rerunning a killed comparison resumes, and more replicates add to the ones there.
-
-Writes into OUTPUT_DIR (default {d.output_dir}): runs/ (one file per run), summary.csv,
-groups.csv (every subgroup), figures/, report.md and comparison.json; prints the paired
-differences. A difference is marked * when its
-paired t-test, Holm-adjusted over every outcome and scenario of the table, gives p < {ALPHA:g};
-with fewer than {MIN_PAIRS} replicates nothing is marked (too few pairs to test), and the
-table and report.md say so. `peerwell scenarios` lists the scenarios.
-
-subgroups=[vulnerable,not_vulnerable] adds a table to report.md for each group named: its
-outcomes in the first scenario and every scenario's paired difference. The groups:
-{textwrap.fill(", ".join(GROUPS), width=96)}."""
+{fill}"""
 
 
 def __getattr__(name: str) -> str:
@@ -117,6 +139,15 @@ def parse_compare_args(args: list[str]) -> tuple[CompareOptions, list[str]]:
         else:
             _check_model_key(key.lstrip("+~"))
             model.append(arg)
+    if options.get("posterior") is not None and "replicates" in options:
+        raise ConfigError(
+            f"replicates={options['replicates']} with posterior=: the replicates are draws × "
+            "seeds_per_draw (give draws=N and seeds_per_draw=M instead)"
+        )
+    if options.get("posterior") is None:
+        for key in ("draws", "seeds_per_draw"):
+            if options.get(key) is not None:
+                raise ConfigError(f"{key}= needs posterior=FILE (the posterior to draw from)")
     if "scenarios" not in options:
         raise ConfigError(
             "compare needs scenarios=[a,b,...] (the first is the reference); "
@@ -313,7 +344,7 @@ def compare_command(args: list[str]) -> int:
 
         result = run_comparison(
             opts.scenarios,
-            opts.replicates,
+            None if opts.posterior is not None else opts.replicates,
             model,
             opts.output_dir,
             n_jobs=opts.n_jobs,
@@ -322,6 +353,9 @@ def compare_command(args: list[str]) -> int:
             figures=opts.figures,
             command=" ".join(["peerwell", "compare", *map(shlex.quote, args)]),
             subgroups=opts.subgroups,
+            posterior=opts.posterior,
+            draws=opts.draws,
+            seeds_per_draw=opts.seeds_per_draw,
         )
     except PeerwellError as exc:
         fail(str(exc))
@@ -341,7 +375,8 @@ def compare_command(args: list[str]) -> int:
     n = len(result.runs)
     console.print(
         f"{n} runs: {result.reused} reused, {n - result.reused} run; "
-        f"{result.wall_seconds:.1f} s. Wrote {result.output_dir}/: summary.csv, groups.csv, report.md, "
+        f"{result.wall_seconds:.1f} s. Wrote {result.output_dir}/: summary.csv, "
+        f"{'sobol.csv, ' if 'sobol' in result.files else ''}groups.csv, report.md, "
         f"figures/, comparison.json, runs/",
         highlight=False,
         soft_wrap=True,

@@ -16,6 +16,16 @@ pair — replicate r of every scenario shares its seed — reusing finished runs
   a community opened, and a table for each subgroup asked for (``subgroups=``);
 - ``comparison.json``: the settings, the seeds and every run_id with whether it was reused.
 
+With a posterior sample of parameters (``posterior=``, :mod:`.posterior`) the comparison carries
+parameter uncertainty: ``draws`` parameter sets are drawn from it by weight, and each runs
+``seeds_per_draw`` seeds, so replicate r = (draw d, seed s) of every scenario runs draw d's
+parameters (overrides on top of the user's) with replicate r's seed: common random numbers and
+common parameters. ``summary.csv`` then gains each level's and each paired difference's 95%
+uncertainty interval over all draws and seeds (``ui_low, ui_high, diff_ui_low, diff_ui_high``)
+and the share of a difference's variance due to the parameters (``param_var_share``, a one-way
+random-effects ANOVA over the draws); with at least ``stats.SOBOL_MIN_DRAWS`` draws ``sobol.csv``
+holds each difference's first-order Sobol' index of each parameter over the draws.
+
 The comparison holds ``output_dir``'s lock (``store.folder_lock``) from before its first write to
 its end: a second ``compare`` (or ``run``, or ``sweep``) into the same folder is refused with the
 holder's pid and command, so ``summary.csv``, ``report.md`` and ``comparison.json`` always come
@@ -42,10 +52,12 @@ import pandas as pd
 from peerwell.analysis import compare_figures, report, stats
 from peerwell.scenarios.catalogue import check_scenario_names, load_scenario
 from peerwell.scenarios.config import DEFAULT_ROOT_SEED
+from peerwell.scenarios.experiments import posterior as post
 from peerwell.scenarios.experiments.replicates import (
     PlannedRun,
     execute,
     plan,
+    plan_replicates,
     replicate_seeds,
     signals_interrupt,
 )
@@ -61,6 +73,39 @@ from peerwell.scenarios.experiments.store import (
 from peerwell.simulation.errors import ConfigError
 from peerwell.simulation.params import ModelParams
 from peerwell.simulation.recorder import GROUP_COLUMNS, GROUPS
+
+
+@dataclass
+class PosteriorDraws:
+    """The parameter draws of a comparison with a posterior (``posterior=``).
+
+    Attributes
+    ----------
+    path : Path
+        The posterior file read.
+    sha256 : str
+        Its checksum (comparison.json records it).
+    seeds_per_draw : int
+        Replicates per draw: replicate r runs draw ``r // seeds_per_draw``.
+    draws : DataFrame
+        One row per draw: ``row`` (the file's row) and a column per parameter.
+    """
+
+    path: Path
+    sha256: str
+    seeds_per_draw: int
+    draws: pd.DataFrame
+
+    @property
+    def n_draws(self) -> int:
+        return len(self.draws)
+
+    @property
+    def parameters(self) -> list[str]:
+        return [c for c in self.draws.columns if c != "row"]
+
+    def draw_of_replicate(self, replicate: int) -> int:
+        return replicate // self.seeds_per_draw
 
 
 @dataclass
@@ -82,6 +127,11 @@ class ComparisonResult:
         (``analysis.stats.groups_summary``), read from each run's stored metadata.
     subgroups : list of str
         The groups ``report.md`` has a table of (``subgroups=``).
+    posterior : PosteriorDraws, optional
+        With ``posterior=``: the posterior file and its draws (replicate r ran draw
+        ``r // seeds_per_draw``).
+    sobol : DataFrame, optional
+        The contents of ``sobol.csv`` (at least ``stats.SOBOL_MIN_DRAWS`` draws).
     """
 
     output_dir: Path
@@ -97,6 +147,8 @@ class ComparisonResult:
     wall_seconds: float = 0.0
     groups: pd.DataFrame | None = None
     subgroups: list[str] = field(default_factory=list)
+    posterior: PosteriorDraws | None = None
+    sobol: pd.DataFrame | None = None
 
     @property
     def reused(self) -> int:
@@ -170,6 +222,71 @@ def _check_overrides(overrides) -> list[str] | dict:
     if "output_dir" in keys:
         raise ConfigError("output_dir is an argument of the comparison, not a model override")
     return dict(overrides) if isinstance(overrides, Mapping) else [str(o) for o in overrides]
+
+
+def _check_posterior(posterior, draws, seeds_per_draw, replicates) -> tuple[int, int]:
+    """The replicates of a comparison with or without a posterior, checked: ``(draws,
+    seeds_per_draw)`` with a posterior (draws default 20), ``(replicates, 1)`` without."""
+
+    def whole(name, value, least):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{name}={value!r}: need a whole number of at least {least}")
+        return value
+
+    if posterior is None:
+        for name, value in (("draws", draws), ("seeds_per_draw", seeds_per_draw)):
+            if value is not None:
+                raise ConfigError(
+                    f"{name}= needs posterior=FILE (the posterior.parquet to draw parameters from)"
+                )
+        return (30 if replicates is None else replicates), 1
+    if replicates is not None:
+        raise ConfigError(
+            f"replicates={replicates} with posterior=: the replicates are draws × seeds_per_draw "
+            "(give draws=N and seeds_per_draw=M instead of replicates=)"
+        )
+    n = whole("draws", 20 if draws is None else draws, 1)
+    m = whole("seeds_per_draw", 2 if seeds_per_draw is None else seeds_per_draw, 1)
+    return n, m
+
+
+def _posterior_draws(
+    path, n_draws: int, seeds_per_draw: int, root_seed: int, overrides
+) -> PosteriorDraws:
+    """Read the posterior and draw its parameter sets (refusing a user override of one)."""
+    frame = post.load_posterior(path)
+    keys = (
+        list(overrides)
+        if isinstance(overrides, Mapping)
+        else [str(o).split("=", 1)[0].lstrip("+~") for o in overrides]
+    )
+    clash = [k for k in keys if k in post.parameters(frame)]
+    if clash:
+        raise ConfigError(
+            f"{', '.join(clash)} is drawn from the posterior={path}; drop the override (or the "
+            "posterior's column)"
+        )
+    p = Path(path).expanduser()
+    p = (p / "posterior.parquet" if p.is_dir() else p).resolve()
+    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+    return PosteriorDraws(p, sha, seeds_per_draw, post.draw(frame, n_draws, root_seed))
+
+
+def _load_draws(names: list[str], overrides, info: PosteriorDraws) -> list[dict[str, ModelParams]]:
+    """Every scenario's params under each draw: the user's overrides, then the draw's (a row
+    of the file drawn more than once is composed once)."""
+    loaded: dict[int, dict[str, ModelParams]] = {}
+    out = []
+    for _, row in info.draws.iterrows():
+        key = int(row["row"])
+        if key not in loaded:
+            if isinstance(overrides, Mapping):
+                merged = {**overrides, **{k: float(row[k]) for k in info.parameters}}
+            else:
+                merged = [*overrides, *post.overrides(row)]
+            loaded[key] = _load_all(names, merged)
+        out.append(loaded[key])
+    return out
 
 
 def _load_all(names: list[str], overrides) -> dict[str, ModelParams]:
@@ -273,6 +390,7 @@ def _manifest(result: ComparisonResult, overrides, command: str | None) -> dict:
         "horizon": any_params.steps,
         "people": any_params.population.size,
         "runs": result.runs.to_dict(orient="records"),
+        "posterior": _posterior_manifest(result.posterior),
         "figures": {
             k: str(result.files[k].relative_to(result.output_dir))
             for k in ("trajectories", "forest", "benefits_risks")
@@ -304,9 +422,68 @@ def _manifest(result: ComparisonResult, overrides, command: str | None) -> dict:
     }
 
 
+def _uncertainty(
+    summary: pd.DataFrame,
+    horizon: pd.DataFrame,
+    names: list[str],
+    info: PosteriorDraws,
+    seeds: list[int],
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """summary.csv with the uncertainty columns, and sobol.csv's table (None below
+    ``stats.SOBOL_MIN_DRAWS`` draws)."""
+    draw_of = {int(seed): info.draw_of_replicate(r) for r, seed in enumerate(seeds)}
+    outcomes = list(dict.fromkeys(summary["outcome"]))
+    extra = stats.uncertainty_table(horizon, draw_of, names, names[0], outcomes)
+    summary = summary.merge(extra, on=["scenario", "outcome"], how="left", validate="1:1")
+    if info.n_draws < stats.SOBOL_MIN_DRAWS or len(names) < 2:
+        return summary, None
+    means = stats.draw_mean_differences(horizon, draw_of, names, names[0], outcomes)
+    inputs = info.draws[info.parameters]
+    parts = []
+    for scenario, g in means.groupby("scenario", sort=False):
+        x = inputs.iloc[g["draw"].to_numpy()].reset_index(drop=True)
+        for o in outcomes:
+            s1 = stats.draw_sobol(x, g[o].to_numpy())
+            s1.insert(0, "outcome", o)
+            s1.insert(0, "scenario", scenario)
+            parts.append(s1)
+    return summary, pd.concat(parts, ignore_index=True)[stats.SOBOL_COLUMNS]
+
+
+def _report_uncertainty(info: PosteriorDraws | None, sobol, out: Path) -> dict | None:
+    """What report.md's section "Parameter uncertainty" needs (None without a posterior)."""
+    if info is None:
+        return None
+    return {
+        "posterior": str(info.path),
+        "sha256": info.sha256,
+        "draws": info.n_draws,
+        "seeds_per_draw": info.seeds_per_draw,
+        "parameters": info.parameters,
+        "sobol": sobol,
+        "sobol_file": "sobol.csv" if sobol is not None else None,
+    }
+
+
+def _posterior_manifest(info: PosteriorDraws | None) -> dict | None:
+    if info is None:
+        return None
+    return {
+        "path": str(info.path),
+        "sha256": info.sha256,
+        "draws": info.n_draws,
+        "seeds_per_draw": info.seeds_per_draw,
+        "parameters": info.parameters,
+        "rows": [
+            {"draw": d, "row": int(r["row"]), **{k: float(r[k]) for k in info.parameters}}
+            for d, (_, r) in enumerate(info.draws.iterrows())
+        ],
+    }
+
+
 def run_comparison(
     scenarios: list[str],
-    replicates: int = 30,
+    replicates: int | None = None,
     overrides: list[str] | dict | None = None,
     output_dir: str | Path = "outputs/compare",
     n_jobs: int = -1,
@@ -317,6 +494,9 @@ def run_comparison(
     notify: Callable[[str], None] | None = None,
     command: str | None = None,
     subgroups: Sequence[str] | None = None,
+    posterior: str | Path | None = None,
+    draws: int | None = None,
+    seeds_per_draw: int | None = None,
 ) -> ComparisonResult:
     """Compare scenarios over replicates with common random numbers.
 
@@ -324,8 +504,9 @@ def run_comparison(
     ----------
     scenarios : list of str
         Scenario names; the first is the reference of every paired difference.
-    replicates : int
-        Runs per scenario; replicate r of every scenario shares its seed.
+    replicates : int, optional
+        Runs per scenario (default 30); replicate r of every scenario shares its seed. Not with
+        ``posterior`` (its replicates are ``draws × seeds_per_draw``).
     overrides : list of str or dict, optional
         Model overrides applied to every scenario (``["steps=120", "population.size=1500"]`` or
         ``{"steps": 120}``); not ``seed`` (use ``root_seed``).
@@ -348,6 +529,14 @@ def run_comparison(
         Groups of ``recorder.GROUPS`` (``["vulnerable", "not_vulnerable"]``) that ``report.md``
         shows, each in a table of its outcomes: the reference's level and every scenario's
         paired difference. ``groups.csv`` holds every group either way.
+    posterior : path, optional
+        A ``posterior.parquet`` (or the folder holding it) to draw parameter sets from
+        (:mod:`.posterior`): replicate r = (draw d, seed s) of every scenario runs draw d's
+        parameters, applied as overrides after ``overrides``, with replicate r's seed.
+    draws : int, optional
+        Parameter draws (default 20 with a posterior).
+    seeds_per_draw : int, optional
+        Seeds (replicates) per draw (default 2 with a posterior).
 
     Returns
     -------
@@ -369,10 +558,16 @@ def run_comparison(
     """
     t0 = time.perf_counter()
     notify = notify or _notify_stderr
+    n_draws, per_draw = _check_posterior(posterior, draws, seeds_per_draw, replicates)
+    replicates = n_draws * per_draw
     names = _check_arguments(scenarios, replicates, root_seed)
     chosen = _check_subgroups(subgroups)
     overrides = _check_overrides(overrides)
+    info = None
+    if posterior is not None:
+        info = _posterior_draws(posterior, n_draws, per_draw, root_seed, overrides)
     base = _load_all(names, overrides)
+    by_draw = _load_draws(names, overrides, info) if info is not None else None
     seeds = replicate_seeds(root_seed, replicates)
     out = Path(output_dir).expanduser().resolve()
     # Nothing is written before the lock is held, and everything under it; SIGTERM unwinds
@@ -380,7 +575,7 @@ def run_comparison(
     with signals_interrupt(), folder_lock(out, command, hint="give another output_dir=..."):
         result = _compare_locked(
             names, base, seeds, root_seed, out, overrides, n_jobs, progress, figures, notify,
-            command, t0, chosen,
+            command, t0, chosen, info, by_draw,
         )  # fmt: skip
         # The run locks the workers took, and temp files of figures a killed comparison left.
         clean_store(out)
@@ -402,18 +597,29 @@ def _compare_locked(
     command: str | None,
     t0: float,
     subgroups: list[str],
+    info: PosteriorDraws | None = None,
+    by_draw: list[dict[str, ModelParams]] | None = None,
 ) -> ComparisonResult:
     """The comparison proper, run while holding ``out``'s lock (see :func:`run_comparison`)."""
     replicates = len(seeds)
-    planned = plan(base, seeds, out / "runs")
+    if info is None or by_draw is None:
+        planned = plan(base, seeds, out / "runs")
+    else:
+        per_replicate = [by_draw[info.draw_of_replicate(r)] for r in range(replicates)]
+        planned = plan_replicates(per_replicate, seeds, out / "runs")
     frames = execute(planned, n_jobs=n_jobs, progress=progress, notify=notify, desc="compare")
     trajectories = _stack(planned, frames)
-    summary = stats.summary_table(stats.horizon_table(trajectories), names, reference=names[0])
+    horizon = stats.horizon_table(trajectories)
+    summary = stats.summary_table(horizon, names, reference=names[0])
+    sobol = None
+    if info is not None:
+        summary, sobol = _uncertainty(summary, horizon, names, info, seeds)
     runs = pd.DataFrame(
         [
             {
                 "scenario": pr.scenario,
                 "replicate": pr.replicate,
+                **({"draw": info.draw_of_replicate(pr.replicate)} if info is not None else {}),
                 "seed": pr.params.seed,
                 "run_id": pr.run_id,
                 "file": f"runs/{pr.path.name}",
@@ -433,9 +639,15 @@ def _compare_locked(
         runs,
         base,
         subgroups=subgroups,
+        posterior=info,
+        sobol=sobol,
     )
     atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
     result.files["summary"] = out / "summary.csv"
+    (out / "sobol.csv").unlink(missing_ok=True)  # a previous comparison's, with more draws
+    if sobol is not None:
+        atomic_write_bytes(out / "sobol.csv", sobol.to_csv(index=False).encode())
+        result.files["sobol"] = out / "sobol.csv"
     result.groups = stats.groups_summary(_groups(planned), reference=names[0])
     atomic_write_bytes(out / "groups.csv", result.groups.to_csv(index=False).encode())
     result.files["groups"] = out / "groups.csv"
@@ -473,6 +685,7 @@ def _compare_locked(
         },
         result.groups,
         {g: GROUPS[g] for g in subgroups},
+        _report_uncertainty(info, sobol, out),
     )
     atomic_write_bytes(out / "report.md", text.encode())
     result.files["report"] = out / "report.md"

@@ -132,10 +132,24 @@ def plan(base: dict[str, ModelParams], seeds: Sequence[int], runs_dir: Path) -> 
     runs_dir : Path
         Where ``<run_id>.parquet`` files live.
     """
+    return plan_replicates([base] * len(seeds), seeds, runs_dir)
+
+
+def plan_replicates(
+    bases: Sequence[dict[str, ModelParams]], seeds: Sequence[int], runs_dir: Path
+) -> list[PlannedRun]:
+    """Every (scenario, replicate) run, where replicate r has params of its own.
+
+    As :func:`plan`, but replicate r of each scenario runs ``bases[r][scenario]`` with
+    ``seeds[r]`` (``compare posterior=``: replicate r's parameter draw, the same in every
+    scenario). Runs are ordered scenario by scenario, as :func:`plan`'s.
+    """
+    if len(bases) != len(seeds):
+        raise ValueError(f"{len(bases)} replicates' params for {len(seeds)} seeds")
     planned = []
-    for scenario, params in base.items():
+    for scenario in bases[0] if bases else {}:
         for r, seed in enumerate(seeds):
-            p = replace(params, seed=int(seed))
+            p = replace(bases[r][scenario], seed=int(seed))
             rid = run_id(p)
             planned.append(PlannedRun(scenario, r, p, rid, runs_dir / f"{rid}.parquet"))
     return planned
