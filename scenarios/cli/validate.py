@@ -30,6 +30,7 @@ VALIDATE_USAGE = """usage: peerwell validate model=MODEL [key=value ...] [output
                              [docs=docs/validation.md]
        peerwell validate evidence [replicates=6] [seed=1] [n_jobs=-1]
                 [output_dir=DIR] [docs=docs/evidence.md] [group.name=value ...]
+                [posterior=DIR [draws=20]]
 
 Runs the production kernels configured to a classic model's limit and compares
 them with its known answer. Prints simulated and analytic values side by side
@@ -45,10 +46,11 @@ with its figures beside it. scale=X multiplies every population (quick looks).
 held-out, virtual trials included) on the calibrated defaults; writes
 DIR/evidence.json (rows: target, role, source, published, published_ci,
 simulated, simulated_ci, within) and DIR/evidence.md (DIR: outputs/evidence).
-Within: the 95% interval of simulated - published contains 0.
+Within: the 95% interval of simulated - published contains 0. posterior=DIR
+runs it for draws=20 parameter sets of DIR/posterior.parquet and reports their
+coverage of the held-out targets: `peerwell validate evidence --help`.
 
-models and their parameters with defaults (what each parameter means:
-`peerwell validate model=MODEL --help`):
+models and defaults (each parameter's meaning: validate model=MODEL --help):
 {models}
 every model also takes: seed=3 replicates=1 output_dir=outputs/validation/MODEL
 """
@@ -73,6 +75,31 @@ Latin-hypercube points. Writes DIR/fit.json (values, standard errors, residuals)
 DIR/scenario/calibrated.yaml, runnable as
     peerwell run --config-dir DIR scenario=calibrated
 then reports the anchors at the fitted values (DIR/calibration.md).
+"""
+
+EVIDENCE_USAGE = """usage: peerwell validate evidence [replicates=6] [seed=1] [n_jobs=-1]
+           [output_dir=DIR] [docs=docs/evidence.md] [group.name=value ...]
+       peerwell validate evidence posterior=DIR [draws=20] [replicates=1] [...]
+
+Runs every target of conf/evidence/targets.yaml (calibration and held-out,
+virtual trials included) on the calibrated defaults and the overrides given;
+writes DIR/evidence.json (rows: target, role, source, published, published_ci,
+simulated, simulated_ci, within) and DIR/evidence.md (DIR: outputs/evidence).
+Within: the 95% interval of simulated - published contains 0. docs=PATH also
+rewrites the docs page (docs/evidence.md).
+
+posterior=DIR (a folder holding posterior.parquet, or the file itself: a column
+per parameter and weight, as `peerwell calibrate method=abc` writes) draws
+draws=20 parameter sets from it by weight (seed=) and runs the evidence for
+each, after the overrides given, with replicates=1 each by default. Per target:
+the predictive mean and 95% posterior predictive interval (the 2.5%/97.5%
+quantiles of the draws' values; with few replicates it carries Monte Carlo
+noise as well as the parameters' uncertainty) and covered: the published value
+lies inside it. Prints "Held out: k of n covered"; evidence.json gains
+posterior (path, sha256, draws, rows) and per row predictive_mean,
+predictive_interval and covered; DIR/evidence_draws.csv (draw, row, target,
+value) is rewritten after every draw, and a rerun with the same posterior,
+draws, seed, replicates and overrides reuses the draws already in it.
 """
 
 VALIDATE_ALL_KEYS = {"seed", "scale", "output_dir", "docs", "calibration_replicates"}
@@ -165,7 +192,9 @@ def validate_command(args: list[str]) -> int:
     usage = VALIDATE_USAGE.format(models=_models_help())
     if any(a in ("-h", "--help", "help") for a in args):
         asked = [a.split("=", 1)[1] for a in args if a.startswith("model=")]
-        if asked and asked[0] in V.MODELS:
+        if "evidence" in args:
+            print(EVIDENCE_USAGE)
+        elif asked and asked[0] in V.MODELS:
             print(_models_help(asked[0]))
         else:
             print(usage)
@@ -259,6 +288,8 @@ EVIDENCE_KEYS = {
     "n_jobs": (int, "an integer (-1: all cores)"),
     "output_dir": (str, "a folder"),
     "docs": (str, "a Markdown file (docs/evidence.md)"),
+    "posterior": (str, "a posterior.parquet or the folder holding it"),
+    "draws": (int, "an integer (at least 1)"),
 }
 
 
@@ -269,14 +300,29 @@ def _validate_evidence(pairs: dict[str, str], command: str) -> int:
     opts, overrides = options_and_overrides(pairs, EVIDENCE_KEYS, "validate evidence")
     if opts.get("replicates", 1) < 1:
         fail(f"replicates={opts['replicates']}: give at least 1")
+    if "draws" in opts and "posterior" not in opts:
+        fail(f"draws={opts['draws']}: draws are taken from a posterior; give posterior=DIR too")
+    if opts.get("draws", 1) < 1:
+        fail(f"draws={opts['draws']}: give at least 1")
     out = Path(opts.get("output_dir", "outputs/evidence"))
     try:
-        result = E.run_evidence(
-            overrides,
-            replicates=opts.get("replicates", 6),
-            seed=opts.get("seed", 1),
-            n_jobs=opts.get("n_jobs", -1),
-        )
+        if "posterior" in opts:
+            result = E.run_posterior(
+                overrides,
+                opts["posterior"],
+                draws=opts.get("draws", 20),
+                replicates=opts.get("replicates", 1),
+                seed=opts.get("seed", 1),
+                n_jobs=opts.get("n_jobs", -1),
+                out_dir=out,
+            )
+        else:
+            result = E.run_evidence(
+                overrides,
+                replicates=opts.get("replicates", 6),
+                seed=opts.get("seed", 1),
+                n_jobs=opts.get("n_jobs", -1),
+            )
         E.write(result, out, command)
         if "docs" in opts:
             Path(opts["docs"]).write_text(E.docs_markdown(result, command))
@@ -287,6 +333,7 @@ def _validate_evidence(pairs: dict[str, str], command: str) -> int:
     _print_evidence(result)
     print(
         f"wrote {out}/evidence.json, evidence.md"
+        + (f", {E.DRAWS_FILE}" if "posterior" in opts else "")
         + (f" and {opts['docs']}" if "docs" in opts else "")
     )
     return 0  # a held-out target outside is a finding about the model, not a failed command
@@ -296,18 +343,27 @@ def _print_evidence(result: dict) -> None:
     from peerwell.scenarios.evidence import evidence as E
 
     cfg = result["config"]
+    post = "posterior" in result
+    draws = f"{cfg['draws']} posterior draws × " if post else ""
     table = Table(
         title=f"peerwell validate evidence: N = {cfg['population.size']}, "
-        f"{cfg['replicates']} replicates (seed {result['seed']})"
+        f"{draws}{cfg['replicates']} replicates (seed {result['seed']})"
     )
-    for col in ("target", "role", "published (95% CI)", "simulated (95% CI)", "within"):
+    cols = ["target", "role", "published (95% CI)"]
+    cols += (
+        ["predictive [95% PI]", "within", "covered"] if post else ["simulated (95% CI)", "within"]
+    )
+    for col in cols:
         table.add_column(col, justify="left" if col in ("target", "role") else "right")
     for r in result["rows"]:
         status = {True: "yes", False: "[bold red]no[/]", None: "not run"}[r["within"]]
-        table.add_row(
+        cells = [
             r["target"], r["role"], f"{E._fmt(r['published'])} {E._ci(r['published_ci'])}",
             f"{E._fmt(r['simulated'])} {E._ci(r['simulated_ci'])}", status,
-        )  # fmt: skip
+        ]  # fmt: skip
+        if post:
+            cells.append({True: "yes", False: "[bold red]no[/]", None: "—"}[r["covered"]])
+        table.add_row(*cells)
     Console().print(table)
     held = [r for r in result["rows"] if r["role"] == "held_out"]
     print(
@@ -315,6 +371,9 @@ def _print_evidence(result: dict) -> None:
         f"{sum(r['within'] is False for r in held)} outside, "
         f"{sum(r['within'] is None for r in held)} not run (of {len(held)})"
     )
+    if post:
+        print(E.coverage_line(result))
+        print(E.coverage_line(result, "calibration"))
 
 
 def _print_calibration(rows: list[dict], title: str) -> None:

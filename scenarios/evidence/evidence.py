@@ -25,6 +25,7 @@ side, not when the mean does; a published bound or span when the simulated inter
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -230,6 +231,233 @@ def run_evidence(
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# Under parameter uncertainty: the same run for parameter sets drawn from a posterior
+
+DRAWS_FILE = "evidence_draws.csv"
+_DRAWS_KEY = "evidence_draws.json"  # what the draws in DRAWS_FILE were run with (resume)
+PREDICTIVE_RULE = (
+    "Each of the draws runs the evidence with its parameter set (after the command's overrides) "
+    "on the same seeds; a target's value per draw is its mean over the draw's replicates (a "
+    "trial or an effect: the draw's statistic); the predictive mean is the draws' mean and the "
+    "95% posterior predictive interval their 2.5% and 97.5% quantiles. With few replicates per "
+    "draw the interval carries the model's Monte Carlo noise as well as the parameters' "
+    "uncertainty. Covered: the published value lies inside that interval (None: no published "
+    "point value, or not run). Within: the difference test with the predictive mean and interval "
+    "in place of the simulated mean and CI"
+)
+
+
+def posterior_file(path: str | Path) -> Path:
+    """The posterior file that ``posterior=path`` names (a folder: its ``posterior.parquet``)."""
+    p = Path(path).expanduser()
+    return p / "posterior.parquet" if p.is_dir() else p
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _resumable(
+    out: Path, key: dict, drawn_rows: list[int], names: list[str]
+) -> tuple[dict, dict | None]:
+    """The draws already in ``out/evidence_draws.csv`` by a run with the same ``key`` (posterior,
+    draws, seed, replicates, overrides, targets): draw -> {target: value}, and the report of its
+    first draw (the rows' and settings' template), or ``({}, None)``."""
+    import json
+
+    import pandas as pd
+
+    try:
+        saved = json.loads((out / _DRAWS_KEY).read_text())
+        if saved.get("key") != key or saved.get("template") is None:
+            return {}, None
+        table = pd.read_csv(out / DRAWS_FILE)
+    except (OSError, ValueError, AttributeError):
+        return {}, None
+    if list(table.columns) != ["draw", "row", "target", "value"]:
+        return {}, None
+    done = {}
+    for d, part in table.groupby("draw"):
+        d = int(d)
+        if not 1 <= d <= len(drawn_rows) or set(part["row"]) != {drawn_rows[d - 1]}:
+            continue
+        values = dict(zip(part["target"], part["value"].astype(float), strict=True))
+        if set(values) == set(names):
+            done[d] = values
+    return done, saved["template"]
+
+
+def _write_draws(out: Path, values: dict[int, dict[str, float]], rows: list[int]) -> None:
+    lines = ["draw,row,target,value"]
+    for d in sorted(values):
+        lines += [
+            f"{d},{rows[d - 1]},{name},{repr(float(v)) if _finite(v) else ''}"
+            for name, v in values[d].items()
+        ]
+    from peerwell.scenarios.experiments.store import atomic_write_bytes
+
+    atomic_write_bytes(out / DRAWS_FILE, ("\n".join(lines) + "\n").encode())
+
+
+def run_posterior(
+    overrides: Sequence[str] = (),
+    posterior: str | Path = "",
+    *,
+    draws: int = 20,
+    replicates: int = 1,
+    seed: int = 1,
+    n_jobs: int = -1,
+    targets: Sequence[Target] | None = None,
+    notify: Callable[[str], None] = print,
+    out_dir: Path | None = None,
+) -> dict:
+    """The evidence under parameter uncertainty: :func:`run_evidence` once per parameter set drawn
+    from ``posterior`` (``experiments.posterior.draw(frame, draws, seed)``), the draw's overrides
+    after ``overrides``, every draw on ``seed`` (common random numbers: draws differ by their
+    parameters only).
+
+    With ``out_dir``, ``evidence_draws.csv`` (draw, row, target, value) is rewritten there after
+    every draw, and a rerun with the same posterior file, draws, seed, replicates, overrides and
+    targets reuses the draws already in it.
+
+    Returns
+    -------
+    dict
+        The report of :func:`run_evidence` whose rows also carry ``predictive_mean``,
+        ``predictive_interval`` ([2.5%, 97.5%] quantiles of the draws' values) and ``covered``
+        (the published value inside that interval); ``simulated``/``simulated_ci`` are the
+        predictive mean and interval and ``within`` is judged on them. Also ``posterior`` (path,
+        sha256, draws, rows drawn, parameters), ``coverage`` (per role: covered, run, targets)
+        and ``draws`` (per draw: row, {target: value}).
+    """
+    import json
+
+    import numpy as np
+
+    from peerwell.scenarios.experiments import posterior as P
+
+    frame = P.load_posterior(posterior)  # refuses a bad file before anything runs
+    drawn = P.draw(frame, draws, seed)
+    path = posterior_file(posterior)
+    targets = list(load_targets() if targets is None else targets)
+    names = [t.name for t in targets]
+    rows_drawn = [int(r) for r in drawn["row"]]
+    key = {
+        "posterior_sha256": _sha256(path),
+        "draws": draws,
+        "seed": seed,
+        "replicates": replicates,
+        "overrides": list(overrides),
+        "targets": names,
+    }
+    values: dict[int, dict[str, float]] = {}
+    template = None
+    out = None if out_dir is None else Path(out_dir)
+
+    def save_key() -> None:  # what the CSV's draws were run with, and the report's template
+        from peerwell.scenarios.experiments.store import atomic_write_bytes
+
+        text = json.dumps({"key": key, "template": template}, indent=1, default=C._json)
+        atomic_write_bytes(out / _DRAWS_KEY, (text + "\n").encode())
+
+    if out is not None:
+        values, template = _resumable(out, key, rows_drawn, names)
+        out.mkdir(parents=True, exist_ok=True)
+        save_key()
+        _write_draws(out, values, rows_drawn)
+    notes: set[str] = set()
+
+    def inner(message: str) -> None:  # a trial's note once, not once per draw
+        if message.startswith("note:") and message not in notes:
+            notes.add(message)
+            notify(message)
+
+    notify(f"validate evidence: {draws} draws from {path} ({len(frame)} rows), "
+           f"{replicates} replicate(s) each")  # fmt: skip
+    for d in range(1, draws + 1):
+        if d in values:
+            notify(f"draw {d}/{draws}: row {rows_drawn[d - 1]}, reused from {DRAWS_FILE}")
+            continue
+        started = time.perf_counter()
+        result = run_evidence(
+            [*overrides, *P.overrides(drawn.iloc[d - 1])], replicates=replicates, seed=seed,
+            n_jobs=n_jobs, targets=targets, notify=inner,
+        )  # fmt: skip
+        values[d] = {
+            r["target"]: math.nan if r["simulated"] is None else r["simulated"]
+            for r in result["rows"]
+        }
+        held = [r for r in result["rows"] if r["role"] == "held_out"]
+        notify(f"draw {d}/{draws}: row {rows_drawn[d - 1]}, "
+               f"{sum(bool(r['within']) for r in held)} of {len(held)} held-out targets within "
+               f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+        if template is None:
+            template = result
+            if out is not None:
+                save_key()
+        if out is not None:
+            _write_draws(out, values, rows_drawn)
+    assert template is not None
+    by_name = {t.name: t for t in targets}
+    for r in template["rows"]:
+        t = by_name[r["target"]]
+        x = np.array([values[d][t.name] for d in range(1, draws + 1)], dtype=float)
+        x = x[np.isfinite(x)]
+        mean, pi = (math.nan, None)
+        if len(x):
+            mean = float(x.mean())
+            pi = tuple(float(q) for q in np.quantile(x, [0.025, 0.975]))
+        covered = None
+        if pi is not None and t.value is not None:
+            covered = bool(pi[0] <= t.value <= pi[1])
+        r["simulated"] = r["predictive_mean"] = _num(mean)
+        r["simulated_ci"] = r["predictive_interval"] = None if pi is None else list(pi)
+        r["within"] = within(t.value, t.interval, mean, pi, ratio=t.statistic in RATIO_STATISTICS)
+        r["covered"] = covered
+    cfg = template["config"]
+    cfg["overrides"] = list(overrides)
+    cfg["draws"] = draws
+    cfg["predictive_rule"] = PREDICTIVE_RULE
+    template["posterior"] = {
+        "path": str(path),
+        "sha256": key["posterior_sha256"],
+        "draws": draws,
+        "rows": rows_drawn,
+        "parameters": P.parameters(frame),
+    }
+    template["coverage"] = coverage(template["rows"])
+    template["draws"] = [
+        {"draw": d, "row": rows_drawn[d - 1], "values": values[d]} for d in range(1, draws + 1)
+    ]
+    return template
+
+
+def coverage(rows: Sequence[dict]) -> dict:
+    """Per role: targets covered by the predictive interval, targets it was judged for, targets."""
+    out = {}
+    for role in ("held_out", "calibration"):
+        mine = [r for r in rows if r["role"] == role]
+        out[role] = {
+            "covered": sum(r.get("covered") is True for r in mine),
+            "run": sum(r.get("covered") is not None for r in mine),
+            "targets": len(mine),
+        }
+    return out
+
+
+def coverage_line(result: dict, role: str = "held_out") -> str:
+    c = result["coverage"][role]
+    what = "Held out" if role == "held_out" else "Calibration"
+    line = (f"{what}: {c['covered']} of {c['run']} covered by the 95% posterior predictive "
+            "interval")  # fmt: skip
+    if c["run"] < c["targets"]:
+        line += f" ({c['targets'] - c['run']} without a published value or not run)"
+    return line
+
+
 def _trial(t, params, replicates, seed, overrides):
     """A trial target's simulated effect and CI (``trials.run_trial``), or why it was not run: a
     design the given overrides make impossible is reported in its row, the rest still run."""
@@ -290,8 +518,9 @@ def table_markdown(result: dict, role: str | None = None) -> str:
             f"{_fmt(r['published'])} {_ci(r['published_ci'])}",
             f"{_fmt(r['simulated'])} {_ci(r['simulated_ci'])}", status,
         ])  # fmt: skip
+    simulated = "predictive mean [95% PI]" if "posterior" in result else "simulated (95% CI)"
     header = ["target", "role", "kind", "statistic", "source", "published (95% CI)",
-              "simulated (95% CI)", "within"]  # fmt: skip
+              simulated, "within"]  # fmt: skip
     return markdown_table(header, cells)
 
 
@@ -304,6 +533,10 @@ def report_markdown(result: dict, command: str = "") -> str:
         f"Command: `{command or 'peerwell validate evidence'}` (peerwell {result['version']}); "
         f"N = {cfg['population.size']}, {cfg['steps']} days, {cfg['replicates']} replicates "
         f"(root seed {result['seed']}).\n",
+    ]
+    if "posterior" in result:
+        lines += posterior_markdown(result)
+    lines += [
         f"Held out: {n_in} of {n_run} run are within ({len(held) - n_run} not run).\n",
         f"Within: {cfg['within_rule']}.\n",
         "## Held-out targets\n",
@@ -330,14 +563,44 @@ def report_markdown(result: dict, command: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def posterior_markdown(result: dict) -> list[str]:
+    """The posterior predictive check of the held-out targets: its lines of the report."""
+    from peerwell.analysis.tables import markdown_table
+
+    post, cfg = result["posterior"], result["config"]
+    cells = [
+        [r["target"], f"{_fmt(r['published'])} {_ci(r['published_ci'])}",
+         f"{_fmt(r['predictive_mean'])} {_ci(r['predictive_interval'])}",
+         {True: "yes", False: "**no**", None: "—"}[r["covered"]]]
+        for r in result["rows"] if r["role"] == "held_out"
+    ]  # fmt: skip
+    return [
+        "## Posterior predictive check of the held-out targets\n",
+        f"{post['draws']} parameter sets drawn by weight from `{post['path']}` (sha256 "
+        f"{post['sha256'][:12]}…; parameters {', '.join(post['parameters'])}), each run with "
+        f"{cfg['replicates']} replicate(s) on the same seeds. {cfg['predictive_rule']}.\n",
+        f"{coverage_line(result)}.\n",
+        f"{coverage_line(result, 'calibration')} (for reference).\n",
+        markdown_table(
+            ["target", "published (95% CI)", "predictive mean [95% PI]", "covered"], cells
+        ),
+        "",
+    ]
+
+
 def write(result: dict, out_dir: Path, command: str = "") -> Path:
-    """``evidence.json`` and ``evidence.md`` in ``out_dir``."""
+    """``evidence.json`` and ``evidence.md`` in ``out_dir`` (under a posterior also
+    ``evidence_draws.csv``: draw, row, target, value)."""
     import json
 
     from peerwell.scenarios.experiments.store import atomic_write_bytes
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if "draws" in result:
+        per_draw = {x["draw"]: x["values"] for x in result["draws"]}
+        _write_draws(out, per_draw, [x["row"] for x in result["draws"]])
+        result = {k: v for k, v in result.items() if k != "draws"}  # the table is the CSV
     text = json.dumps(result, indent=1, default=C._json, allow_nan=False)
     atomic_write_bytes(out / "evidence.json", (text + "\n").encode())
     md = "# Evidence: calibration and held-out targets\n\n" + report_markdown(result, command)
@@ -391,6 +654,39 @@ against none; the model has no symptom state, so "symptoms" is read as mental we
 misinformation meta-analyses measured belief right after single exposures in mostly general
 populations, and both also set per-item parameters of the model (`informs` in the file), so
 agreement there is partly by construction.
+
+## Under parameter uncertainty: `posterior=` and coverage
+
+The table is one parameter set, the calibrated defaults. A calibration that returns a posterior
+sample (`DIR/posterior.parquet`: a column per parameter, named as on the command line, and
+`weight`; see `peerwell.scenarios.experiments.posterior`) can be carried into the held-out
+check:
+
+```text
+peerwell validate evidence posterior=DIR draws=20 [replicates=1] [seed=1] output_dir=OUT
+```
+
+`draws` parameter sets are resampled from the file by weight (with their own stream of `seed`),
+and the evidence is run once per draw with the draw's values after the command's overrides, every
+draw on the same seeds, so draws differ by their parameters only. A target's value in a draw is
+its mean over the draw's replicates (an effect or a trial: the draw's statistic). Per target the
+report gives the **predictive mean** (the draws' mean) and the **95% posterior predictive
+interval** (the 2.5% and 97.5% quantiles of the draws' values), and **covered**: whether the
+published value lies inside that interval. With one replicate per draw the interval carries the
+model's Monte Carlo noise as well as the parameters' uncertainty; more replicates leave mostly
+the parameters'. The key number is the count of the held-out targets covered ("Held out: k of n
+covered by the 95% posterior predictive interval", on the console and in `OUT/evidence.md`); the
+calibration targets' count is given for reference only, since the posterior was fitted to them.
+**Within** is still reported, with the predictive mean and interval in place of the simulated
+mean and CI.
+
+`OUT/evidence.json` gains `posterior` (path, sha256 of the file, draws, the rows drawn,
+parameters) and `coverage`, and each row `predictive_mean`, `predictive_interval` and `covered`
+(`null`: no published point value, or not run). `OUT/evidence_draws.csv` (draw, row, target,
+value) is rewritten after every draw; a rerun with the same posterior file, draws, seed,
+replicates and overrides reuses the draws already in it and runs only the rest. A missing file, a
+file that is not Parquet, a column that is not a model parameter or `draws` below 1 is refused
+in one line before anything runs.
 
 ## The table
 
