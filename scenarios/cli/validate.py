@@ -58,6 +58,9 @@ every model also takes: seed=3 replicates=1 output_dir=outputs/validation/MODEL
 CALIBRATE_USAGE = """usage: peerwell calibrate [replicates=4] [seed=1] [n_jobs=-1] [output_dir=DIR] [key=value ...]
        peerwell calibrate fit=true [budget=40] [starts=2] [fit_replicates=2] [output_dir=DIR]
        peerwell calibrate config=DIR/scenario/calibrated.yaml
+       peerwell calibrate method=morris [trajectories=10] [output_dir=DIR] [docs=FILE]
+       peerwell calibrate method=abc [budget=default|small|N] [population=N]
+                          [scheduler=tcp://HOST:8786] [output_dir=DIR] [key=value ...]
 
 Run the calibration scenarios (baseline, offline_only, moderated_community) with replicates and
 report, for every empirical anchor of the model brief the model can express: the target, the
@@ -75,6 +78,19 @@ Latin-hypercube points. Writes DIR/fit.json (values, standard errors, residuals)
 DIR/scenario/calibrated.yaml, runnable as
     peerwell run --config-dir DIR scenario=calibrated
 then reports the anchors at the fitted values (DIR/calibration.md).
+
+method=morris screens every prior of conf/evidence/priors.yaml (Morris elementary effects,
+SALib) on the calibration targets and the main scenario contrasts; writes DIR/screen.csv (the
+selected parameters) and DIR/screen.md. conf/evidence/screen.csv is the screen ABC fits.
+
+method=abc fits the screened parameters to the calibration targets (never the held-out ones)
+by ABC-SMC (pyabc): budget= model evaluations in all (small: 300, default: 6000, about 30 min
+on two cores), population= particles per generation. Writes DIR/posterior.parquet (a column
+per parameter, weight), posterior.csv, ppc.csv (posterior predictive check of each target),
+diagnostics.json (acceptance, effective sample size per generation), abc.md, figures/ and
+abc.db: the same command again resumes an interrupted calibration. n_jobs= local workers
+(-1: all cores; 1: one process, reproducible to the bit); scheduler= runs the particles on a
+Dask cluster instead (peerwell[dask]; the `launcher=dask` cluster of sweeps).
 """
 
 EVIDENCE_USAGE = """usage: peerwell validate evidence [replicates=6] [seed=1] [n_jobs=-1]
@@ -110,6 +126,7 @@ CALIBRATE_KEYS = {
     "output_dir": (str, "a folder"),
     "fit": (V._bool, "true or false"),
     "budget": (int, "an integer (model evaluations)"),
+    "method": (str, "least_squares, abc or morris"),
     "starts": (int, "an integer (starting points of the local search)"),
     "fit_replicates": (int, "an integer"),
     "config": (str, "a scenario YAML file"),
@@ -398,6 +415,12 @@ def calibrate_command(args: list[str]) -> int:
         print(usage)
         return 0
     pairs = _pairs(args, usage)
+    method = pairs.get("method", "least_squares")
+    if method != "least_squares":  # Bayesian calibration and the screen: their own options
+        from peerwell.scenarios.cli.uncertainty import run_method
+
+        return run_method(method, pairs, "peerwell calibrate " + " ".join(args))
+    pairs.pop("method", None)
     opts, overrides = options_and_overrides(
         pairs, CALIBRATE_KEYS, "calibrate", ("steps", "record_every", "network")
     )

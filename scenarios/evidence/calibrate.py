@@ -182,11 +182,46 @@ def run_probes(
     reps: list[dict[str, float]] = [{} for _ in seeds]
     for (name, r, _), res in zip(jobs, results):  # in the jobs' order, whatever the finishing one
         reps[r].update({f"{name}.{k}": v for k, v in res.items()})
-    for rep in reps:
-        if "baseline.empowerment_mean" in rep and "offline_only.empowerment_mean" in rep:
-            for k in ("empowerment_mean", "recovery_mean", "belonging_mean", "care_seeking_share"):
-                rep[f"diff.{k}"] = rep[f"baseline.{k}"] - rep[f"offline_only.{k}"]
-    return reps
+    return [_with_differences(rep) for rep in reps]
+
+
+def _with_differences(rep: dict[str, float]) -> dict[str, float]:
+    """Add ``diff.measure`` = baseline - offline_only for the paired contrasts, when both ran."""
+    if "baseline.empowerment_mean" in rep and "offline_only.empowerment_mean" in rep:
+        for k in ("empowerment_mean", "recovery_mean", "belonging_mean", "care_seeking_share"):
+            rep[f"diff.{k}"] = rep[f"baseline.{k}"] - rep[f"offline_only.{k}"]
+    return rep
+
+
+def measure_point(
+    base: dict[str, ModelParams], values: dict[str, float], seed: int
+) -> dict[str, float]:
+    """Every scenario of ``base`` with the parameter ``values`` set, on ``seed``: one flat dict
+    as :func:`run_probes` gives per replicate. The values are set on the composed scenarios
+    (``with_overrides``: checked, no Hydra composition), so a design of thousands of points costs
+    only its runs."""
+    import dataclasses
+
+    from peerwell.simulation.params import with_overrides
+
+    rep: dict[str, float] = {}
+    for name, p in base.items():
+        run = dataclasses.replace(with_overrides(p, values), seed=int(seed))
+        rep.update({f"{name}.{k}": v for k, v in probe(run).items()})
+    return _with_differences(rep)
+
+
+def run_points(
+    base: dict[str, ModelParams], points: Sequence[dict[str, float]], seed: int, *, n_jobs: int = 1
+) -> list[dict[str, float]]:
+    """:func:`measure_point` at every point (one seed for all: common random numbers), in the
+    points' order; in parallel over the points (joblib, -1 all cores)."""
+    results: list[dict[str, float]] = [{} for _ in points]
+    jobs = [(base, dict(v), seed) for v in points]
+    with contextlib.closing(run_parallel(measure_point, jobs, n_jobs=n_jobs)) as done:
+        for i, res in done:
+            results[i] = res
+    return results
 
 
 def summarise(values: Sequence[float]) -> tuple[float, float, float]:
