@@ -201,7 +201,17 @@ def run_abc(
             )
     elif (out / DB).exists():
         (out / DB).unlink()  # a database without its settings: an interrupted first write
-    C.probe(C._quiet(_tiny(base["baseline"])))  # compile or load the kernels before the workers
+    # One run at the defaults (it also compiles the kernels before the workers start): a target
+    # this scale cannot measure (retention needs a cohort of 20 joiners) is left out of the fit.
+    at_defaults = C.measure_point(base, {}, particle_seed(seed, ()))
+    unmeasured = [a.id for a in fitted if not math.isfinite(at_defaults.get(a.measure, math.nan))]
+    if unmeasured:
+        notify(f"abc: left out of the fit, not measurable at N = "
+               f"{base['baseline'].population.size}: {', '.join(unmeasured)}")  # fmt: skip
+        fitted = [a for a in fitted if a.id not in unmeasured]
+        measures = [a.measure for a in fitted]
+    if not fitted:
+        raise ConfigError("abc: no calibration target can be measured at this scale")
     prior = pyabc.Distribution(**{
         p.name: pyabc.RV("uniform", p.lo, p.hi - p.lo) if p.distribution == "uniform"
         else pyabc.RV("loguniform", p.lo, p.hi)
@@ -236,15 +246,9 @@ def run_abc(
             (resource.close if hasattr(resource, "close") else resource.shutdown)()
     result = summarise_history(abc.history, fit, fitted, base)
     result.update(seconds=round(time.perf_counter() - t0, 1), resumed=resumed,
-                  settings=settings, evaluations_budget=evaluations)  # fmt: skip
+                  settings=settings, evaluations_budget=evaluations, unmeasured=unmeasured)  # fmt: skip
     write(result, out, fit)
     return result
-
-
-def _tiny(p):
-    import dataclasses
-
-    return dataclasses.replace(p, steps=2, population=dataclasses.replace(p.population, size=200))
 
 
 def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> list[float]:
@@ -266,6 +270,7 @@ def summarise_history(history, fit: list[Prior], fitted: list[Anchor], base) -> 
     names = [p.name for p in fit]
     posterior = df[names].reset_index(drop=True).astype(float)
     posterior["weight"] = np.asarray(w, float) / np.sum(w)
+    posterior.columns.name = None  # pyabc names its column index
     pops = history.get_all_populations()
     generations = []
     for _, row in pops[pops["t"] >= 0].iterrows():
@@ -330,6 +335,7 @@ def write(result: dict, out: Path, fit: list[Prior]) -> None:
     atomic_write_bytes(out / "posterior.csv", result["summary"].to_csv(index=False).encode())
     diag = dict(result["diagnostics"])
     diag.update(settings=result["settings"], seconds=result["seconds"],
+                targets=list(result["ppc"]["target"]), left_out=result["unmeasured"],
                 resumed=result["resumed"], budget=result["evaluations_budget"],
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
                 posterior_sha256=hashlib.sha256(buf.getvalue()).hexdigest())  # fmt: skip

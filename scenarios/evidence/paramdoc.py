@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -244,11 +245,24 @@ def _box_cell(row: ParamRow, links: bool) -> str:
     return row.box
 
 
+@functools.cache
+def prior_texts() -> dict[str, str]:
+    """Each parameter with a prior (``conf/evidence/priors.yaml``): ``U(lo, hi)`` or
+    ``logU(lo, hi)``, and ``, fitted`` when the screen selects it for ``calibrate method=abc``."""
+    from peerwell.scenarios.evidence.priors import load_priors, screened
+
+    priors = load_priors()
+    fitted = {p.name for p in screened(priors)}
+    return {p.name: p.text() + (", fitted" if p.name in fitted else "") for p in priors}
+
+
 def _cells(row: ParamRow, links: bool) -> list[str]:
     # A bare "assumption" has nothing to show; "assumption (…)" shows what motivates it.
     bare = row.source.strip().lower() == "assumption"
     source = "—" if bare or row.basis == "n/a" else _md(row.source)
     basis = f"**{row.basis}**" if row.basis == "assumption" else row.basis
+    if row.name in prior_texts():
+        basis += f"; prior `{prior_texts()[row.name]}`"
     return [
         f"`{row.name}`",
         _md(row.help),
@@ -303,6 +317,7 @@ RECORD_FIELDS = (
     "source",
     "sweep_lo",
     "sweep_hi",
+    "prior",
 )
 
 
@@ -330,6 +345,7 @@ def records(
                 "source": r.source,
                 "sweep_lo": sweep[0] if sweep else None,
                 "sweep_hi": sweep[1] if sweep else None,
+                "prior": prior_texts().get(r.name, ""),
             }
         )
     return out
@@ -425,6 +441,11 @@ def render_params_block() -> str:
         "section implementing that box of the conceptual model; **basis** says how the default "
         "relates to data:\n",
         render_basis_summary(),
+        f"An uncertain parameter that might matter ({len(prior_texts())} of them) also has a "
+        "**prior** in its basis cell: its distribution on a stated range "
+        "(`conf/evidence/priors.yaml`, each range with its basis), and `fitted` when the Morris "
+        "screen selects it for the Bayesian calibration (`peerwell calibrate method=abc`; see "
+        "[Parameter uncertainty](uncertainty.md)).\n",
         "Boxes of the conceptual model used in the **box** column:\n",
         render_boxes(),
         render_markdown(links=True, heading="####"),
