@@ -57,8 +57,10 @@ __all__ = [
     "Comparison",
     "Heatmap",
     "Overrides",
+    "Posterior",
     "Result",
     "Sensitivity",
+    "calibrate_abc",
     "collect",
     "compare",
     "list_params",
@@ -531,7 +533,7 @@ class Comparison(ComparisonResult):
 
 def compare(
     scenarios: Sequence[str],
-    replicates: int = 30,
+    replicates: int | None = None,
     overrides: Overrides = None,
     *,
     output_dir: str | Path = "outputs/compare",
@@ -540,6 +542,9 @@ def compare(
     progress: bool = False,
     figures: bool = True,
     subgroups: Sequence[str] | None = None,
+    posterior: str | Path | None = None,
+    draws: int | None = None,
+    seeds_per_draw: int | None = None,
     **kwargs: Any,
 ) -> Comparison:
     """Compare scenarios over replicates, as ``peerwell compare`` does.
@@ -551,8 +556,8 @@ def compare(
     ----------
     scenarios : sequence of str
         Scenario names; the first is the reference of every paired difference.
-    replicates : int
-        Runs per scenario.
+    replicates : int, optional
+        Runs per scenario (default 30; with ``posterior``, ``draws × seeds_per_draw``).
     overrides : mapping or sequence of str, optional
         Model overrides applied to every scenario (not ``seed``: see ``seed`` below).
     output_dir : path
@@ -570,6 +575,13 @@ def compare(
         Groups of ``recorder.GROUPS`` (``["vulnerable", "not_vulnerable"]``) whose outcomes
         ``report.md`` shows, each in a table: the first scenario's level and every scenario's
         paired difference (the command's ``subgroups=``). ``.groups`` has every group anyway.
+    posterior : path, optional
+        A ``posterior.parquet`` of :func:`calibrate_abc` (or its folder): replicate r of every
+        scenario runs parameter draw r // seeds_per_draw on the same seed, so each difference
+        carries parameter and stochastic uncertainty (``summary.csv`` gains ``diff_ui_low``,
+        ``diff_ui_high`` and ``param_var_share``; ``sobol.csv`` from 20 draws).
+    draws, seeds_per_draw : int, optional
+        Parameter draws (default 20) and seeds per draw (default 2) with ``posterior``.
     **kwargs
         More model overrides, ``__`` for each dot: ``steps=120``, ``population__size=1500``.
 
@@ -603,6 +615,8 @@ def compare(
         subgroups = [subgroups]
     if subgroups:
         call += f", subgroups={list(subgroups)!r}"
+    if posterior is not None:
+        call += f", posterior={str(posterior)!r}, draws={draws}, seeds_per_draw={seeds_per_draw}"
     result = run_comparison(
         names,
         replicates,
@@ -614,9 +628,115 @@ def compare(
         figures=figures,
         command=f"peerwell.compare({call}, seed={seed})",
         subgroups=subgroups,
+        posterior=posterior,
+        draws=draws,
+        seeds_per_draw=seeds_per_draw,
     )
     values = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
     return Comparison(**values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter uncertainty
+
+
+@dataclass
+class Posterior:
+    """A Bayesian calibration (what :func:`calibrate_abc` returns; the files it wrote).
+
+    Attributes
+    ----------
+    posterior : pandas.DataFrame
+        ``posterior.parquet``: one row per accepted parameter set, a column per parameter and
+        ``weight`` (summing to 1).
+    summary : pandas.DataFrame
+        ``posterior.csv``: per parameter its prior, default, posterior mean and median, 95%
+        credible interval (``ci_low``, ``ci_high``) and ``narrowing`` (1 − the interval's width
+        over the prior's).
+    ppc : pandas.DataFrame
+        ``ppc.csv``: per calibration target the published figure, the posterior predictive mean
+        and 95% interval, and ``covered``.
+    diagnostics : dict
+        ``diagnostics.json``: per generation the threshold, simulations, acceptance rate and
+        effective sample size.
+    output_dir : pathlib.Path
+        Where the files are (``posterior.parquet`` is ``output_dir / "posterior.parquet"``).
+    """
+
+    posterior: pd.DataFrame
+    summary: pd.DataFrame
+    ppc: pd.DataFrame
+    diagnostics: dict
+    output_dir: Path
+
+    @property
+    def path(self) -> Path:
+        """The posterior file, as :func:`compare` (``posterior=``) takes it."""
+        return self.output_dir / "posterior.parquet"
+
+
+def calibrate_abc(
+    output_dir: str | Path = "outputs/abc",
+    budget: str | int = "default",
+    overrides: Overrides = None,
+    *,
+    population: int | None = None,
+    seed: int = 1,
+    n_jobs: int = -1,
+    scheduler: str | None = None,
+    **kwargs: Any,
+) -> Posterior:
+    """Fit the screened parameters to the calibration targets by ABC-SMC, as
+    ``peerwell calibrate method=abc`` does (held-out targets never enter the fit).
+
+    Parameters
+    ----------
+    output_dir : path
+        Where ``posterior.parquet``, ``posterior.csv``, ``ppc.csv``, ``diagnostics.json``,
+        ``abc.md``, ``figures/`` and ``abc.db`` go; a folder holding an interrupted calibration
+        with the same settings is resumed.
+    budget : str or int
+        Model evaluations in all: ``"small"`` (300), ``"default"`` (6,000) or a number.
+    overrides : mapping or sequence of str, optional
+        Model overrides applied to the calibration scenarios.
+    population : int, optional
+        Particles per generation (default: set by the budget).
+    seed : int
+        Root seed (with ``n_jobs=1`` the posterior is the same to the bit).
+    n_jobs : int
+        Local workers: -1 all cores, 1 in this process.
+    scheduler : str, optional
+        A Dask scheduler's address: run the particles on that cluster.
+    **kwargs
+        More model overrides, ``__`` for each dot.
+
+    Returns
+    -------
+    Posterior
+        ``.posterior`` (the parquet file's table), ``.summary``, ``.ppc``, ``.diagnostics``,
+        ``.path``.
+
+    Raises
+    ------
+    ConfigError
+        A bad budget, override, prior or screen file, or an ``output_dir`` holding a calibration
+        with other settings; nothing is run.
+
+    Examples
+    --------
+    >>> cal = calibrate_abc("/tmp/abc", budget=80, population=12, n_jobs=1,
+    ...                     population__size=300, steps=120)  # doctest: +SKIP
+    >>> cal.summary[["parameter", "posterior_mean", "ci_low", "ci_high"]]  # doctest: +SKIP
+    """
+    from peerwell.scenarios.evidence.abc import run_abc
+
+    out = Path(output_dir).expanduser().resolve()
+    res = run_abc(
+        override_strings(overrides, **kwargs), output_dir=out, budget=budget,
+        population=population, seed=seed, n_jobs=n_jobs, scheduler=scheduler,
+        notify=lambda message: None,
+    )  # fmt: skip
+    return Posterior(res["posterior"], res["summary"], res["ppc"], res["diagnostics"], out)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -221,3 +221,12 @@ def test_bad_calibrate_options_are_refused_in_one_line(capsys, args, words, tmp_
     assert code == 2 and all(w in err for w in words), err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "posterior.parquet").exists()
+
+
+def test_the_calibration_benchmark_runs(capsys):
+    from benchmarks import bench_calibration
+
+    assert bench_calibration.main(["--quick", "--subprocess", "0"]) == 0
+    out = capsys.readouterr().out
+    for way in ("serial, composed per run", "serial, composed once", "calibration batch"):
+        assert way in out, out

@@ -112,7 +112,6 @@ def _sampler(n_jobs: int, scheduler: str | None):
     """pyabc's sampler: one process (reproducible to the bit), local workers (loky's reusable
     executor: each worker imports peerwell once and runs particles in batches), or a Dask
     cluster."""
-    import os
 
     from pyabc import sampler as S
 
@@ -129,17 +128,29 @@ def _sampler(n_jobs: int, scheduler: str | None):
         except OSError as exc:
             raise ConfigError(f"scheduler={scheduler}: cannot connect ({exc})") from None
         return S.DaskDistributedSampler(dask_client=client, batch_size=4), client
+    executor, workers = local_executor(n_jobs)
+    if executor is None:
+        return S.SingleCoreSampler(), None
+    return S.ConcurrentFutureSampler(executor, client_max_jobs=workers * 2, batch_size=1), executor
+
+
+def local_executor(n_jobs: int):
+    """``(executor, workers)``: loky worker processes that stay up for the whole calibration (each
+    imports peerwell and loads the kernels once, then runs particle after particle), each with
+    its share of the cores for Numba; ``(None, 1)`` for one worker (run in this process)."""
+    import os
+
     from joblib import effective_n_jobs
     from joblib.externals.loky import get_reusable_executor
 
     workers = effective_n_jobs(n_jobs)
     if workers <= 1:
-        return S.SingleCoreSampler(), None
+        return None, 1
     threads = max(1, (os.cpu_count() or 1) // workers)
     executor = get_reusable_executor(
         max_workers=workers, env={"NUMBA_NUM_THREADS": str(threads)}, reuse=False
     )
-    return S.ConcurrentFutureSampler(executor, client_max_jobs=workers * 2, batch_size=1), executor
+    return executor, workers
 
 
 def settings_of(overrides, fit: list[Prior], seed: int, budget, population: int) -> dict:
