@@ -135,8 +135,9 @@ def test_weighted_quantiles():
     assert B.weighted_quantiles(x, w, [0.25])[0] == pytest.approx(50.5, abs=0.6)
 
 
-def _screen(path):
-    rows = [{"parameter": PINNED, "selected": True}, {"parameter": LOOSE, "selected": True}]
+def _screen(path, loose_fitted=True):
+    rows = [{"parameter": PINNED, "selected": True, "fitted": True},
+            {"parameter": LOOSE, "selected": True, "fitted": loose_fitted}]  # fmt: skip
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -230,3 +231,15 @@ def test_the_calibration_benchmark_runs(capsys):
     out = capsys.readouterr().out
     for way in ("serial, composed per run", "serial, composed once", "calibration batch"):
         assert way in out, out
+
+
+def test_a_parameter_the_screen_carries_joins_the_posterior_at_its_prior(calibrated, tmp_path):
+    *_, kw, _ = calibrated
+    screen = _screen(tmp_path / "screen.csv", loose_fitted=False)
+    res = B.run_abc(SMALL, output_dir=tmp_path / "out", **{**kw, "screen_path": screen})
+    post = pd.read_parquet(tmp_path / "out" / "posterior.parquet")
+    assert list(post.columns) == [PINNED, LOOSE, "weight"]
+    assert [p["name"] for p in res["settings"]["parameters"]] == [PINNED]  # only it is fitted
+    prior = P.by_name(P.load_priors())[LOOSE]
+    assert post[LOOSE].between(prior.lo, prior.hi).all() and post[LOOSE].nunique() == len(post)
+    assert res["summary"].set_index("parameter")["fitted"].to_dict() == {PINNED: True, LOOSE: False}

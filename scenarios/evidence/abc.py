@@ -17,6 +17,10 @@ Euclidean norm of the calibration residuals of ``calibrate.fit_residuals`` (each
 simulated − published in units of the published standard error; a span of studies is 0 inside
 it) — the function that refuses any held-out target, so no held-out figure can enter the fit.
 
+The parameters fitted are the screen's ``fitted`` ones (``conf/evidence/screen.csv``: those
+the targets identify); the rest it selected are **carried**: they join ``posterior.parquet`` at
+their priors (one independent draw per particle), so a comparison carries their uncertainty too.
+
 Output in ``output_dir``: ``posterior.parquet`` (the last population: a column per parameter,
 ``weight``), ``diagnostics.json`` (per generation: threshold, particles, simulations,
 acceptance rate, effective sample size), ``ppc.csv`` (each calibration target's posterior
@@ -50,6 +54,7 @@ BUDGETS = {"small": (300, 40), "default": (6000, 300)}
 MIN_ACCEPTANCE = 0.01  # a generation accepting fewer than 1 in 100 ends the run: further
 # generations would cost more than the whole budget for little narrowing
 DB = "abc.db"
+CARRIED_STREAM = 0xCA  # the draws of the carried parameters: a stream apart from pyabc's
 CONFIG = "abc_config.json"
 
 
@@ -153,10 +158,11 @@ def local_executor(n_jobs: int):
     return executor, workers
 
 
-def settings_of(overrides, fit: list[Prior], seed: int, budget, population: int) -> dict:
+def settings_of(overrides, fit: list[Prior], carried: list[Prior], seed: int, population: int):
     return {
         "overrides": list(overrides),
         "parameters": [p.__dict__ for p in fit],
+        "carried": [p.__dict__ for p in carried],
         "seed": seed,
         "population": population,
     }
@@ -193,13 +199,15 @@ def run_abc(
     population = int(population or pop)
     if population < 10:
         raise ConfigError(f"population={population}: ABC-SMC needs at least 10 particles")
-    fit = screened(load_priors(priors_path), screen_path)
+    priors = load_priors(priors_path)
+    fit = screened(priors, screen_path, "fitted")
+    carried = [p for p in screened(priors, screen_path) if p not in fit]
     base = C.scenario_params(overrides, C.FIT_SCENARIOS)
     fitted = fitted_anchors(base)
     measures = [a.measure for a in fitted]
     out = Path(output_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
-    settings = settings_of(overrides, fit, seed, budget, population)
+    settings = settings_of(overrides, fit, carried, seed, population)
     db_url = f"sqlite:///{out / DB}"
     resumed = (out / DB).is_file() and (out / CONFIG).is_file()
     if resumed:
@@ -255,8 +263,8 @@ def run_abc(
     finally:
         if resource is not None:
             (resource.close if hasattr(resource, "close") else resource.shutdown)()
-    result = summarise_history(abc.history, fit, fitted, base)
-    result.update(seconds=round(time.perf_counter() - t0, 1), resumed=resumed,
+    result = summarise_history(abc.history, fit, fitted, base, carried, seed)
+    result.update(seconds=round(time.perf_counter() - t0, 1), resumed=resumed, carried=carried,
                   settings=settings, evaluations_budget=evaluations, unmeasured=unmeasured)  # fmt: skip
     write(result, out, fit)
     return result
@@ -270,8 +278,19 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> lis
     return [float(np.interp(q, cdf, x)) for q in qs]
 
 
-def summarise_history(history, fit: list[Prior], fitted: list[Anchor], base) -> dict:
-    """Posterior, diagnostics and posterior predictive checks from a pyabc history."""
+def summarise_history(
+    history,
+    fit: list[Prior],
+    fitted: list[Anchor],
+    base,
+    carried: Sequence[Prior] = (),
+    seed: int = 1,
+) -> dict:
+    """Posterior, diagnostics and posterior predictive checks from a pyabc history.
+
+    The ``carried`` parameters (selected by the screen, not identified by the targets) join the
+    posterior at their priors: one independent draw per particle, from a stream of their own
+    (``SeedSequence([seed, CARRIED_STREAM])``), so the file is the same for the same history."""
     from pyabc.weighted_statistics import effective_sample_size
 
     from peerwell.simulation.params import get_param
@@ -282,6 +301,9 @@ def summarise_history(history, fit: list[Prior], fitted: list[Anchor], base) -> 
     posterior = df[names].reset_index(drop=True).astype(float)
     posterior["weight"] = np.asarray(w, float) / np.sum(w)
     posterior.columns.name = None  # pyabc names its column index
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, CARRIED_STREAM])))
+    for p in carried:
+        posterior.insert(posterior.columns.get_loc("weight"), p.name, p.ppf(rng.random(len(df))))
     pops = history.get_all_populations()
     generations = []
     for _, row in pops[pops["t"] >= 0].iterrows():
@@ -310,11 +332,11 @@ def summarise_history(history, fit: list[Prior], fitted: list[Anchor], base) -> 
             "covered": bool(covered),
         })  # fmt: skip
     summary_rows = []
-    for p in fit:
+    for p in [*fit, *carried]:
         x = posterior[p.name].to_numpy()
         lo, mid, hi = weighted_quantiles(x, posterior["weight"].to_numpy(), (0.025, 0.5, 0.975))
         summary_rows.append({
-            "parameter": p.name, "prior": p.text(), "basis": p.basis,
+            "parameter": p.name, "prior": p.text(), "basis": p.basis, "fitted": p in fit,
             "default": float(get_param(base["baseline"], p.name)),
             "posterior_mean": float(np.average(x, weights=posterior["weight"])),
             "posterior_median": mid, "ci_low": lo, "ci_high": hi,
@@ -351,13 +373,15 @@ def write(result: dict, out: Path, fit: list[Prior]) -> None:
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
                 posterior_sha256=hashlib.sha256(buf.getvalue()).hexdigest())  # fmt: skip
     atomic_write_bytes(out / "diagnostics.json", (json.dumps(diag, indent=1) + "\n").encode())
-    figures(result["posterior"], fit, out / "figures")
+    figures(result["posterior"], fit, out / "figures", result["carried"])
     atomic_write_bytes(out / "abc.md", report_markdown(result).encode())
 
 
-def figures(posterior: pd.DataFrame, fit: list[Prior], folder: Path) -> None:
-    """``marginals.png`` (each parameter's weighted posterior over its prior's range) and
-    ``pairwise.png`` (every pair, points sized by weight)."""
+def figures(
+    posterior: pd.DataFrame, fit: list[Prior], folder: Path, carried: Sequence[Prior] = ()
+) -> None:
+    """``marginals.png`` (each fitted parameter's weighted posterior over its prior's range) and
+    ``pairwise.png`` (every pair of fitted parameters, points sized by weight)."""
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -435,7 +459,7 @@ def report_markdown(result: dict) -> str:
             ],
             [
                 [
-                    r.parameter,
+                    r.parameter + ("" if r.fitted else " (carried at its prior)"),
                     r.prior,
                     f"{r.default:.4g}",
                     f"{r.posterior_mean:.4g}",

@@ -118,8 +118,11 @@ def by_name(priors: list[Prior]) -> dict[str, Prior]:
     return {p.name: p for p in priors}
 
 
-def screened(priors: list[Prior], screen_path: str | Path | None = None) -> list[Prior]:
-    """The priors the screen selected (``selected`` column of ``screen.csv``), in screen order.
+def screened(
+    priors: list[Prior], screen_path: str | Path | None = None, column: str = "selected"
+) -> list[Prior]:
+    """The priors the screen selected (``column`` of ``screen.csv``: ``selected``, or ``fitted``
+    for the ones ABC fits), in screen order.
 
     Raises
     ------
@@ -132,7 +135,7 @@ def screened(priors: list[Prior], screen_path: str | Path | None = None) -> list
             f"screen={p}: no such file; make it with `peerwell calibrate method=morris`"
         )
     with p.open() as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("selected", "").lower() == "true"]
+        rows = [r for r in csv.DictReader(fh) if r.get(column, "").lower() == "true"]
     known = by_name(priors)
     missing = [r["parameter"] for r in rows if r["parameter"] not in known]
     if missing:
@@ -140,5 +143,5 @@ def screened(priors: list[Prior], screen_path: str | Path | None = None) -> list
             f"screen={p}: selects {', '.join(missing)}, which have no prior; run the screen again"
         )
     if not rows:
-        raise ConfigError(f"screen={p}: selects no parameter")
+        raise ConfigError(f"screen={p}: no parameter is {column}")
     return [known[r["parameter"]] for r in rows]
