@@ -683,7 +683,8 @@ def calibrate_abc(
     population: int | None = None,
     seed: int = 1,
     n_jobs: int = -1,
-    scheduler: str | None = None,
+    launcher: str = "local",
+    address: str | None = None,
     **kwargs: Any,
 ) -> Posterior:
     """Fit the screened parameters to the calibration targets by ABC-SMC, as
@@ -705,8 +706,11 @@ def calibrate_abc(
         Root seed (with ``n_jobs=1`` the posterior is the same to the bit).
     n_jobs : int
         Local workers: -1 all cores, 1 in this process.
-    scheduler : str, optional
-        A Dask scheduler's address: run the particles on that cluster.
+    launcher : str
+        ``"local"`` (this machine's cores) or ``"dask"``: the particles run on the Dask cluster
+        at ``address`` (default: Dask's configured scheduler), as ``hydra/launcher=dask`` sweeps.
+    address : str, optional
+        The Dask scheduler, ``tcp://HOST:PORT``.
     **kwargs
         More model overrides, ``__`` for each dot.
 
@@ -733,7 +737,7 @@ def calibrate_abc(
     out = Path(output_dir).expanduser().resolve()
     res = run_abc(
         override_strings(overrides, **kwargs), output_dir=out, budget=budget,
-        population=population, seed=seed, n_jobs=n_jobs, scheduler=scheduler,
+        population=population, seed=seed, n_jobs=n_jobs, launcher=launcher, address=address,
         notify=lambda message: None,
     )  # fmt: skip
     return Posterior(res["posterior"], res["summary"], res["ppc"], res["diagnostics"], out)

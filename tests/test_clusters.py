@@ -309,6 +309,20 @@ class TestDask:
         assert_resumed(d, 6, after)
         assert_collects_like(d, local[6])
 
+    def test_a_bayesian_calibration_runs_its_particles_on_the_cluster(self, dask_cluster, tmp_path):
+        # `peerwell calibrate method=abc` through the same cluster as sweeps: pyabc's Dask
+        # sampler hands the particles to the cluster's workers (the driver runs none of them)
+        out = tmp_path / "abc"
+        args = [PEERWELL, "calibrate", "method=abc", "budget=60", "launcher=dask",
+                f"address={dask_cluster.address}", "population.size=300", "steps=60",
+                f"output_dir={out}"]  # fmt: skip
+        r = peerwell(args)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        post = pd.read_parquet(out / "posterior.parquet")
+        assert len(post) >= 10 and post["weight"].sum() == pytest.approx(1.0)
+        diag = json.loads((out / "diagnostics.json").read_text())
+        assert diag["total_simulations"] >= 60 and diag["generations"][0]["particles"] == 20
+
     def test_without_an_address_the_sweep_says_what_to_give(self, tmp_path):
         env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
         r = peerwell(sweep_args(tmp_path / "s", "hydra/launcher=dask"), env=env)

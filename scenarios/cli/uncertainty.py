@@ -2,7 +2,7 @@
 
 peerwell calibrate method=morris [trajectories=10] [output_dir=DIR] [docs=docs/uncertainty.md]
 peerwell calibrate method=abc [budget=default|small|N] [population=N] [output_dir=DIR]
-                              [scheduler=tcp://HOST:8786] [key=value ...]
+                              [launcher=dask address=tcp://HOST:8786] [key=value ...]
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ ABC_KEYS = {
     "population": (int, "an integer (particles per generation)"),
     "seed": (int, "an integer"),
     "n_jobs": (int, "an integer (-1: all cores)"),
-    "scheduler": (str, "a Dask scheduler address, e.g. tcp://host:8786"),
+    "launcher": (str, "local or dask"),
+    "address": (str, "a Dask scheduler address, e.g. tcp://host:8786"),
     "priors": (str, "a priors YAML file"),
     "screen": (str, "a screen.csv of `peerwell calibrate method=morris`"),
     "output_dir": (str, "a folder"),
@@ -65,7 +66,8 @@ def _abc(pairs: dict[str, str], command: str) -> int:
             population=opts.get("population"),
             seed=opts.get("seed", 1),
             n_jobs=opts.get("n_jobs", -1),
-            scheduler=opts.get("scheduler"),
+            launcher=opts.get("launcher", "local"),
+            address=opts.get("address"),
             priors_path=opts.get("priors"),
             screen_path=opts.get("screen"),
         )

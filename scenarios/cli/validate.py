@@ -60,7 +60,7 @@ CALIBRATE_USAGE = """usage: peerwell calibrate [replicates=4] [seed=1] [n_jobs=-
        peerwell calibrate config=DIR/scenario/calibrated.yaml
        peerwell calibrate method=morris [trajectories=10] [output_dir=DIR] [docs=FILE]
        peerwell calibrate method=abc [budget=default|small|N] [population=N]
-                          [scheduler=tcp://HOST:8786] [output_dir=DIR] [key=value ...]
+                          [launcher=dask address=tcp://HOST:8786] [output_dir=DIR] [key=value ...]
 
 Run the calibration scenarios (baseline, offline_only, moderated_community) with replicates and
 report, for every empirical anchor of the model brief the model can express: the target, the
@@ -89,8 +89,8 @@ on two cores), population= particles per generation. Writes DIR/posterior.parque
 per parameter, weight), posterior.csv, ppc.csv (posterior predictive check of each target),
 diagnostics.json (acceptance, effective sample size per generation), abc.md, figures/ and
 abc.db: the same command again resumes an interrupted calibration. n_jobs= local workers
-(-1: all cores; 1: one process, reproducible to the bit); scheduler= runs the particles on a
-Dask cluster instead (peerwell[dask]; the `launcher=dask` cluster of sweeps).
+(-1: all cores; 1: one process, reproducible to the bit); launcher=dask address=... runs the
+particles on a Dask cluster instead (peerwell[dask]; the cluster of hydra/launcher=dask sweeps).
 """
 
 EVIDENCE_USAGE = """usage: peerwell validate evidence [replicates=6] [seed=1] [n_jobs=-1]

@@ -7,7 +7,7 @@ an approximate posterior. Why pyabc: it is the maintained ABC-SMC library for st
 simulators (adaptive thresholds, multivariate-normal proposals fitted to the last population),
 it keeps every generation in a database (an interrupted calibration resumes from its last
 finished generation), and its samplers run the model on local processes or on a Dask cluster
-(the same ``launcher=dask`` as sweeps) without changing the calibration.
+(``launcher=dask address=...``, the cluster ``hydra/launcher=dask`` sweeps use) without changing the calibration.
 
 **Model.** One particle runs the fitted scenarios (baseline and the moderated community) with
 its parameter values set on the scenarios composed once (no Hydra composition, no interpreter
@@ -113,25 +113,36 @@ def fitted_anchors(base) -> list[Anchor]:
     return [a for a in anchors(base["baseline"]) if a.fit and (a.se() or a.target is None)]
 
 
-def _sampler(n_jobs: int, scheduler: str | None):
+LAUNCHERS = ("local", "dask")
+
+
+def _sampler(n_jobs: int, launcher: str, address: str | None):
     """pyabc's sampler: one process (reproducible to the bit), local workers (loky's reusable
     executor: each worker imports peerwell once and runs particles in batches), or a Dask
     cluster."""
 
     from pyabc import sampler as S
 
-    if scheduler:
+    if launcher not in LAUNCHERS:
+        raise ConfigError(f"launcher={launcher}: choose one of {', '.join(LAUNCHERS)}")
+    if launcher == "dask":
         try:
+            import dask
             from distributed import Client
         except ImportError:
             raise ConfigError(
-                "scheduler=...: the Dask sampler needs peerwell[dask] (pip install "
-                "'peerwell[dask]')"
+                "launcher=dask needs peerwell[dask] (pip install 'peerwell[dask]')"
             ) from None
+        # as the sweeps' Dask launcher: the address given, else Dask's configured scheduler
+        address = address or dask.config.get("scheduler-address", None)
+        if not address:
+            raise ConfigError(
+                "launcher=dask needs address=tcp://HOST:PORT (or DASK_SCHEDULER_ADDRESS)"
+            )
         try:
-            client = Client(scheduler, timeout=30)
+            client = Client(address, timeout=30)
         except OSError as exc:
-            raise ConfigError(f"scheduler={scheduler}: cannot connect ({exc})") from None
+            raise ConfigError(f"address={address}: cannot connect ({exc})") from None
         return S.DaskDistributedSampler(dask_client=client, batch_size=4), client
     executor, workers = local_executor(n_jobs)
     if executor is None:
@@ -176,7 +187,8 @@ def run_abc(
     population: int | None = None,
     seed: int = 1,
     n_jobs: int = -1,
-    scheduler: str | None = None,
+    launcher: str = "local",
+    address: str | None = None,
     priors_path: str | Path | None = None,
     screen_path: str | Path | None = None,
     notify: Callable[[str], None] = print,
@@ -236,7 +248,7 @@ def run_abc(
         else pyabc.RV("loguniform", p.lo, p.hi)
         for p in fit
     })  # fmt: skip
-    sampler, resource = _sampler(n_jobs, scheduler)
+    sampler, resource = _sampler(n_jobs, launcher, address)
     sampler.show_progress = False
     np.random.seed(seed % 2**32)  # noqa: NPY002  (pyabc draws from NumPy's global generator)
     abc = pyabc.ABCSMC(
