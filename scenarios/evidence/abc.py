@@ -86,13 +86,36 @@ class Simulator:
     """pyabc's model: a parameter set → the fitted anchors' measurements (picklable for the
     samplers' workers)."""
 
-    def __init__(self, base, names: list[str], measures: list[str], seed: int):
+    def __init__(
+        self, base, names: list[str], measures: list[str], seed: int, logs: Sequence[str] = ()
+    ):
         self.base, self.names, self.measures, self.seed = base, names, measures, seed
+        self.logs = set(logs)  # sampled as ln(value): see `sampling_prior`
 
     def __call__(self, parameter) -> dict[str, float]:
-        values = {n: float(parameter[n]) for n in self.names}
+        values = {n: natural(n, float(parameter[n]), self.logs) for n in self.names}
         rep = C.measure_point(self.base, values, particle_seed(self.seed, values.values()))
         return {m: float(rep.get(m, math.nan)) for m in self.measures}
+
+
+def natural(name: str, value: float, logs) -> float:
+    """A parameter's value from the space ABC samples it in (ln of it for a log-uniform prior)."""
+    return math.exp(value) if name in logs else value
+
+
+def sampling_prior(fit: Sequence[Prior]):
+    """pyabc's prior: every parameter **uniform** in the space it is sampled in, a log-uniform one
+    as ln(value). In its own value a log-uniform prior's density varies 4-fold across the range,
+    and ABC-SMC's importance weights (prior / proposal) carry that variation: on this model, the
+    effective sample size fell to 27 of 300 particles after one generation, and about half of the
+    weights' log-spread was the prior's."""
+    import pyabc
+
+    return pyabc.Distribution(**{
+        p.name: pyabc.RV("uniform", p.lo, p.hi - p.lo) if p.distribution == "uniform"
+        else pyabc.RV("uniform", math.log(p.lo), math.log(p.hi / p.lo))
+        for p in fit
+    })  # fmt: skip
 
 
 class Distance:
@@ -174,6 +197,7 @@ def settings_of(overrides, fit: list[Prior], carried: list[Prior], seed: int, po
         "overrides": list(overrides),
         "parameters": [p.__dict__ for p in fit],
         "carried": [p.__dict__ for p in carried],
+        "space": "log-uniform priors sampled as ln(value)",
         "seed": seed,
         "population": population,
     }
@@ -243,16 +267,13 @@ def run_abc(
         measures = [a.measure for a in fitted]
     if not fitted:
         raise ConfigError("abc: no calibration target can be measured at this scale")
-    prior = pyabc.Distribution(**{
-        p.name: pyabc.RV("uniform", p.lo, p.hi - p.lo) if p.distribution == "uniform"
-        else pyabc.RV("loguniform", p.lo, p.hi)
-        for p in fit
-    })  # fmt: skip
+    prior = sampling_prior(fit)
+    logs = [p.name for p in fit if p.distribution == "loguniform"]
     sampler, resource = _sampler(n_jobs, launcher, address)
     sampler.show_progress = False
     np.random.seed(seed % 2**32)  # noqa: NPY002  (pyabc draws from NumPy's global generator)
     abc = pyabc.ABCSMC(
-        Simulator(base, [p.name for p in fit], measures, seed),
+        Simulator(base, [p.name for p in fit], measures, seed, logs),
         prior,
         Distance(fitted),
         population_size=population,
@@ -311,6 +332,9 @@ def summarise_history(
     df, w = history.get_distribution(m=0, t=t_last)
     names = [p.name for p in fit]
     posterior = df[names].reset_index(drop=True).astype(float)
+    for p in fit:  # back from the space ABC sampled in
+        if p.distribution == "loguniform":
+            posterior[p.name] = np.exp(posterior[p.name])
     posterior["weight"] = np.asarray(w, float) / np.sum(w)
     posterior.columns.name = None  # pyabc names its column index
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, CARRIED_STREAM])))
