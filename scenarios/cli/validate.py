@@ -12,6 +12,7 @@ import math
 import os
 import shlex
 import sys
+import textwrap
 from pathlib import Path
 
 from rich.console import Console
@@ -55,42 +56,38 @@ models and defaults (each parameter's meaning: validate model=MODEL --help):
 every model also takes: seed=3 replicates=1 output_dir=outputs/validation/MODEL
 """
 
-CALIBRATE_USAGE = """usage: peerwell calibrate [replicates=4] [seed=1] [n_jobs=-1] [output_dir=DIR] [key=value ...]
-       peerwell calibrate fit=true [budget=40] [starts=2] [fit_replicates=2] [output_dir=DIR]
+CALIBRATE_USAGE = """usage: peerwell calibrate [replicates=4] [seed=1] [n_jobs=-1] [output_dir=DIR]
+                          [key=value ...]
+       peerwell calibrate fit=true [budget=40] [starts=2] [fit_replicates=2]
        peerwell calibrate config=DIR/scenario/calibrated.yaml
-       peerwell calibrate method=morris [trajectories=10] [output_dir=DIR] [docs=FILE]
+       peerwell calibrate method=morris [trajectories=10] [docs=FILE]
        peerwell calibrate method=abc [budget=default|small|N] [population=N]
-                          [launcher=dask address=tcp://HOST:8786] [output_dir=DIR] [key=value ...]
+                          [launcher=dask address=tcp://HOST:8786]
 
-Run the calibration scenarios (baseline, offline_only, moderated_community) with replicates and
-report, for every empirical anchor of the model brief the model can express: the target, the
-source, the simulated value with its 95% CI, and whether it is within tolerance. Writes
-DIR/calibration.json and DIR/calibration.md (default DIR: outputs/calibration).
+Runs the calibration scenarios (baseline, offline_only, moderated_community)
+with replicates and reports every empirical anchor the model can express: the
+target, its source, the simulated value with its 95% CI, and whether it is
+within tolerance; writes DIR/calibration.json and calibration.md (DIR:
+outputs/calibration). key=value parameters (population.size=3000, steps=365)
+apply to every calibration scenario; config=FILE those of a scenario file.
 
-Any model parameter (e.g. entry.leave_rate=0.005, population.size=3000, steps=365) applies to
-every calibration scenario; config=FILE applies the parameters of a scenario file.
-
-fit=true fits {free} to the anchors
-with scipy.optimize.least_squares within budget model evaluations (each: fit_replicates runs of
-baseline and moderated_community; about 5 s at N = 3000 on two cores). The search is local: it
-starts from the current values (set them as key=value to start elsewhere) and from starts-1
-Latin-hypercube points. Writes DIR/fit.json (values, standard errors, residuals) and
-DIR/scenario/calibrated.yaml, runnable as
+fit=true fits {free}
+to the anchors with scipy.optimize.least_squares within budget= evaluations
+(each: fit_replicates runs of baseline and moderated_community); writes
+DIR/fit.json and DIR/scenario/calibrated.yaml, runnable as
     peerwell run --config-dir DIR scenario=calibrated
-then reports the anchors at the fitted values (DIR/calibration.md).
 
-method=morris screens every prior of conf/evidence/priors.yaml (Morris elementary effects,
-SALib) on the calibration targets and the main scenario contrasts; writes DIR/screen.csv (the
-selected parameters) and DIR/screen.md. conf/evidence/screen.csv is the screen ABC fits.
+method=morris screens every prior of conf/evidence/priors.yaml (Morris, SALib)
+on the calibration targets and the main contrasts; writes DIR/screen.csv (the
+parameters selected, and which ABC fits) and screen.md.
 
-method=abc fits the screened parameters to the calibration targets (never the held-out ones)
-by ABC-SMC (pyabc): budget= model evaluations in all (small: 300, default: 6000, about 30 min
-on two cores), population= particles per generation. Writes DIR/posterior.parquet (a column
-per parameter, weight), posterior.csv, ppc.csv (posterior predictive check of each target),
-diagnostics.json (acceptance, effective sample size per generation), abc.md, figures/ and
-abc.db: the same command again resumes an interrupted calibration. n_jobs= local workers
-(-1: all cores; 1: one process, reproducible to the bit); launcher=dask address=... runs the
-particles on a Dask cluster instead (peerwell[dask]; the cluster of hydra/launcher=dask sweeps).
+method=abc fits the screened parameters to the calibration targets (never the
+held-out ones) by ABC-SMC (pyabc): budget= evaluations in all (small: 300,
+default: 6000, about 40 min on two cores), population= particles per
+generation. Writes DIR/posterior.parquet (a column per parameter, weight),
+posterior.csv, ppc.csv, diagnostics.json, abc.md, figures/ and abc.db (the same
+command resumes it). n_jobs=-1 all cores, 1 one process (reproducible to the
+bit); launcher=dask address=... on the Dask cluster of hydra/launcher=dask.
 """
 
 EVIDENCE_USAGE = """usage: peerwell validate evidence [replicates=6] [seed=1] [n_jobs=-1]
@@ -410,7 +407,10 @@ def calibrate_command(args: list[str]) -> int:
     """`peerwell calibrate`: the anchor report, and with fit=true a fit of the free parameters."""
     from peerwell.scenarios.evidence import calibrate as C
 
-    usage = CALIBRATE_USAGE.format(free=", ".join(f.name for f in C.FIT_PARAMS))
+    free = textwrap.fill(
+        ", ".join(f.name for f in C.FIT_PARAMS), 80, initial_indent="fit=true fits "
+    )
+    usage = CALIBRATE_USAGE.format(free=free[len("fit=true fits ") :])
     if any(a in ("-h", "--help", "help") for a in args):
         print(usage)
         return 0
