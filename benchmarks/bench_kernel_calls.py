@@ -39,14 +39,13 @@ def main(argv: list[str] | None = None) -> dict:
     # One untimed day's calls, keyword arguments as run_day gives them (the keys need not differ).
     day = [
         (C.membership, {"th": th, "key": k}),
-        (C.posting, {
-            "th": th, "key": k, "pack": True, "privacy": True, "privacy_key": key[PRIVACY],
-        }),
+        (C.posting, {"th": th, "key": k, "pack": True}),
         (C.feed, {"th": th}),
         (C.exchange, {
             "th": th, "key": k, "peer_norms": True, "indptr": g.indptr, "indices": g.indices,
             "beliefs": True, "belief_key": key[MISINFO], "all_flows": True,
         }),
+        (C.privacy, {"th": th, "key": key[PRIVACY]}),
         (C.social, {"th": th}),
         (C.activation, {"th": th}),
         (C.care, {"th": th, "key": k}),

@@ -54,9 +54,7 @@ GIVEN: dict[str, tuple[tuple[type, ...], np.dtype | None, int | str | None]] = {
     "th": ((np.ndarray,), np.dtype(np.float64), len(T.NAMES)),
     "key": ((np.uint64,), None, None),  # the mechanism's random key today (loop.step_keys)
     "belief_key": ((np.uint64,), None, None),  # the belief update's, when the exchange runs it
-    "privacy_key": ((np.uint64,), None, None),  # privacy's, when the posting pass runs it
     "pack": _FLAG,
-    "privacy": _FLAG,
     "peer_norms": _FLAG,
     "beliefs": _FLAG,
     "all_flows": _FLAG,

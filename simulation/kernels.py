@@ -137,10 +137,9 @@ def _role_rate(th, role):
 
 @njit(parallel=True, cache=True)
 def posting_kernel(
-    th, key, pack, privacy, privacy_key, community_next, role, misinfo, ever_posted, posts,
-    belonging, hostile_recent, disclosed, privacy_harm, c_disclosure, c_exposure, posted,
-    post_misinfo, post_accurate, post_aware, ever_posted_next, posts_next, role_next, stigma, tag,
-    disclosed_next, privacy_harm_next, disclosed_new, harmed,
+    th, key, pack, community_next, role, misinfo, ever_posted, posts, belonging, hostile_recent,
+    posted, post_misinfo, post_accurate, post_aware, ever_posted_next, posts_next, role_next,
+    stigma, tag,
 ):  # fmt: skip
     """Lurk or post, and roles that change (ODD §7.2). A member posts with their role's daily rate;
     a share ``health_post_share`` of posts carries health information, misleading if the poster
@@ -155,20 +154,31 @@ def posting_kernel(
 
     With ``pack`` (the exchange runs today), also writes each person's ``tag`` for the exchange
     (``pack_kernel``'s work, in the same pass: at 10,000 people a pass costs as much to start as
-    to run). With ``privacy`` (the privacy submodel runs today, untimed), also applies
-    ``privacy_kernel``'s rule with its key ``privacy_key``: it reads only today's posts and
-    communities, so the results are the same."""
+    to run)."""
     n = community_next.shape[0]
-    privacy_on = th[T.SW_PRIVACY] > 0.0
+    roles_on = th[T.SW_ROLES] > 0.0
+    # The parameters as locals: read from ``th`` in the loop, they are read again for every person
+    # (the stores to the day's arrays might, for all the compiler knows, have changed them).
+    rate_lurker, rate_contributor, rate_superuser = (
+        _role_rate(th, 0),
+        _role_rate(th, 1),
+        _role_rate(th, 2),
+    )
+    health_share = th[T.HEALTH_POST_SHARE]
+    misleads = th[T.SW_MISINFO] > 0.0
+    burnout, burnout_hostility = th[T.BURNOUT], th[T.BURNOUT_HOSTILITY]
+    become_contributor, become_superuser = th[T.BECOME_CONTRIBUTOR], th[T.BECOME_SUPERUSER]
     for i in prange(n):
         c = community_next[i]
         p = 0
         pm = 0
         pa = 0
-        if c >= 0 and chance(key, i, 0, _role_rate(th, role[i])):
+        r = role[i]
+        rate = rate_lurker if r == 0 else (rate_contributor if r == 1 else rate_superuser)
+        if c >= 0 and chance(key, i, 0, rate):
             p = 1
-            if chance(key, i, 1, th[T.HEALTH_POST_SHARE]):
-                if misinfo[i] == 1 and th[T.SW_MISINFO] > 0.0:
+            if chance(key, i, 1, health_share):
+                if misinfo[i] == 1 and misleads:
                     pm = 1
                 else:
                     pa = 1
@@ -179,28 +189,18 @@ def posting_kernel(
         post_accurate[i] = pa
         ever_posted_next[i] = 1 if (ever_posted[i] == 1 or p == 1) else 0
         posts_next[i] = posts[i] + p
-        r = role[i]
-        if c >= 0 and th[T.SW_ROLES] > 0.0:
-            down = th[T.BURNOUT] * (1.0 + th[T.BURNOUT_HOSTILITY] * hostile_recent[i])
-            if r == 0:
-                if chance(key, i, 2, th[T.BECOME_CONTRIBUTOR] * belonging[i]):
-                    r = 1
-            elif r == 1:
-                v = uniform(key, i, 2)
-                if v < th[T.BECOME_SUPERUSER]:
-                    r = 2
-                elif v >= 1.0 - down:
-                    r = 0
-            elif chance(key, i, 2, down):
-                r = 1
+        if c >= 0 and roles_on:
+            # One draw for every member, compared without branches (``chance(key, i, 2, p)`` is
+            # ``uniform(key, i, 2) < p`` for any p, without the draw): the loop then vectorises.
+            v = uniform(key, i, 2)
+            down = burnout * (1.0 + burnout_hostility * hostile_recent[i])
+            up_lurker = v < become_contributor * belonging[i]
+            contributor = 2 if v < become_superuser else (0 if v >= 1.0 - down else 1)
+            superuser = 1 if v < down else 2
+            r = (1 if up_lurker else 0) if r == 0 else (contributor if r == 1 else superuser)
         role_next[i] = r
         if pack:
             tag[i] = _tag(c, stigma[i], p, pm, pa, aw)
-        if privacy:
-            disclosed_next[i], privacy_harm_next[i], disclosed_new[i], harmed[i] = _privacy(
-                th, privacy_key, i, privacy_on, c, p, disclosed[i], privacy_harm[i], c_disclosure,
-                c_exposure,
-            )  # fmt: skip
 
 
 @njit(cache=True)
@@ -366,15 +366,22 @@ def exchange_kernel(
             while start < end:
                 stop = min(start + LANE_MAX, end)
                 lanes = 0
-                for k in range(start, stop):
-                    # Unsigned indices: Numba then skips its negative-index wrap-around (~20% here).
-                    t = tag[np.uint64(indices[k])]
-                    # A tie is active while both are in the same community (t = -1 when offline).
-                    if (t >> 18) == c:
-                        lanes += FLAG_LANES[np.uint64(t & 15)]
-                        if peer_norms:
+                # Two copies of the loop, with and without the peer norms: the compiler no longer
+                # splits it by the flag itself since the rest of this pass grew (issue 19).
+                if peer_norms:
+                    for k in range(start, stop):
+                        # Unsigned indices: Numba then skips its negative-index wrap-around (~20%).
+                        t = tag[np.uint64(indices[k])]
+                        # A tie is active while both are in the same community (t = -1 offline).
+                        if (t >> 18) == c:
+                            lanes += FLAG_LANES[np.uint64(t & 15)]
                             ns += (t >> 4) & STIGMA_LEVELS
                             nk += 1
+                else:
+                    for k in range(start, stop):
+                        t = tag[np.uint64(indices[k])]
+                        if (t >> 18) == c:
+                            lanes += FLAG_LANES[np.uint64(t & 15)]
                 tp += lanes & 0xFFFF
                 tm += (lanes >> 16) & 0xFFFF
                 ta += (lanes >> 32) & 0xFFFF
@@ -661,6 +668,21 @@ def care_kernel(
     p_complete = completion_rate·recovery   (drawn first; a person who completes does not disengage)
     """
     n = care.shape[0]
+    # chance(key, i, 0, p_seek) with the exponentials only for the draws below a bound p_seek
+    # cannot exceed (a in [0, 100]; s, [misled] and L in [0, 1]): an answer is the same, and
+    # most people not seeking care are decided by their draw alone (a day at a million people
+    # took 11 ms with an exponential for each of them). The margin covers the rounding of the
+    # two products, which multiply the same factors in different orders.
+    slope = th[T.SEEK_SLOPE]
+    seek_bound = (
+        th[T.SEEK_RATE]
+        * math.exp(max(slope * 45.0, -slope * 55.0))
+        * max(1.0, 1.0 - th[T.SEEK_STIGMA])
+        * max(1.0, 1.0 - th[T.SEEK_MISINFO])
+        * max(1.0, 1.0 + th[T.SW_ACTIVATION] * th[T.PEER_ENCOURAGEMENT])
+        * (1.0 + 1e-12)
+    )
+    reseek_bound = seek_bound * max(1.0, th[T.RESEEK_FACTOR])
     for i in prange(n):
         c = care[i]
         so = 0
@@ -668,19 +690,21 @@ def care_kernel(
         a = activation[i]
         misled = 1.0 if misinfo[i] == 1 else 0.0
         if c == 0 or c == 3:
-            learn = _one_minus_exp(_trust_weight(th, trust[i]) * lam_accurate[i])
-            p = (
-                th[T.SEEK_RATE]
-                * math.exp(th[T.SEEK_SLOPE] * (a - 55.0))
-                * (1.0 - th[T.SEEK_STIGMA] * stigma[i])
-                * (1.0 - th[T.SEEK_MISINFO] * misled)
-                * (1.0 + th[T.SW_ACTIVATION] * th[T.PEER_ENCOURAGEMENT] * learn)
-            )
-            if c == 3:
-                p *= th[T.RESEEK_FACTOR]
-            if chance(key, i, 0, p):
-                c = 1
-                so = 1
+            u = uniform(key, i, 0)
+            if u < (seek_bound if c == 0 else reseek_bound):
+                learn = _one_minus_exp(_trust_weight(th, trust[i]) * lam_accurate[i])
+                p = (
+                    th[T.SEEK_RATE]
+                    * math.exp(slope * (a - 55.0))
+                    * (1.0 - th[T.SEEK_STIGMA] * stigma[i])
+                    * (1.0 - th[T.SEEK_MISINFO] * misled)
+                    * (1.0 + th[T.SW_ACTIVATION] * th[T.PEER_ENCOURAGEMENT] * learn)
+                )
+                if c == 3:
+                    p *= th[T.RESEEK_FACTOR]
+                if p >= 1.0 or (p > 0.0 and u < p):  # chance(key, i, 0, p), u its draw
+                    c = 1
+                    so = 1
         elif c == 1:
             if chance(key, i, 0, th[T.CARE_ENTRY]):
                 c = 2
@@ -781,49 +805,57 @@ def offline_kernel(
     acute_bound = (
         th[T.ACUTE_RATE] * max(th[T.ACUTE_VULNERABLE], 1.0) * math.exp(abs(th[T.ACUTE_WELLBEING]))
     )
+    # The parameters as locals (see ``posting_kernel``): read once, not once per person.
+    sw_offline, rate = th[T.SW_OFFLINE], th[T.RECOVERY_RATE]
+    by_wellbeing, by_activation = th[T.RECOVERY_WELLBEING], th[T.RECOVERY_ACTIVATION]
+    by_care = th[T.RECOVERY_CARE]
+    gain, loss = th[T.EMPLOYMENT_GAIN], th[T.EMPLOYMENT_LOSS]
+    harm_loss = th[T.SW_PRIVACY] * th[T.HARM_EMPLOYMENT]
     for i in prange(n):
         ic = 1.0 if care[i] == 2 else 0.0
         r = recovery[i]
         target = (
             r_base[i]
-            + th[T.SW_OFFLINE]
+            + sw_offline
             * (
-                th[T.RECOVERY_WELLBEING] * (wellbeing_mental[i] - wellbeing_mental0[i])
-                + th[T.RECOVERY_ACTIVATION] * (activation[i] - activation0[i]) / 100.0
+                by_wellbeing * (wellbeing_mental[i] - wellbeing_mental0[i])
+                + by_activation * (activation[i] - activation0[i]) / 100.0
             )
-            + th[T.RECOVERY_CARE] * ic
+            + by_care * ic
         )
-        recovery_next[i] = _clip01(r + th[T.RECOVERY_RATE] * (target - r))
+        recovery_next[i] = _clip01(r + rate * (target - r))
         e = employed[i]
         if e == 0:
-            if chance(key, i, 0, th[T.EMPLOYMENT_GAIN] * r):
+            if chance(key, i, 0, gain * r):
                 e = 1
-        elif harmed[i] == 1 and chance(key, i, 1, th[T.SW_PRIVACY] * th[T.HARM_EMPLOYMENT]):
+        elif harmed[i] == 1 and chance(key, i, 1, harm_loss):
             e = 0
-        elif chance(key, i, 0, th[T.EMPLOYMENT_LOSS] * (1.0 - r)):
+        elif chance(key, i, 0, loss * (1.0 - r)):
             e = 0
         employed_next[i] = e
-        # chance(key, i, 2, p_acute) without the exponential for the draws above the bound
-        # (nearly all: an episode is rare), which cannot be below p_acute; the same answer.
-        ev = 0
-        if acute_bound > 0.0:
-            u = uniform(key, i, 2)
-            if u < acute_bound:
+        # chance(key, i, 2, p_acute) in two passes: here only whether the draw falls below a bound
+        # p_acute cannot exceed (nearly never: an episode is rare), then the exponential for those
+        # few alone. With no exponential in it, this loop is vectorised (several times faster).
+        acute_new[i] = 1 if (acute_bound > 0.0 and uniform(key, i, 2) < acute_bound) else 0
+        acute_visits_next[i] = acute_visits[i]
+    if acute_bound > 0.0:
+        for i in prange(n):
+            if acute_new[i] == 1:
+                u = uniform(key, i, 2)
                 p_acute = (
                     th[T.ACUTE_RATE]
                     * (th[T.ACUTE_VULNERABLE] if vulnerable[i] == 1 else 1.0)
                     * math.exp(th[T.ACUTE_WELLBEING] * (wellbeing_mental0[i] - wellbeing_mental[i]))
                 )
                 ev = 1 if p_acute >= 1.0 or (p_acute > 0.0 and u < p_acute) else 0
-        acute_visits_next[i] = acute_visits[i] + ev
-        acute_new[i] = ev
+                acute_new[i] = ev
+                acute_visits_next[i] += ev
 
 
 @njit(inline="always")
 def _privacy(th, key, i, on, c, posted, d, harm, c_disclosure, c_exposure):
-    """Person i's disclosure and harm today (the rule of ``privacy_kernel``, which the posting
-    pass also applies when it runs it): (disclosed tomorrow, ever harmed tomorrow, disclosed
-    today, harmed today)."""
+    """Person i's disclosure and harm today (the rule of ``privacy_kernel``): (disclosed
+    tomorrow, ever harmed tomorrow, disclosed today, harmed today)."""
     new = 0
     hm = 0
     if on and c >= 0:

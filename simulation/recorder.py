@@ -37,10 +37,14 @@ def content_shares(
     activity as van Mierlo 2014 did (``TOP_*``): roles change (ODD §7.2), so a person's role today
     does not say who wrote the posts so far.
 
-    From the count of people at each number of posts (one ``bincount``, no sort): the top k
-    posters' posts are the highest counts taken down to k people, the last count in part (its
-    people all wrote the same number)."""
-    people = np.bincount(posts, weights=among)
+    From the count of people at each number of posts (one parallel count,
+    ``summary_kernel.post_histogram``, no sort): the top k posters' posts are the highest counts
+    taken down to k people, the last count in part (its people all wrote the same number)."""
+    if among is None:
+        people = np.bincount(posts).astype(np.float64)
+    else:
+        top = int(posts.max()) if posts.size else 0
+        people = K.post_histogram(posts, among, top).astype(np.float64)
     n = round(float(people.sum()))
     written = np.arange(people.shape[0], dtype=np.float64)
     total = float(people @ written)
@@ -457,10 +461,13 @@ class GroupTracker:
         The run's state on day 0: the groups fixed at day 0, and the values changes are from.
     block : int
         People per block summed apart (fixed, so the sums are the same to the bit on any
-        number of threads; a small block gives a small population several).
+        number of threads; a small block gives a small population several). At most
+        ``summary_kernel.MAX_BLOCK``, so a block's counts fit their 16-bit lanes.
     """
 
     def __init__(self, st: State, block: int = K.CHUNK) -> None:
+        if not 1 <= int(block) <= K.MAX_BLOCK:
+            raise ValueError(f"GroupTracker block must be 1 to {K.MAX_BLOCK} people, not {block}")
         self.block = int(block)
         self.fixed = fixed_cells(st)
         self.start = K.group_outcome_values(**self._outcome_arrays(st))

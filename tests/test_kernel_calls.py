@@ -72,7 +72,7 @@ def test_missing_unknown_and_mistyped_keywords_fail(st, th):
     with pytest.raises(TypeError, match="th must be a 1-d float64 array of length"):
         C.care(st, th=th[:-1], key=KEY)
     with pytest.raises(TypeError, match="pack must be bool, not int"):
-        C.posting(st, th=th, key=KEY, pack=1, privacy=False, privacy_key=KEY)
+        C.posting(st, th=th, key=KEY, pack=1)
     with pytest.raises(TypeError):
         C.care(st, th, KEY)  # positional arguments: the call that could be swapped
 
