@@ -492,7 +492,7 @@ class GroupTracker:
 
     def given(self) -> tuple:
         """What ``summary_kernel.summary_sums`` takes as ``groups``."""
-        return (self.block, CELLS, self.fixed, self.moved, self.status, self.start)
+        return (self.block, CELLS, self.fixed, self.moved, self.status, *self.start)
 
     def cell_sums(self, st: State) -> np.ndarray:
         """Today's record of the cells (rows): the day's sums, then from column ``START`` the

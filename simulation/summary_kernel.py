@@ -82,7 +82,7 @@ def summary_sums(
     each person's values once, and the population's totals are the cells' sums (at a million
     people, summing the groups' outcomes apart cost as much as the population's own sums).
 
-    ``groups`` is None, or ``(block, n_cells, fixed_cell, moved, status, start)``
+    ``groups`` is None, or ``(block, n_cells, fixed_cell, moved, status, *start)``
     (``recorder.GroupTracker``): people are then summed in blocks of ``block`` (else ``CHUNK``),
     and each person's cell is ``fixed_cell * STATUSES + status`` with today's status (a mover has
     moved; a stayer has not and has been online; anyone else has never been online). ``status``
@@ -105,13 +105,14 @@ def summary_sums(
     """
     n = activation.shape[0]
     if groups is not None:
-        block, n_cells, fixed_cell, moved, status, start = groups
+        block, n_cells, fixed_cell, moved, status, start_scores, start_flags = groups
     else:  # never read (the group code is compiled out): the types of the other case
         block, n_cells = CHUNK, 0
         fixed_cell = np.empty(0, dtype=np.int8)
         moved = np.empty(0, dtype=np.bool_)
         status = np.empty(0, dtype=np.int8)
-        start = np.empty((0, G_OUTCOMES))
+        start_scores = np.empty((0, START_SCORES.shape[0]))
+        start_flags = np.empty(0, dtype=np.int8)
     chunks = max(1, (n + block - 1) // block)
     slots_cells = max(1, n_cells)
     acc = np.zeros((chunks, slots_cells * SLOTS))
@@ -132,10 +133,8 @@ def summary_sums(
                     into = cell * G_OUTCOMES
                     if status[i] != NO_CELL:
                         out_of = (fixed_cell[i] * STATUSES + status[i]) * G_OUTCOMES
-                        for k in range(G_OUTCOMES):
-                            came[c, out_of + k] -= start[i, k]
-                    for k in range(G_OUTCOMES):
-                        came[c, into + k] += start[i, k]
+                        _move_start(came[c], out_of, -1.0, start_scores[i], start_flags[i])
+                    _move_start(came[c], into, 1.0, start_scores[i], start_flags[i])
                     status[i] = s  # person i is in one block: one thread writes it
             # Offsets into the block's row, not views of it: a view made per person costs two
             # atomic reference counts on the shared array (the threads fight over its line).
@@ -373,21 +372,67 @@ def cell_fields(slots, out):
     out[G_SUM + G_RECOVERY] = slots[A_RE]
 
 
+# A person's day-0 outcomes as ``group_outcome_values`` keeps them: the scores as float64, the
+# shares (0 or 1) as bits of one int8 (bit q is outcome START_FLAGS[q]). At a million people the
+# fourteen float64 columns took 112 MB; these take 65.
+START_SCORES = np.array(
+    [
+        G_ACTIVATION, G_STIGMA, G_BELONGING, G_EMPOWERMENT, G_WELLBEING_MENTAL, G_UNCERTAINTY,
+        G_TRUST, G_RECOVERY,
+    ],
+    dtype=np.int64,
+)  # fmt: skip
+START_FLAGS = np.array(
+    [G_CARE_SEEKING, G_MISLED, G_DISCLOSED, G_HARMED, G_ONLINE, G_EMPLOYED], dtype=np.int64
+)
+
+
+@njit(inline="always")
+def _move_start(came, at, sign, scores, flags):
+    """Add ``sign`` times a person's day-0 outcomes to a cell's (``came[at:at + G_OUTCOMES]``)."""
+    for q in range(START_SCORES.shape[0]):
+        came[at + START_SCORES[q]] += sign * scores[q]
+    for q in range(START_FLAGS.shape[0]):
+        if (flags >> q) & 1:
+            came[at + START_FLAGS[q]] += sign
+
+
 @njit(parallel=True, cache=True)
 def group_outcome_values(
     activation, stigma, belonging, empowerment, wellbeing_mental, care, misinfo, uncertainty,
     trust, disclosed, privacy_harm, community, employed, recovery,
 ):  # fmt: skip
-    """Every person's group outcomes (rows: people; columns: slots ``G_*``): the day-0 values
-    the changes are taken from."""
+    """Every person's group outcomes on day 0, the values the changes are taken from, as
+    ``(scores, flags)``: the scores (rows: people; columns: ``START_SCORES``) and the shares as
+    bits (``START_FLAGS``), from ``person_outcomes``.
+
+    Raises if a share is neither 0 nor 1 (a state out of its range would otherwise be counted
+    as 1)."""
     n = activation.shape[0]
-    out = np.empty((n, G_OUTCOMES))
-    for i in prange(n):
-        person_outcomes(
-            i, out[i], activation, stigma, belonging, empowerment, wellbeing_mental, care,
-            misinfo, uncertainty, trust, disclosed, privacy_harm, community, employed, recovery,
-        )  # fmt: skip
-    return out
+    scores = np.empty((n, START_SCORES.shape[0]))
+    flags = np.zeros(n, dtype=np.int8)
+    bad = np.zeros(n, dtype=np.bool_)
+    for b in prange((n + CHUNK - 1) // CHUNK):
+        out = np.empty(G_OUTCOMES)  # one person's outcomes (one array per block, not per person)
+        for i in range(b * CHUNK, min(n, (b + 1) * CHUNK)):
+            person_outcomes(
+                i, out, activation, stigma, belonging, empowerment, wellbeing_mental, care,
+                misinfo, uncertainty, trust, disclosed, privacy_harm, community, employed,
+                recovery,
+            )  # fmt: skip
+            for q in range(START_SCORES.shape[0]):
+                scores[i, q] = out[START_SCORES[q]]
+            f = 0
+            for q in range(START_FLAGS.shape[0]):
+                v = out[START_FLAGS[q]]
+                if v == 1.0:
+                    f |= 1 << q
+                elif v != 0.0:
+                    bad[i] = True
+            flags[i] = f
+    if bad.any():
+        raise ValueError("a day-0 share (disclosed, privacy_harm, employed) is neither 0 nor 1")
+    return scores, flags
 
 
 @njit(parallel=True, cache=True)

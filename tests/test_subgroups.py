@@ -145,6 +145,17 @@ def test_an_empty_group_has_no_means():
     assert movers.drop(["step", "people", "share"]).isna().all()
 
 
+def test_a_tracker_refuses_a_block_its_lanes_cannot_count_or_a_share_out_of_range():
+    """A block of more than 65,535 people would overflow the 16-bit counts
+    (``summary_kernel.MAX_BLOCK``); a day-0 share other than 0 or 1 would be kept as 1."""
+    m = PeerwellModel(**{"population.size": 500, "steps": 1}, agent_views=False)
+    with pytest.raises(ValueError, match="block must be 1 to 65535 people, not 65536"):
+        GroupTracker(m.state, block=65_536)
+    m.state.cur["employed"][7] = 2
+    with pytest.raises(ValueError, match="neither 0 nor 1"):
+        GroupTracker(m.state)
+
+
 def test_rows_for_every_recorded_step_as_in_the_trajectories():
     m = PeerwellModel(**{"population.size": 500, "steps": 30, "record_every": 7}, agent_views=False)
     m.run_model()
