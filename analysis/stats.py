@@ -232,6 +232,17 @@ def _verdict(outcome: str, diff: float, marked: bool, enough: bool) -> str:
     return "better" if (diff > 0) == (better == "higher") else "worse"
 
 
+def _paired_by_seed(horizon: pd.DataFrame, scenarios: list[str], reference: str):
+    """For each of ``scenarios`` in order: (scenario, its runs by seed, the reference's runs by
+    seed, the seeds both ran). A paired difference is taken over those seeds (common random
+    numbers: the same seed in two scenarios meets the same draws)."""
+    by = {s: g.set_index("seed").sort_index() for s, g in horizon.groupby("scenario", sort=False)}
+    ref = by[reference]
+    for s in scenarios:
+        g = by[s]
+        yield s, g, ref, g.index.intersection(ref.index)
+
+
 def summary_table(
     horizon: pd.DataFrame,
     scenarios: list[str] | None = None,
@@ -280,12 +291,8 @@ def summary_table(
     for o in outcomes:
         if o not in horizon.columns:
             raise ValueError(f"outcome {o!r} is not a column of the table")
-    by = {s: g.set_index("seed").sort_index() for s, g in horizon.groupby("scenario", sort=False)}
-    ref = by[reference]
     rows = []
-    for s in scenarios:
-        g = by[s]
-        common = g.index.intersection(ref.index)
+    for s, g, ref, common in _paired_by_seed(horizon, scenarios, reference):
         for o in outcomes:
             x = g[o].to_numpy(dtype=np.float64)
             lo, hi = bootstrap_ci(x)
@@ -696,12 +703,8 @@ def uncertainty_table(
         ``param_var_share`` the share of their variance due to the parameters
         (:func:`variance_split` over the draws).
     """
-    by = {s: g.set_index("seed").sort_index() for s, g in horizon.groupby("scenario", sort=False)}
-    ref = by[reference]
     rows = []
-    for s in scenarios:
-        g = by[s]
-        common = g.index.intersection(ref.index)
+    for s, g, ref, common in _paired_by_seed(horizon, scenarios, reference):
         draws = np.array([draw_of.get(int(seed), -1) for seed in common])
         for o in outcomes:
             lo, hi = uncertainty_interval(g[o], level)
@@ -728,14 +731,10 @@ def draw_mean_differences(
     """The mean paired difference of every draw: one row per (scenario != reference, draw),
     a column per outcome (the output whose sensitivity to the parameters :func:`draw_sobol`
     estimates)."""
-    by = {s: g.set_index("seed").sort_index() for s, g in horizon.groupby("scenario", sort=False)}
-    ref = by[reference]
     parts = []
-    for s in scenarios:
+    for s, g, ref, common in _paired_by_seed(horizon, scenarios, reference):
         if s == reference:
             continue
-        g = by[s]
-        common = g.index.intersection(ref.index)
         d = g.loc[common, outcomes] - ref.loc[common, outcomes]
         d["draw"] = [draw_of.get(int(seed), -1) for seed in common]
         m = d.groupby("draw", sort=True)[outcomes].mean().reset_index()

@@ -579,8 +579,9 @@ def misinformation_kernel(
         in Maki-Thompson);
     2→0 with probability misinfo_renewal (with renewal_same_day, before today's 0→1 draw).
 
-    The exchange applies the same rule in its own pass when it runs (``beliefs=True``); this pass
-    is for days without the exchange, and for timing each submodel on its own.
+    The exchange applies the same rule in its own pass (``beliefs=True``) on days it skips the
+    flows nobody reads (``loop.run_day``); this pass is for every other day, where it is the
+    faster, and for timing each submodel on its own.
     """
     for i in prange(misinfo.shape[0]):
         misinfo_next[i], adopted[i], corrected[i] = _belief(

@@ -248,18 +248,6 @@ PREDICTIVE_RULE = (
 )
 
 
-def posterior_file(path: str | Path) -> Path:
-    """The posterior file that ``posterior=path`` names (a folder: its ``posterior.parquet``)."""
-    p = Path(path).expanduser()
-    return p / "posterior.parquet" if p.is_dir() else p
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _resumable(
     out: Path, key: dict, drawn_rows: list[int], names: list[str]
 ) -> tuple[dict, dict | None]:
@@ -341,12 +329,12 @@ def run_posterior(
 
     frame = P.load_posterior(posterior)  # refuses a bad file before anything runs
     drawn = P.draw(frame, draws, seed)
-    path = posterior_file(posterior)
+    path = P.posterior_file(posterior)
     targets = list(load_targets() if targets is None else targets)
     names = [t.name for t in targets]
     rows_drawn = [int(r) for r in drawn["row"]]
     key = {
-        "posterior_sha256": _sha256(path),
+        "posterior_sha256": P.sha256(path),
         "draws": draws,
         "seed": seed,
         "replicates": replicates,

@@ -107,6 +107,16 @@ class PosteriorDraws:
     def draw_of_replicate(self, replicate: int) -> int:
         return replicate // self.seeds_per_draw
 
+    def describe(self) -> dict:
+        """What a result says of the posterior it drew from (comparison.json, report.md)."""
+        return {
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "draws": self.n_draws,
+            "seeds_per_draw": self.seeds_per_draw,
+            "parameters": self.parameters,
+        }
+
 
 @dataclass
 class ComparisonResult:
@@ -266,10 +276,8 @@ def _posterior_draws(
             f"{', '.join(clash)} is drawn from the posterior={path}; drop the override (or the "
             "posterior's column)"
         )
-    p = Path(path).expanduser()
-    p = (p / "posterior.parquet" if p.is_dir() else p).resolve()
-    sha = hashlib.sha256(p.read_bytes()).hexdigest()
-    return PosteriorDraws(p, sha, seeds_per_draw, post.draw(frame, n_draws, root_seed))
+    p = post.posterior_file(path).resolve()
+    return PosteriorDraws(p, post.sha256(p), seeds_per_draw, post.draw(frame, n_draws, root_seed))
 
 
 def _load_draws(names: list[str], overrides, info: PosteriorDraws) -> list[dict[str, ModelParams]]:
@@ -454,12 +462,10 @@ def _report_uncertainty(info: PosteriorDraws | None, sobol, out: Path) -> dict |
     """What report.md's section "Parameter uncertainty" needs (None without a posterior)."""
     if info is None:
         return None
+    described = info.describe()
     return {
-        "posterior": str(info.path),
-        "sha256": info.sha256,
-        "draws": info.n_draws,
-        "seeds_per_draw": info.seeds_per_draw,
-        "parameters": info.parameters,
+        "posterior": described.pop("path"),
+        **described,
         "sobol": sobol,
         "sobol_file": "sobol.csv" if sobol is not None else None,
     }
@@ -469,11 +475,7 @@ def _posterior_manifest(info: PosteriorDraws | None) -> dict | None:
     if info is None:
         return None
     return {
-        "path": str(info.path),
-        "sha256": info.sha256,
-        "draws": info.n_draws,
-        "seeds_per_draw": info.seeds_per_draw,
-        "parameters": info.parameters,
+        **info.describe(),
         "rows": [
             {"draw": d, "row": int(r["row"]), **{k: float(r[k]) for k in info.parameters}}
             for d, (_, r) in enumerate(info.draws.iterrows())

@@ -10,6 +10,7 @@ with a seed of its own, so the same seed gives the same draws on any machine.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,17 @@ WEIGHT = "weight"
 _DRAW_STREAM = 0x505354  # "PST"
 
 
+def posterior_file(path: str | Path) -> Path:
+    """The file ``posterior=path`` names: ``path`` itself, or a folder's ``posterior.parquet``."""
+    p = Path(path).expanduser()
+    return p / "posterior.parquet" if p.is_dir() else p
+
+
+def sha256(path: str | Path) -> str:
+    """The SHA-256 of the posterior file ``path`` names (what a result records it by)."""
+    return hashlib.sha256(posterior_file(path).read_bytes()).hexdigest()
+
+
 def load_posterior(path: str | Path) -> pd.DataFrame:
     """Read and check a posterior file; returns it with ``weight`` normalised to sum to 1.
 
@@ -32,9 +44,7 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
         The file is missing or not Parquet, has no ``weight`` column or no parameter column,
         names a column that is not a model parameter, or has a non-finite or negative value.
     """
-    p = Path(path).expanduser()
-    if p.is_dir():
-        p = p / "posterior.parquet"
+    p = posterior_file(path)
     if not p.is_file():
         raise ConfigError(
             f"posterior={path}: no such file (give the posterior.parquet written by "
