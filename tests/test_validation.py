@@ -91,6 +91,18 @@ def _binomial_ok(count, trials, p):
     assert abs(count - trials * p) <= 4 * sd + 1e-9, (count, trials * p, sd)
 
 
+def test_the_mapping_keeps_everyone_posting_one_health_post_a_day():
+    """The contacts of the well-mixed contagion are everyone's one daily post: nobody's role may
+    change over a run (a superuser burning out to contributing would post less, and the
+    contagion would slow)."""
+    ov = V.well_mixed_overrides(3000, 5, k=10.0, adoption=0.01, g=0.1, renewal=1.0, steps=300)
+    model = V.make_model(ov)
+    for _ in range(300):
+        model.step()
+    assert (model.state.cur["role"] == 2).all()
+    assert model.state.scratch["posted"].all()
+
+
 @pytest.mark.parametrize("kind", ["sir", "sisa", "rumor"])
 def test_one_day_of_each_mapping(kind):
     n, k, g = 20_000, 10.0, 0.2

@@ -133,6 +133,10 @@ def well_mixed_overrides(
         "population.share_superuser": 1.0,
         "population.share_contributor": 0.0,
         "population.post_rate_superuser": 1.0,
+        # ... and keeps doing so: without this, superusers burn out to contributing (ODD §7.2) and
+        # the posts, hence the contacts, thin out over the run (the SIS benchmark's endemic
+        # share fell 0.012 below its Mesa twin's)
+        "mechanisms.role_change": False,
         "exchange.health_post_share": 1.0,
         # a clean feed: no moderation, hostility or outside sources unless asked
         "communities.moderation": 0.0,
